@@ -1,0 +1,8 @@
+"""Model adapters: anything that answers ``f(records) -> scores`` behind one :class:`Predictor` seam."""
+
+from __future__ import annotations
+
+from ._inprocess import SklearnPredictor, load_model
+from ._protocol import CallablePredictor, Predictor, as_predictor, check_scores
+
+__all__ = ["CallablePredictor", "Predictor", "SklearnPredictor", "as_predictor", "check_scores", "load_model"]

@@ -1,0 +1,130 @@
+"""In-process models: scikit-learn estimators saved with joblib, and ``file.py:function`` callables."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from .._typing import FloatArray
+from ..errors import ModelError
+from ._protocol import CallablePredictor, Predictor, check_scores
+
+__all__ = ["SklearnPredictor", "load_model"]
+
+ModelKind = Literal["joblib", "python"]
+_JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+class SklearnPredictor:
+    """A fitted scikit-learn estimator or pipeline.
+
+    Classifiers answer with ``predict_proba`` (one score per class, in ``classes_`` order);
+    everything else with ``predict``. Records go in as a DataFrame when the estimator was fitted on
+    one (it has ``feature_names_in_``), else as a 2-D array.
+    """
+
+    def __init__(self, estimator: Any, *, name: str = "estimator") -> None:
+        self.estimator = estimator
+        self.name = name
+        is_classifier = getattr(estimator, "_estimator_type", None) == "classifier" or _sklearn_is_classifier(estimator)
+        self.method = "predict_proba" if is_classifier and hasattr(estimator, "predict_proba") else "predict"
+        self.as_frame = hasattr(estimator, "feature_names_in_")
+
+    @property
+    def output_names(self) -> tuple[str, ...] | None:
+        """Class labels of a classifier (one per output), else ``None``."""
+        classes = getattr(self.estimator, "classes_", None)
+        if self.method == "predict_proba" and classes is not None:
+            return tuple(str(c) for c in classes)
+        return None
+
+    def predict(self, records: pd.DataFrame) -> FloatArray:
+        batch: Any = records if self.as_frame else records.to_numpy()
+        try:
+            raw = getattr(self.estimator, self.method)(batch)
+        except Exception as exc:  # noqa: BLE001 - any failure inside the estimator is a model error
+            raise ModelError(
+                f"model {self.name!r}: {self.method} raised {type(exc).__name__} on a batch of "
+                f"{len(records)} records: {exc}"
+            ) from exc
+        return check_scores(raw, len(records), source=f"model {self.name!r}")
+
+
+def _sklearn_is_classifier(estimator: Any) -> bool:
+    try:
+        from sklearn.base import is_classifier
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        return False
+    try:
+        return bool(is_classifier(estimator))
+    except Exception:  # noqa: BLE001 - objects that are not estimators at all
+        return False
+
+
+def _load_python(path: Path, function: str) -> Predictor:
+    if not path.is_file():
+        raise ModelError(f"--model '{path}:{function}': file not found. Give an existing .py file and a function name.")
+    module_name = f"openclarify_user_model_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ModelError(f"--model '{path}:{function}': cannot import this file as Python.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - user code
+        sys.modules.pop(module_name, None)
+        raise ModelError(f"--model '{path}': importing it raised {type(exc).__name__}: {exc}") from exc
+    fn = getattr(module, function, None)
+    if fn is None or not callable(fn):
+        names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        raise ModelError(
+            f"--model '{path}:{function}': no function {function!r} in the file; got callables {names!r}. "
+            "Name a function that takes a DataFrame and returns scores."
+        )
+    return CallablePredictor(fn, name=f"{path.name}:{function}")
+
+
+def load_model(spec: str | Path) -> Predictor:
+    """Load the model named on the command line.
+
+    ``spec`` is ``path/to/model.joblib`` (or ``.pkl``): a scikit-learn estimator, pipeline or callable
+    saved with joblib, loaded only from this path the user named; or ``path/to/file.py:function``,
+    a function that receives a DataFrame of records and returns one score or score vector per record.
+
+    Raises
+    ------
+    ModelError
+        The file is missing, cannot be loaded, or holds no usable model.
+    """
+    text = str(spec)
+    head, sep, tail = text.rpartition(":")
+    if sep and head.endswith(".py") and tail.isidentifier():
+        return _load_python(Path(head), tail)
+    path = Path(text)
+    if path.suffix == ".py":
+        raise ModelError(f"--model '{text}': name the function too, as 'file.py:function'.")
+    if path.suffix.lower() not in _JOBLIB_SUFFIXES:
+        raise ModelError(
+            f"--model: unsupported model file; got {text!r}. Give a scikit-learn model saved with joblib "
+            f"({', '.join(_JOBLIB_SUFFIXES)}) or 'file.py:function' (fastText and Hugging Face models are not supported yet)."
+        )
+    if not path.is_file():
+        raise ModelError(f"--model '{text}': file not found.")
+    import joblib
+
+    try:
+        obj = joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - unpickling runs arbitrary code
+        raise ModelError(f"--model '{text}': joblib could not load it ({type(exc).__name__}: {exc}).") from exc
+    if hasattr(obj, "predict"):
+        return SklearnPredictor(obj, name=path.name)
+    if callable(obj):
+        return CallablePredictor(obj, name=path.name)
+    raise ModelError(
+        f"--model '{text}': the file holds a {type(obj).__name__}, which has no predict method and is not callable."
+    )

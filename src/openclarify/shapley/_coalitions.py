@@ -1,0 +1,273 @@
+"""Coalition plans and samplers for Kernel SHAP: full enumeration, border enumeration, paired stratified sampling.
+
+The Shapley kernel gives every coalition of size ``s`` (out of ``n`` players) the weight
+``(n - 1) / (C(n, s) * s * (n - s))``, so all coalitions of one size share the total mass
+``(n - 1) / (s * (n - s))``. We sample *by size stratum*: the budget is split over sizes
+deterministically (border sizes that fit are enumerated completely, as shap's "border trick"
+does), coalitions inside a stratum are drawn uniformly **without replacement**, and each is
+**paired** with its complement (Covert & Lee 2021, "Improving KernelSHAP"). A sampled coalition of
+size ``s`` gets weight ``mass(s) / n_s``, so each stratum carries its exact kernel mass (the
+deterministic weighting of Olsen & Jullum 2024). The split of the budget over sizes is either
+uniform over sizes, i.e. proportional to leverage scores (Musco & Witter 2025), or proportional to
+kernel mass.
+
+When the budget covers all ``2**n - 2`` proper coalitions every stratum is enumerated and the
+regression returns exact Shapley values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+from math import comb
+
+import numpy as np
+
+from .._typing import BoolArray, FloatArray, SizeAllocation
+
+__all__ = ["CoalitionPlan", "Stratum", "default_num_samples", "plan_coalitions", "sample_coalitions"]
+
+# Largest number of players for which ranks of combinations fit in int64 (C(62, 31) < 2**63).
+_MAX_RANK_PLAYERS = 62
+# Below this many candidate pairs a stratum is sampled by shuffling all of them.
+_SMALL_STRATUM = 4096
+
+
+def default_num_samples(n_players: int) -> int:
+    """Clarify's default budget: ``min(2 * n + 2048, 2**n - 2)`` coalitions per record."""
+    full = 2**n_players - 2 if n_players < 64 else 2**63
+    return int(max(1, min(2 * n_players + 2048, full)))
+
+
+@dataclass(frozen=True, slots=True)
+class Stratum:
+    """One size stratum: coalitions of ``size`` players and, unless ``middle``, their complements.
+
+    ``n_pairs`` pairs are used; ``n_candidates`` pairs exist. A ``middle`` stratum (``2 * size ==
+    n_players``) holds pairs whose two halves have the same size; it is represented by the half that
+    contains player 0.
+    """
+
+    size: int
+    n_pairs: int
+    n_candidates: int
+    middle: bool
+
+    @property
+    def enumerated(self) -> bool:
+        return self.n_pairs == self.n_candidates
+
+
+@dataclass(frozen=True, slots=True)
+class CoalitionPlan:
+    """How a budget of coalitions is spread over size strata for ``n_players`` players."""
+
+    n_players: int
+    strata: tuple[Stratum, ...]
+
+    @property
+    def exact(self) -> bool:
+        """True when every proper coalition is evaluated (the result is the exact Shapley value)."""
+        return all(s.enumerated for s in self.strata)
+
+    @property
+    def n_coalitions(self) -> int:
+        return 2 * sum(s.n_pairs for s in self.strata)
+
+    def weights(self) -> FloatArray:
+        """Regression weight of each coalition, in the order :func:`sample_coalitions` returns them.
+
+        Shape ``(n_coalitions,)``.
+        """
+        n = self.n_players
+        out: list[FloatArray] = []
+        for st in self.strata:
+            if st.n_pairs == 0:
+                continue
+            s, t = st.size, n - st.size
+            # kernel mass of the whole size stratum, shared by the coalitions drawn from it
+            mass_s = (n - 1) / (s * t)
+            if st.middle:
+                w = np.full(2 * st.n_pairs, mass_s / (2 * st.n_pairs))
+            else:
+                w = np.full(2 * st.n_pairs, mass_s / st.n_pairs)
+            out.append(w)
+        return np.concatenate(out) if out else np.zeros(0)
+
+
+def plan_coalitions(n_players: int, num_samples: int, allocation: SizeAllocation = "leverage") -> CoalitionPlan:
+    """Split ``num_samples`` coalitions over size strata; enumerate every stratum the budget covers.
+
+    Parameters
+    ----------
+    n_players
+        Number of players (features or feature groups), at least 2.
+    num_samples
+        Coalitions to evaluate per record, excluding the empty and the full coalition. An odd budget
+        uses one coalition less, so that every coalition is paired with its complement.
+    allocation
+        ``"leverage"``: the sampled budget is spread uniformly over coalition sizes;
+        ``"kernel"``: in proportion to the Shapley-kernel mass of each size.
+    """
+    n = n_players
+    strata: list[tuple[int, int, bool]] = []  # (size, n_candidates, middle)
+    for s in range(1, n // 2 + 1):
+        middle = 2 * s == n
+        strata.append((s, comb(n, s) // 2 if middle else comb(n, s), middle))
+    budget = num_samples // 2
+    if budget >= sum(c for _, c, _ in strata):
+        return CoalitionPlan(n, tuple(Stratum(s, c, c, m) for s, c, m in strata))
+
+    def share(s: int, middle: bool) -> float:
+        if allocation == "kernel":
+            mass = (n - 1) / (s * (n - s))
+            return mass if middle else 2 * mass
+        return 1.0 if middle else 2.0
+
+    q = {s: share(s, m) for s, _, m in strata}
+    pairs: dict[int, int] = {}
+    remaining = {s: c for s, c, _ in strata}
+    left = budget
+    while remaining:  # border trick: enumerate every stratum whose share covers it, then re-split
+        total_q = sum(q[s] for s in remaining)
+        fits = [s for s, c in remaining.items() if left * q[s] / total_q >= c]
+        if not fits:
+            break
+        for s in fits:
+            pairs[s] = remaining.pop(s)
+            left -= pairs[s]
+    if remaining:
+        total_q = sum(q[s] for s in remaining)
+        raw = {s: left * q[s] / total_q for s in remaining}
+        alloc = {s: int(np.floor(v)) for s, v in raw.items()}
+        # largest remainder, ties to smaller sizes (deterministic)
+        order = sorted(remaining, key=lambda s: (-(raw[s] - alloc[s]), s))
+        for s in order[: left - sum(alloc.values())]:
+            alloc[s] += 1
+        for s in remaining:
+            pairs[s] = min(alloc[s], remaining[s])
+    return CoalitionPlan(n, tuple(Stratum(s, pairs[s], c, m) for s, c, m in strata))
+
+
+@lru_cache(maxsize=256)
+def _all_halves(n: int, size: int, middle: bool) -> BoolArray:
+    """Every coalition of ``size`` players (containing player 0 when ``middle``), shape (n_candidates, n)."""
+    if middle:
+        combos = [(0, *c) for c in combinations(range(1, n), size - 1)]
+    else:
+        combos = list(combinations(range(n), size))
+    z = np.zeros((len(combos), n), dtype=bool)
+    if combos:
+        z[np.repeat(np.arange(len(combos)), size), np.asarray(combos, dtype=np.int64).ravel()] = True
+    z.flags.writeable = False
+    return z
+
+
+@lru_cache(maxsize=64)
+def _binomials(n: int) -> np.ndarray:
+    table = np.zeros((n + 1, n + 1), dtype=np.int64)
+    for a in range(n + 1):
+        for b in range(a + 1):
+            table[a, b] = comb(a, b)
+    return table
+
+
+def _unrank(ranks: np.ndarray, n: int, size: int) -> BoolArray:
+    """Lexicographic combination number ``ranks`` (any shape) -> membership masks ``(*shape, n)``."""
+    binom = _binomials(n)
+    r = ranks.astype(np.int64).copy()
+    k = np.full(r.shape, size, dtype=np.int64)
+    out = np.zeros((*r.shape, n), dtype=bool)
+    for i in range(n):
+        # number of combinations of the remaining slots that start with player i
+        c = binom[n - 1 - i, np.maximum(k - 1, 0)]
+        take = (k > 0) & (r < c)
+        out[..., i] = take
+        r = np.where(take | (k == 0), r, r - c)
+        k = k - take
+    return out
+
+
+def _distinct_ints(rng: np.random.Generator, high: int, shape: tuple[int, int]) -> np.ndarray:
+    """Per row, ``shape[1]`` distinct integers uniform in ``[0, high)`` (rejection of repeats)."""
+    rows, count = shape
+    draws = rng.integers(0, high, size=shape, dtype=np.int64)
+    while True:
+        if count < 2 or not (np.diff(np.sort(draws, axis=1), axis=1) == 0).any():
+            return draws
+        order = np.argsort(draws, axis=1, kind="stable")
+        sorted_draws = np.take_along_axis(draws, order, axis=1)
+        dup_sorted = np.zeros(shape, dtype=bool)
+        dup_sorted[:, 1:] = sorted_draws[:, 1:] == sorted_draws[:, :-1]
+        if not dup_sorted.any():
+            return draws
+        dup = np.zeros(shape, dtype=bool)
+        np.put_along_axis(dup, order, dup_sorted, axis=1)
+        draws[dup] = rng.integers(0, high, size=int(dup.sum()), dtype=np.int64)
+
+
+def _distinct_masks(rng: np.random.Generator, n: int, size: int, middle: bool, shape: tuple[int, int]) -> BoolArray:
+    """Fallback for many players: random subsets by random keys, repeats within a row redrawn."""
+    rows, count = shape
+    free = n - 1 if middle else n
+    k = size - 1 if middle else size
+
+    def draw(m: int) -> BoolArray:
+        keys = rng.random((m, free))
+        picked = np.argpartition(keys, k - 1, axis=1)[:, :k] if k > 0 else np.zeros((m, 0), dtype=np.int64)
+        z = np.zeros((m, free), dtype=bool)
+        np.put_along_axis(z, picked, True, axis=1)
+        if middle:
+            z = np.concatenate([np.ones((m, 1), dtype=bool), z], axis=1)
+        return z
+
+    z = draw(rows * count).reshape(rows, count, n)
+    while True:
+        packed = np.packbits(z, axis=2).reshape(rows * count, -1)
+        keyed = np.concatenate([np.repeat(np.arange(rows, dtype=np.int64), count).view(np.uint8).reshape(-1, 8),
+                                packed], axis=1)
+        _, first = np.unique(keyed, axis=0, return_index=True)
+        dup = np.ones(rows * count, dtype=bool)
+        dup[first] = False
+        if not dup.any():
+            return z
+        flat = z.reshape(rows * count, n)
+        flat[dup] = draw(int(dup.sum()))
+        z = flat.reshape(rows, count, n)
+
+
+def sample_coalitions(plan: CoalitionPlan, n_rows: int, rng: np.random.Generator) -> BoolArray:
+    """Draw the coalitions of ``plan`` independently for ``n_rows`` records.
+
+    Returns a boolean array of shape ``(n_rows, n_coalitions, n_players)``: for each stratum in
+    order, the ``n_pairs`` drawn halves followed by their complements. Enumerated strata are the same
+    for every row. The draws depend only on ``rng`` and the arguments, so a fixed seed gives
+    bit-identical coalitions.
+    """
+    n = plan.n_players
+    parts: list[BoolArray] = []
+    for st in plan.strata:
+        if st.n_pairs == 0:
+            continue
+        if st.enumerated:
+            half = np.broadcast_to(_all_halves(n, st.size, st.middle), (n_rows, st.n_pairs, n))
+        elif st.n_candidates <= _SMALL_STRATUM and 16 * st.n_pairs > st.n_candidates:
+            keys = rng.random((n_rows, st.n_candidates))
+            idx = np.argpartition(keys, st.n_pairs - 1, axis=1)[:, : st.n_pairs]
+            idx.sort(axis=1)
+            half = _all_halves(n, st.size, st.middle)[idx]
+        elif n <= _MAX_RANK_PLAYERS:
+            ranks = _distinct_ints(rng, st.n_candidates, (n_rows, st.n_pairs))
+            if st.middle:  # halves containing player 0 <-> combinations of size-1 out of the other n-1
+                rest = _unrank(ranks, n - 1, st.size - 1)
+                half = np.concatenate([np.ones((*ranks.shape, 1), dtype=bool), rest], axis=2)
+            else:
+                half = _unrank(ranks, n, st.size)
+        else:
+            half = _distinct_masks(rng, n, st.size, st.middle, (n_rows, st.n_pairs))
+        parts.append(np.asarray(half))
+        parts.append(~np.asarray(half))
+    if not parts:
+        return np.zeros((n_rows, 0, n), dtype=bool)
+    return np.concatenate(parts, axis=1)

@@ -1,0 +1,125 @@
+"""The tabular value function: coalitions -> masked records -> model scores averaged over the baseline.
+
+``v(S) = mean_k f(x_S, b_k,-S)`` (the interventional game shap's KernelExplainer and Clarify use):
+features in the coalition keep the record's value, the others take the value of baseline row ``k``.
+Records of many explained rows are built and scored together in batches of up to
+``max_batch_rows``, never one model call per coalition.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._typing import BoolArray, FloatArray, IntArray
+from ..errors import ModelError
+from ..models import Predictor
+
+__all__ = ["TabularGame"]
+
+
+@dataclass(slots=True)
+class TabularGame:
+    """Masked-record builder and model caller for one set of explained rows.
+
+    ``player_of_feature[j]`` is the player that owns feature column ``j``.
+    """
+
+    predictor: Predictor
+    baseline: pd.DataFrame
+    player_of_feature: IntArray
+    max_batch_rows: int
+    model_seconds: float = 0.0
+    model_rows: int = 0
+    model_calls: int = 0
+    _numeric: bool = field(init=False)
+    _base_cols: list[np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._numeric = all(pd.api.types.is_float_dtype(t) for t in self.baseline.dtypes)
+        self._base_cols = [self.baseline.iloc[:, j].to_numpy() for j in range(self.baseline.shape[1])]
+
+    def predict(self, records: pd.DataFrame) -> FloatArray:
+        start = time.perf_counter()
+        scores = self.predictor.predict(records)
+        self.model_seconds += time.perf_counter() - start
+        self.model_rows += len(records)
+        self.model_calls += 1
+        return scores
+
+    def values(self, x: pd.DataFrame, z: BoolArray) -> FloatArray:
+        """Mean model score over the baseline rows for every (row, coalition).
+
+        Parameters
+        ----------
+        x
+            The explained records, ``n_instances`` rows, columns in the baseline's order.
+        z
+            Coalitions, shape ``(n_instances or 1, n_coalitions, n_players)``.
+
+        Returns
+        -------
+        values
+            Shape ``(n_instances, n_coalitions, n_outputs)``.
+        """
+        n_rows, n_coal = len(x), z.shape[1]
+        n_base = len(self.baseline)
+        per_row = n_coal * n_base
+        identity = bool(np.array_equal(self.player_of_feature, np.arange(len(self.player_of_feature))))
+        if self._numeric:
+            x_data: list[np.ndarray] = [x.to_numpy(dtype=np.float64)]
+            b_data = [self.baseline.to_numpy(dtype=np.float64)]
+        else:
+            x_data = [x.iloc[:, j].to_numpy() for j in range(x.shape[1])]
+            b_data = self._base_cols
+        # Slices of (rows, coalitions) whose masked records fill about one model call each; the
+        # records are built by broadcasting, without gathering index arrays.
+        if per_row <= self.max_batch_rows:
+            step_r, step_c = max(1, self.max_batch_rows // per_row), n_coal
+        else:
+            step_r, step_c = 1, max(1, self.max_batch_rows // n_base)
+        out: FloatArray | None = None
+        for r0 in range(0, n_rows, step_r):
+            r1 = min(n_rows, r0 + step_r)
+            for c0 in range(0, n_coal, step_c):
+                c1 = min(n_coal, c0 + step_c)
+                zs = z[r0:r1] if z.shape[0] > 1 else z[:1]
+                mask = zs[:, c0:c1] if identity else zs[:, c0:c1][..., self.player_of_feature]
+                records = self._records(mask, x_data, b_data, r0, r1)
+                scores = self.predict(records)
+                if out is None:
+                    out = np.empty((n_rows, n_coal, scores.shape[1]))
+                elif scores.shape[1] != out.shape[2]:
+                    raise ModelError(
+                        f"model: returned {scores.shape[1]} scores per record for one batch and {out.shape[2]} "
+                        "for another. Return the same number of scores for every record."
+                    )
+                block = scores.reshape(r1 - r0, c1 - c0, n_base, -1)
+                out[r0:r1, c0:c1] = block[:, :, 0] if n_base == 1 else block.mean(axis=2)
+        if out is None:
+            return np.zeros((n_rows, n_coal, 0))
+        return out
+
+    def _records(
+        self, mask: BoolArray, x_data: list[np.ndarray], b_data: list[np.ndarray], r0: int, r1: int
+    ) -> pd.DataFrame:
+        """Records for rows ``r0:r1`` x the coalitions in ``mask`` x every baseline row."""
+        n_rows = r1 - r0
+        n_coal = mask.shape[1]
+        n_base = len(self.baseline)
+        if mask.shape[0] == 1 and n_rows > 1:
+            mask = np.broadcast_to(mask, (n_rows, *mask.shape[1:]))
+        m4 = mask[:, :, None, :]  # (rows, coalitions, 1, features)
+        total = n_rows * n_coal * n_base
+        if self._numeric:
+            data = np.where(m4, x_data[0][r0:r1, None, None, :], b_data[0][None, None, :, :])
+            return pd.DataFrame(data.reshape(total, -1), columns=self.baseline.columns, copy=False)
+        columns = {}
+        for j, name in enumerate(self.baseline.columns):
+            xj = x_data[j][r0:r1][:, None, None]
+            bj = b_data[j][None, None, :]
+            columns[name] = np.where(m4[..., j], xj, bj).reshape(total)
+        return pd.DataFrame(columns).astype(self.baseline.dtypes.to_dict(), copy=False)

@@ -1,0 +1,71 @@
+"""Weighted least squares for Kernel SHAP with the efficiency constraint enforced exactly.
+
+Kernel SHAP (Lundberg & Lee 2017) solves ``min_phi sum_S w(S) (v(S) - v0 - z_S . phi)**2`` subject to
+``sum(phi) = v(N) - v0``. As shap's KernelExplainer does, we eliminate the last player,
+``phi_last = delta - sum(phi_rest)``, which turns the problem into an unconstrained least squares in
+``n - 1`` unknowns whose design matrix is ``z_rest - z_last``. The constraint then holds to rounding
+error for any budget, which soft penalties (captum's large ``inf_weight``) do not guarantee.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._typing import BoolArray, FloatArray
+
+__all__ = ["solve"]
+
+
+def solve(z: BoolArray, weights: FloatArray, values: FloatArray, base_value: FloatArray, f_x: FloatArray) -> FloatArray:
+    """Solve the constrained weighted regression for many records and outputs at once.
+
+    Parameters
+    ----------
+    z
+        Coalitions, shape ``(n_instances, n_coalitions, n_players)``, or ``(1, n_coalitions,
+        n_players)`` when every record uses the same coalitions (then one Gram matrix serves all).
+    weights
+        Weight of each coalition, shape ``(n_coalitions,)``, shared by all records.
+    values
+        Value of each coalition, shape ``(n_instances, n_coalitions, n_outputs)``.
+    base_value
+        Value of the empty coalition, shape ``(n_outputs,)``.
+    f_x
+        Value of the full coalition, shape ``(n_instances, n_outputs)``.
+
+    Returns
+    -------
+    phi
+        Shape ``(n_instances, n_players, n_outputs)``; ``phi.sum(1) == f_x - base_value``.
+    """
+    _, n_coal, n_players = z.shape
+    n_inst = values.shape[0]
+    delta = f_x - base_value[None, :]  # (R, O)
+    phi = np.zeros((n_inst, n_players, delta.shape[1]))
+    if n_players == 1 or n_coal == 0:
+        phi[:, -1, :] = delta
+        return phi
+    zf = z.astype(np.float64)
+    last = zf[:, :, -1:]  # (R, C, 1)
+    target = values - base_value[None, None, :] - last * delta[:, None, :]  # (R, C, O)
+    weighted_t = (zf * weights[None, :, None]).transpose(0, 2, 1)  # (R, P, C)
+    # With design = z_rest - z_last: design' W design and design' W target from z' W z and z' W target.
+    full = np.matmul(weighted_t, zf)  # (R or 1, P, P)
+    gram = full[:, :-1, :-1] - full[:, :-1, -1:] - full[:, -1:, :-1] + full[:, -1:, -1:]
+    zt = np.matmul(weighted_t, target)  # (R, P, O)
+    rhs = zt[:, :-1, :] - zt[:, -1:, :]
+    try:
+        rest = np.linalg.solve(np.broadcast_to(gram, (n_inst, *gram.shape[1:])), rhs)
+    except np.linalg.LinAlgError:
+        # too few coalitions to pin down every player: minimum-norm least squares, row by row
+        sw = np.sqrt(weights)[:, None]
+        design = zf[:, :, :-1] - last
+        rest = np.stack(
+            [
+                np.linalg.lstsq(design[min(i, design.shape[0] - 1)] * sw, target[i] * sw, rcond=None)[0]
+                for i in range(n_inst)
+            ]
+        )
+    phi[:, :-1, :] = rest
+    phi[:, -1, :] = delta - rest.sum(axis=1)
+    return phi
