@@ -129,6 +129,11 @@ def plan_coalitions(n_players: int, num_samples: int, allocation: SizeAllocation
     pairs: dict[int, int] = {}
     remaining = {s: c for s, c, _ in strata}
     left = budget
+    if left >= remaining[1]:
+        # Singletons and their complements first: n pairs make every player identifiable (a
+        # full-rank design) whatever else is drawn, and they carry the largest kernel weight.
+        pairs[1] = remaining.pop(1)
+        left -= pairs[1]
     while remaining:  # border trick: enumerate every stratum whose share covers it, then re-split
         total_q = sum(q[s] for s in remaining)
         fits = [s for s, c in remaining.items() if left * q[s] / total_q >= c]

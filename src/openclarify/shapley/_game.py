@@ -116,10 +116,10 @@ class TabularGame:
         total = n_rows * n_coal * n_base
         if self._numeric:
             data = np.where(m4, x_data[0][r0:r1, None, None, :], b_data[0][None, None, :, :])
-            return pd.DataFrame(data.reshape(total, -1), columns=self.baseline.columns, copy=False)
+            return pd.DataFrame(data.reshape(total, -1), columns=self.baseline.columns)
         columns = {}
         for j, name in enumerate(self.baseline.columns):
             xj = x_data[j][r0:r1][:, None, None]
             bj = b_data[j][None, None, :]
             columns[name] = np.where(m4[..., j], xj, bj).reshape(total)
-        return pd.DataFrame(columns).astype(self.baseline.dtypes.to_dict(), copy=False)
+        return pd.DataFrame(columns).astype(self.baseline.dtypes.to_dict())

@@ -1,0 +1,85 @@
+"""``openclarify analyze``: thin layer from options to :func:`openclarify.run_analysis`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .._pipeline import AnalysisResult, run_analysis
+from ..config import load_analysis_config
+from ..models import load_model
+
+__all__ = ["analyze"]
+
+
+def _summary(res: AnalysisResult) -> str:
+    rate = res.n_rows / res.seconds if res.seconds > 0 else float("inf")
+    share = 100.0 * res.model_seconds / res.seconds if res.seconds > 0 else 0.0
+    mode = "exact (all coalitions)" if res.exact else f"{res.num_samples} coalitions/record"
+    return (
+        f"explained {res.n_rows} records x {len(res.feature_names)} features x {len(res.labels)} outputs "
+        f"in {res.seconds:.2f}s ({rate:.0f} records/s; {mode}; {res.n_baseline_rows} baseline rows; "
+        f"model {share:.0f}% of the time, {res.model_calls} calls) -> {res.output_dir}"
+    )
+
+
+@click.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Clarify analysis_config.json.")
+@click.option("--data", "data", type=str, default=None,
+              help="Dataset file or folder (CSV, JSON Lines, Parquet). Default: dataset_uri of the config.")
+@click.option("--output", "output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: analysis.json and explanations_shap/.")
+@click.option("--model", "model", required=True, type=str,
+              help="model.joblib (scikit-learn estimator or pipeline) or path/to/file.py:function.")
+@click.option("--chunk-size", default=8192, show_default=True, type=click.IntRange(1),
+              help="Records read and explained at a time.")
+@click.option("--max-batch-rows", default=65536, show_default=True, type=click.IntRange(1),
+              help="Most records sent to the model in one call.")
+@click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+def analyze(
+    config_path: Path, data: str | None, output: Path, model: str, chunk_size: int, max_batch_rows: int,
+    quiet: bool, debug: bool,
+) -> None:
+    """Run the explainability analysis of an analysis_config.json locally."""
+    config = load_analysis_config(config_path)
+    predictor = load_model(model)
+    bar = None
+
+    def on_start(total: int | None, n_features: int) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        from tqdm import tqdm
+
+        # tqdm hides itself when stderr is not a terminal (disable=None)
+        bar = tqdm(total=total, unit="rows", desc="explaining", disable=None, file=sys.stderr, dynamic_ncols=True)
+
+    def progress(n: int) -> None:
+        if bar is not None:
+            bar.update(n)
+
+    try:
+        result = run_analysis(
+            config,
+            model=predictor,
+            output_dir=output,
+            data=data,
+            config_dir=config_path.parent,
+            chunksize=chunk_size,
+            max_batch_rows=max_batch_rows,
+            progress=progress,
+            on_start=on_start,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if not quiet:
+        click.echo(_summary(result), err=True)
+        top = np.argsort(-np.abs(result.global_shap_values[:, 0]))[:5]
+        names = ", ".join(f"{result.feature_names[j]}={result.global_shap_values[j, 0]:.4g}" for j in top)
+        click.echo(f"top features ({result.labels[0]}): {names}", err=True)

@@ -1,0 +1,86 @@
+"""The ``openclarify`` command group and the mapping of errors to exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+import click
+
+from ..errors import ConfigError, DataError, MissingDependencyError, ModelError, OpenClarifyError
+from ._analyze import analyze
+
+__all__ = ["EXIT_CONFIG", "EXIT_DATA", "EXIT_MODEL", "EXIT_UNEXPECTED", "main"]
+
+EXIT_UNEXPECTED = 1
+EXIT_CONFIG = 2
+EXIT_DATA = 3
+EXIT_MODEL = 4
+
+_EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
+    (ConfigError, EXIT_CONFIG, "config error"),
+    (DataError, EXIT_DATA, "data error"),
+    (ModelError, EXIT_MODEL, "model error"),
+    (MissingDependencyError, EXIT_UNEXPECTED, "missing dependency"),
+    (OpenClarifyError, EXIT_UNEXPECTED, "error"),
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="openclarify")
+def cli() -> None:
+    """Run SageMaker Clarify analysis configs on your own machine."""
+
+
+cli.add_command(analyze)
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("openclarify: %(message)s"))
+    log = logging.getLogger("openclarify")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``openclarify`` command; returns the exit code.
+
+    User errors print one line (``openclarify: config error: ...``) and exit with 2 (config),
+    3 (data) or 4 (model); ``--debug`` adds the traceback.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    _setup_logging()
+    try:
+        cli.main(args=args, prog_name="openclarify", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("openclarify: interrupted; no output was written.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except OpenClarifyError as exc:
+        for cls, code, label in _EXIT_CODES:
+            if isinstance(exc, cls):
+                _report(label, exc, debug)
+                return code
+    except KeyboardInterrupt:
+        click.echo("openclarify: interrupted; no output was written.", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback on --debug
+        _report(f"unexpected {type(exc).__name__}", exc, debug)
+        if not debug:
+            click.echo("openclarify: run again with --debug for the traceback, and please report it.", err=True)
+        return EXIT_UNEXPECTED
+    return 0
+
+
+def _report(label: str, exc: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    click.echo(f"openclarify: {label}: {exc}", err=True)
+

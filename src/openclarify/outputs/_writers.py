@@ -1,0 +1,91 @@
+"""The only code that knows Clarify's output layout: analysis.json, explanations_shap/{out.csv,baseline.csv}."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from .._typing import FloatArray
+
+__all__ = [
+    "ANALYSIS_JSON",
+    "BASELINE_CSV",
+    "LOCAL_SHAP_CSV",
+    "LocalShapCsvWriter",
+    "kernel_shap_section",
+    "write_analysis_json",
+    "write_baseline_csv",
+]
+
+ANALYSIS_JSON = "analysis.json"
+LOCAL_SHAP_CSV = "explanations_shap/out.csv"
+BASELINE_CSV = "explanations_shap/baseline.csv"
+
+
+def kernel_shap_section(
+    labels: Sequence[str], feature_names: Sequence[str], global_values: FloatArray, expected_value: FloatArray
+) -> dict[str, Any]:
+    """``explanations.kernel_shap``: per label, ``global_shap_values`` and ``expected_value``.
+
+    ``global_values`` has shape ``(n_features, n_outputs)``, ``expected_value`` ``(n_outputs,)``.
+    """
+    return {
+        label: {
+            "global_shap_values": {f: float(global_values[j, k]) for j, f in enumerate(feature_names)},
+            "expected_value": float(expected_value[k]),
+        }
+        for k, label in enumerate(labels)
+    }
+
+
+def write_analysis_json(path: Path, explanations: dict[str, Any]) -> None:
+    """Write ``{"version": "1.0", "explanations": {...}}`` (no NaN or Infinity: strict JSON)."""
+    document = {"version": "1.0", "explanations": explanations}
+    path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def write_baseline_csv(path: Path, baseline: pd.DataFrame) -> None:
+    """The baseline actually used: one record per line, features only, no header (the format of a
+    CSV ``baseline`` file, so it can be passed back as ``methods.shap.baseline``)."""
+    baseline.to_csv(path, header=False, index=False, lineterminator="\n")
+
+
+def _cell(value: float) -> str:
+    return repr(float(value)) if math.isfinite(value) else "nan"
+
+
+class LocalShapCsvWriter:
+    """Streams ``explanations_shap/out.csv``: a header of ``<feature>_<label>`` columns (all features
+    for the first label, then the next label, ...), one row per record in input order, preceded by
+    the join-source column when one is configured."""
+
+    def __init__(
+        self, path: Path, feature_names: Sequence[str], labels: Sequence[str], joinsource_name: str | None
+    ) -> None:
+        self._file: IO[str] = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._file, lineterminator="\n")
+        header = [f"{f}_{label}" for label in labels for f in feature_names]
+        if joinsource_name is not None:
+            header.insert(0, joinsource_name)
+        self._writer.writerow(header)
+        self._joinsource = joinsource_name is not None
+        self.rows = 0
+
+    def write(self, phi: FloatArray, join_source: Sequence[Any] | None = None) -> None:
+        """``phi`` of shape ``(n_instances, n_features, n_outputs)``."""
+        flat = np.transpose(phi, (0, 2, 1)).reshape(phi.shape[0], -1)
+        rows = [[_cell(v) for v in row] for row in flat.tolist()]
+        if self._joinsource and join_source is not None:
+            rows = [[str(j), *r] for j, r in zip(join_source, rows, strict=True)]
+        self._writer.writerows(rows)
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        self._file.close()
