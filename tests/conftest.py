@@ -39,3 +39,12 @@ def brute_force_shapley(f, x: np.ndarray, baseline: np.ndarray) -> np.ndarray:
             w = math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n)
             phi[i] += w * (out[index[tuple(with_i)]] - out[m_idx])
     return phi
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/compat/cases/*/expected from the current code (the tests then fail: review the diff)",
+    )

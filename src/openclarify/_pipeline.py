@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +138,15 @@ def _labels(config: AnalysisConfig, n_outputs: int) -> list[str]:
     )
 
 
+def _plain(value: object) -> object:
+    """Read-only config values (mapping proxies, tuples) back to plain JSON values (dict, list)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _baseline(config: AnalysisConfig, dataset: Dataset, base_dir: Path | None, seed: int):  # type: ignore[no-untyped-def]
     shap = config.methods.shap
     assert shap is not None  # noqa: S101 - checked by _check_supported
@@ -146,6 +155,8 @@ def _baseline(config: AnalysisConfig, dataset: Dataset, base_dir: Path | None, s
         baseline = shap.baseline
         if isinstance(baseline, str):
             baseline = _resolve(baseline, base_dir)
+        else:
+            baseline = _plain(baseline)  # type: ignore[assignment]
         return read_baseline(baseline, schema, dataset_type=config.dataset_type, features=config.features)
     sample = dataset.sample(_BASELINE_SAMPLE_ROWS, seed)
     return summarize_baseline(sample, schema.categorical, num_clusters=shap.num_clusters, seed=seed)

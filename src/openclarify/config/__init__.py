@@ -1,0 +1,36 @@
+"""``analysis_config.json`` <-> typed, frozen, validated objects.
+
+:func:`load_analysis_config` reads a file and :func:`parse_analysis_config` a loaded dict; both
+return an :class:`AnalysisConfig` or raise one :class:`~openclarify.errors.ConfigError` listing
+every problem with its JSON path (``methods.shap.num_samples: must be an integer >= 1; got -3.``).
+"""
+
+from __future__ import annotations
+
+from openclarify.config._languages import LANGUAGES, language_code
+from openclarify.config._parse import load_analysis_config, parse_analysis_config
+from openclarify.config._schema import (
+    AnalysisConfig,
+    BaselineRow,
+    BaselineValue,
+    MethodsConfig,
+    PredictorConfig,
+    ReportConfig,
+    ShapConfig,
+    TextConfig,
+)
+
+__all__ = [
+    "AnalysisConfig",
+    "BaselineRow",
+    "BaselineValue",
+    "LANGUAGES",
+    "MethodsConfig",
+    "PredictorConfig",
+    "ReportConfig",
+    "ShapConfig",
+    "TextConfig",
+    "language_code",
+    "load_analysis_config",
+    "parse_analysis_config",
+]

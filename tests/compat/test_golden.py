@@ -1,0 +1,67 @@
+"""Golden-file compatibility suite: each case runs `openclarify analyze` and compares Clarify's output
+layout exactly (files, JSON keys, CSV headers and column order) and the numbers within the case's
+tolerance. Regenerate with ``pytest --update-golden`` (the run then fails so the diff gets reviewed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from openclarify.cli import main
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def _compare_json(actual, expected, tol, where="analysis.json"):
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and list(actual) == list(expected), f"{where}: keys {list(actual)} != {list(expected)}"
+        for key in expected:
+            _compare_json(actual[key], expected[key], tol, f"{where}.{key}")
+    elif isinstance(expected, float):
+        assert actual == pytest.approx(expected, rel=tol["rtol"], abs=tol["atol"]), where
+    else:
+        assert actual == expected, where
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+def test_golden_case(case, tmp_path, request, capsys):
+    src = CASES / case
+    work = tmp_path / case
+    shutil.copytree(src, work, ignore=shutil.ignore_patterns("expected"))
+    data = next(p for p in work.iterdir() if p.name.startswith("dataset"))
+    code = main(["analyze", "--config", str(work / "analysis_config.json"), "--data", str(data),
+                 "--model", f"{work / 'model.py'}:predict", "--output", str(work / "out"), "--quiet",
+                 "--chunk-size", "7"])
+    assert code == 0, capsys.readouterr().err
+    expected_dir = src / "expected"
+    if request.config.getoption("--update-golden"):
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        shutil.copytree(work / "out", expected_dir)
+        pytest.fail(f"golden files of {case} rewritten; review and commit the diff")
+    assert expected_dir.is_dir(), f"{case}: no expected/ folder; run pytest --update-golden"
+    tol = json.loads((src / "tolerance.json").read_text())
+    assert _files(work / "out") == _files(expected_dir)
+    _compare_json(json.loads((work / "out" / "analysis.json").read_text()),
+                  json.loads((expected_dir / "analysis.json").read_text()), tol)
+    for rel in _files(expected_dir):
+        if rel.endswith(".csv"):
+            header = (expected_dir / rel).read_text().splitlines()[0]
+            assert (work / "out" / rel).read_text().splitlines()[0] == header, rel
+    local = expected_dir / "explanations_shap" / "out.csv"
+    if local.exists():
+        got = pd.read_csv(work / "out" / "explanations_shap" / "out.csv")
+        want = pd.read_csv(local)
+        for column in want.columns:
+            if pd.api.types.is_float_dtype(want[column]):
+                np.testing.assert_allclose(got[column], want[column], rtol=tol["rtol"], atol=tol["atol"], err_msg=column)
+            else:
+                assert got[column].tolist() == want[column].tolist(), column
