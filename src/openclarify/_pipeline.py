@@ -237,7 +237,7 @@ def run_analysis(
             base_value: FloatArray | None = None
             labels: list[str] = []
             writer: LocalShapCsvWriter | None = None
-            aggregator = GlobalAggregator(shap.agg_method)
+            aggregator = GlobalAggregator(shap.agg_method, block=SAMPLING_BLOCK)
             n_rows = model_rows = model_calls = 0
             model_seconds = 0.0
             num_samples, exact = 0, False

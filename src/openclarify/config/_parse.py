@@ -76,8 +76,17 @@ def _key(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _thaw(value: Any) -> Any:
+    """Frozen values back to plain JSON-like ones, so messages show ``{...}`` and ``[...]``."""
+    if isinstance(value, MappingProxyType):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
 def _show(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    text = repr(_thaw(value))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -127,27 +128,14 @@ class _CsvReader:
             yield from self._read_file(source, skip, chunksize)
 
     def _read_file(self, source: Source, skip: bool, chunksize: int) -> Iterator[Chunk]:
-        text, n = self.layout.text, len(self.layout.names)
+        n = len(self.layout.names)
         cursor = _Cursor(source)
         record = int(skip)  # index, among the file's csv records, of the next chunk's first row
-        with (
-            source.open() as fh,
-            pd.read_csv(
-                fh,
-                header=0 if skip else None,
-                names=list(range(n)),
-                index_col=False,
-                dtype={j: object if text[j] else np.float64 for j in range(n)},
-                na_values={j: [""] if text[j] else sorted(NA_TOKENS) for j in range(n)},
-                keep_default_na=False,
-                chunksize=chunksize,
-                engine="c",
-                encoding="utf-8",
-            ) as reader,
-        ):
+        with source.open() as fh:
+            frames = self._frames(fh, skip, chunksize)
             while True:
                 try:
-                    frame = next(reader)
+                    frame = next(frames)
                 except StopIteration:
                     return
                 except UnicodeDecodeError:
@@ -163,6 +151,23 @@ class _CsvReader:
                 yield self.layout.split(
                     [frame[j] for j in range(n)], where_fixed(f"dataset {source.name!r}"), ""
                 )
+
+    def _frames(self, fh: IO[bytes], skip: bool, chunksize: int) -> Iterator[pd.DataFrame]:
+        # A generator, so that errors pandas raises while it reads the header also come out of next().
+        text, n = self.layout.text, len(self.layout.names)
+        with pd.read_csv(
+            fh,
+            header=0 if skip else None,
+            names=list(range(n)),
+            index_col=False,
+            dtype={j: object if text[j] else np.float64 for j in range(n)},
+            na_values={j: [""] if text[j] else sorted(NA_TOKENS) for j in range(n)},
+            keep_default_na=False,
+            chunksize=chunksize,
+            engine="c",
+            encoding="utf-8",
+        ) as reader:
+            yield from reader
 
     def _locate(self, source: Source, cursor: _Cursor, index: int, exc: ValueError) -> DataError:
         names, n = self.layout.names, len(self.layout.names)

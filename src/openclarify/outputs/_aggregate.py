@@ -20,10 +20,16 @@ def aggregate(phi: FloatArray, agg_method: AggMethod) -> FloatArray:
 
 
 class GlobalAggregator:
-    """Accumulates local values chunk by chunk; only ``median`` keeps every value."""
+    """Accumulates local values chunk by chunk; only ``median`` keeps every value.
 
-    def __init__(self, agg_method: AggMethod) -> None:
+    Sums are taken over blocks of ``block`` consecutive records and the block sums are added in
+    order, so the result is bit-identical however the records were chunked, as long as chunks
+    are whole blocks (the pipeline reads chunks of a multiple of the sampling block).
+    """
+
+    def __init__(self, agg_method: AggMethod, *, block: int = 64) -> None:
         self.agg_method = agg_method
+        self.block = block
         self.count = 0
         self._sum: FloatArray | None = None
         self._parts: list[FloatArray] = []
@@ -36,8 +42,9 @@ class GlobalAggregator:
             self._parts.append(phi.copy())
             return
         term = np.abs(phi) if self.agg_method == "mean_abs" else phi * phi
-        part = term.sum(axis=0)
-        self._sum = part if self._sum is None else self._sum + part
+        for start in range(0, term.shape[0], self.block):
+            part = term[start : start + self.block].sum(axis=0)
+            self._sum = part if self._sum is None else self._sum + part
 
     def result(self) -> FloatArray:
         if self.count == 0:

@@ -106,7 +106,7 @@ def summarize_baseline(
         warnings.simplefilter("ignore")  # ConvergenceWarning on duplicate points is harmless here
         labels = KMeans(n_clusters=k, n_init=5, random_state=seed).fit_predict(encoded) if k > 1 else np.zeros(len(data), int)
         if any(categorical) and k > 1:
-            labels = _kprototypes(data, categorical, encoded, labels, k, mean, std, seed)
+            labels = _kprototypes(data, categorical, labels, k, mean, std, seed)
 
     rows = []
     for c in range(k):
@@ -129,34 +129,32 @@ def summarize_baseline(
 def _kprototypes(
     data: pd.DataFrame,
     categorical: Sequence[bool],
-    encoded: np.ndarray,
     init_labels: np.ndarray,
     k: int,
     mean: np.ndarray,
     std: np.ndarray,
     seed: int,
 ) -> np.ndarray:
-    """Refine clusters with K-prototypes (standardized numeric distance + mismatch count)."""
+    """Refine the K-means partition with K-prototypes (standardized numeric distance + mismatches)."""
     from kmodes.kprototypes import KPrototypes
 
     cat_idx = [j for j, c in enumerate(categorical) if c]
     num_idx = [j for j, c in enumerate(categorical) if not c]
-    mixed = np.empty((len(data), len(categorical)), dtype=object)
+    mixed = np.zeros((len(data), len(categorical)))
     if num_idx:
         num = data.iloc[:, num_idx].to_numpy(dtype=np.float64)
-        num = np.where(np.isnan(num), mean, num)
-        mixed[:, num_idx] = (num - mean) / std
-    for j in cat_idx:
-        mixed[:, j] = data.iloc[:, j].astype(str).to_numpy()
-    # start from the K-means partition: its prototypes are the initial centroids
-    init_num = np.array([[mixed[init_labels == c][:, j].astype(float).mean() for j in num_idx] for c in range(k)])
+        mixed[:, num_idx] = (np.where(np.isnan(num), mean, num) - mean) / std
+    for j in cat_idx:  # kmodes wants integer category codes
+        mixed[:, j] = pd.factorize(data.iloc[:, j].astype(str))[0]
+    present = [c for c in range(k) if (init_labels == c).any()]
+    init_num = np.array([mixed[init_labels == c][:, num_idx].mean(axis=0) for c in present])
     init_cat = np.array(
-        [[pd.Series(mixed[init_labels == c][:, j]).mode().iloc[0] for j in cat_idx] for c in range(k)], dtype=object
+        [[pd.Series(mixed[init_labels == c][:, j]).mode().iloc[0] for j in cat_idx] for c in present]
     )
     if not num_idx:
         from kmodes.kmodes import KModes
 
-        km = KModes(n_clusters=k, init=init_cat, n_init=1, random_state=seed)
+        km = KModes(n_clusters=len(present), init=init_cat, n_init=1, random_state=seed)
         return np.asarray(km.fit_predict(mixed[:, cat_idx]))
-    kp = KPrototypes(n_clusters=k, init=[init_num, init_cat], n_init=1, random_state=seed, max_iter=50)
+    kp = KPrototypes(n_clusters=len(present), init=[init_num, init_cat], n_init=1, random_state=seed, max_iter=50)
     return np.asarray(kp.fit_predict(mixed, categorical=cat_idx))

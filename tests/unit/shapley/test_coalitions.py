@@ -1,0 +1,76 @@
+"""Coalition plans and samplers."""
+
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from openclarify.shapley import plan_coalitions, sample_coalitions
+
+
+@given(st.integers(2, 40), st.integers(1, 5000), st.sampled_from(["leverage", "kernel"]))
+def test_plan_uses_the_budget_and_respects_stratum_sizes(n, budget, allocation):
+    plan = plan_coalitions(n, budget, allocation)
+    full = 2**n - 2
+    if budget >= full:
+        assert plan.exact and plan.n_coalitions == full
+    else:
+        assert plan.n_coalitions == 2 * (budget // 2)
+    for st_ in plan.strata:
+        assert 0 <= st_.n_pairs <= st_.n_candidates
+        assert st_.n_candidates == (comb(n, st_.size) // 2 if st_.middle else comb(n, st_.size))
+    weights = plan.weights()
+    assert weights.shape == (plan.n_coalitions,) and (weights > 0).all()
+
+
+def test_singletons_are_enumerated_first():
+    plan = plan_coalitions(20, 40, "leverage")
+    assert plan.strata[0].enumerated and plan.strata[0].size == 1
+    assert sum(s.n_pairs for s in plan.strata[1:]) == 0
+
+
+def test_border_sizes_are_enumerated_when_they_fit():
+    plan = plan_coalitions(12, 1024, "leverage")
+    assert [s.enumerated for s in plan.strata[:2]] == [True, True]
+    assert not plan.exact
+
+
+def test_exact_weights_are_the_shapley_kernel():
+    n = 5
+    plan = plan_coalitions(n, 30)
+    z = sample_coalitions(plan, 1, np.random.default_rng(0))[0]
+    sizes = z.sum(axis=1)
+    kernel = (n - 1) / (np.array([comb(n, s) for s in sizes]) * sizes * (n - sizes))
+    np.testing.assert_allclose(plan.weights(), kernel)
+    assert len({tuple(r) for r in z}) == 2**n - 2
+
+
+@pytest.mark.parametrize("n", [6, 12, 16, 30, 70])
+@pytest.mark.parametrize("budget", [40, 500, 2100])
+def test_samples_are_distinct_paired_and_of_the_planned_sizes(n, budget):
+    plan = plan_coalitions(n, budget)
+    z = sample_coalitions(plan, 5, np.random.default_rng(n * budget))
+    assert z.shape == (5, plan.n_coalitions, n)
+    expected_sizes = []
+    for st_ in plan.strata:
+        expected_sizes += [st_.size] * st_.n_pairs + [n - st_.size] * st_.n_pairs
+    for row in z:
+        assert len({r.tobytes() for r in row}) == len(row)  # without replacement
+        np.testing.assert_array_equal(row.sum(axis=1), expected_sizes)
+        offset = 0
+        for st_ in plan.strata:  # every drawn half is followed by its complement block
+            half = row[offset : offset + st_.n_pairs]
+            np.testing.assert_array_equal(row[offset + st_.n_pairs : offset + 2 * st_.n_pairs], ~half)
+            offset += 2 * st_.n_pairs
+
+
+def test_rows_get_different_coalitions_but_seeded_draws_repeat():
+    plan = plan_coalitions(16, 300)
+    a = sample_coalitions(plan, 4, np.random.default_rng(3))
+    b = sample_coalitions(plan, 4, np.random.default_rng(3))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a[0], a[1])
