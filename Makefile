@@ -25,7 +25,7 @@ bench: install
 	$(BIN)/python bench/tabular_games.py
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests examples
 	$(BIN)/mypy
 
 clean:

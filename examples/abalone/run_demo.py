@@ -57,14 +57,23 @@ def main() -> int:
     test_csv = train()
     out = WORK / "clarify_output"
     cmd = [
-        sys.executable, "-m", "openclarify", "analyze",
-        "--config", str(HERE / "analysis_config.json"),
-        "--data", str(test_csv),
-        "--model", str(WORK / "model.joblib"),
-        "--output", str(out),
+        sys.executable,
+        "-m",
+        "openclarify",
+        "analyze",
+        "--config",
+        str(HERE / "analysis_config.json"),
+        "--data",
+        str(test_csv),
+        "--model",
+        str(WORK / "model.joblib"),
+        "--output",
+        str(out),
     ]
-    print("$ openclarify analyze --config examples/abalone/analysis_config.json --data demo_output/abalone/test.csv "
-          "--model demo_output/abalone/model.joblib --output demo_output/abalone/clarify_output")
+    print(
+        "$ openclarify analyze --config examples/abalone/analysis_config.json --data demo_output/abalone/test.csv "
+        "--model demo_output/abalone/model.joblib --output demo_output/abalone/clarify_output"
+    )
     done = subprocess.run(cmd, check=False)
     if done.returncode != 0:
         return done.returncode
@@ -73,21 +82,27 @@ def main() -> int:
     print(f"\nexpected value (mean prediction on the baseline): {analysis['expected_value']:.3f} rings")
     print("global SHAP values (mean |SHAP|), largest first:")
     for name, value in sorted(analysis["global_shap_values"].items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<15} {value:7.3f}  {'#' * int(round(40 * value / max(analysis['global_shap_values'].values())))}")
+        print(
+            f"  {name:<15} {value:7.3f}  {'#' * int(round(40 * value / max(analysis['global_shap_values'].values())))}"
+        )
 
     local = pd.read_csv(out / "explanations_shap" / "out.csv")
     record = pd.read_csv(test_csv).iloc[0]
     phi = local.iloc[0]
     model = joblib.load(WORK / "model.joblib")
     prediction = float(model.predict(record.drop("Rings").to_frame().T.infer_objects())[0])
-    print(f"\nlocal explanation of the first test abalone (true rings {int(record['Rings'])}, "
-          f"predicted {prediction:.2f}):")
+    print(
+        f"\nlocal explanation of the first test abalone (true rings {int(record['Rings'])}, "
+        f"predicted {prediction:.2f}):"
+    )
     for column in sorted(phi.index, key=lambda c: -abs(phi[c])):
         name = column.removesuffix("_label0")
         print(f"  {name:<15} = {record[name]!s:<8} SHAP {phi[column]:+7.3f}")
     total = analysis["expected_value"] + phi.sum()
-    print(f"  expected value {analysis['expected_value']:.3f} + sum of SHAP {phi.sum():+.3f} = {total:.3f} "
-          f"(model: {prediction:.3f})")
+    print(
+        f"  expected value {analysis['expected_value']:.3f} + sum of SHAP {phi.sum():+.3f} = {total:.3f} "
+        f"(model: {prediction:.3f})"
+    )
     return 0
 
 

@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ._typing import FloatArray
 from .config import AnalysisConfig
@@ -79,7 +81,10 @@ def _check_supported(config: AnalysisConfig) -> None:
         problems.append(("methods.shap.image_config", "image explanations are not supported; remove image_config."))
     if config.dataset_type not in _SUPPORTED_DATASET_TYPES:
         problems.append(
-            ("dataset_type", f"not supported yet; got {config.dataset_type!r}. Use one of {list(_SUPPORTED_DATASET_TYPES)!r}.")
+            (
+                "dataset_type",
+                f"not supported yet; got {config.dataset_type!r}. Use one of {list(_SUPPORTED_DATASET_TYPES)!r}.",
+            )
         )
     if problems:
         raise ConfigError(problems)
@@ -147,7 +152,7 @@ def _plain(value: object) -> object:
     return value
 
 
-def _baseline(config: AnalysisConfig, dataset: Dataset, base_dir: Path | None, seed: int):  # type: ignore[no-untyped-def]
+def _baseline(config: AnalysisConfig, dataset: Dataset, base_dir: Path | None, seed: int) -> pd.DataFrame:
     shap = config.methods.shap
     assert shap is not None  # noqa: S101 - checked by _check_supported
     schema = dataset.schema
@@ -155,9 +160,9 @@ def _baseline(config: AnalysisConfig, dataset: Dataset, base_dir: Path | None, s
         baseline = shap.baseline
         if isinstance(baseline, str):
             baseline = _resolve(baseline, base_dir)
-        else:
-            baseline = _plain(baseline)  # type: ignore[assignment]
-        return read_baseline(baseline, schema, dataset_type=config.dataset_type, features=config.features)
+            return read_baseline(baseline, schema, dataset_type=config.dataset_type, features=config.features)
+        rows: Any = _plain(baseline)
+        return read_baseline(rows, schema, dataset_type=config.dataset_type, features=config.features)
     sample = dataset.sample(_BASELINE_SAMPLE_ROWS, seed)
     return summarize_baseline(sample, schema.categorical, num_clusters=shap.num_clusters, seed=seed)
 
@@ -282,7 +287,9 @@ def run_analysis(
                 if writer is not None:
                     writer.close()
             if base_value is None:
-                raise DataError(f"dataset '{location}': no records to explain; got 0 rows. Give a dataset with records.")
+                raise DataError(
+                    f"dataset '{location}': no records to explain; got 0 rows. Give a dataset with records."
+                )
             global_values = aggregator.result()
             section = kernel_shap_section(labels, explained, global_values, base_value)
             write_analysis_json(stage.path(ANALYSIS_JSON), {"kernel_shap": section})

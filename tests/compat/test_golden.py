@@ -23,7 +23,9 @@ def _files(root: Path) -> list[str]:
 
 def _compare_json(actual, expected, tol, where="analysis.json"):
     if isinstance(expected, dict):
-        assert isinstance(actual, dict) and list(actual) == list(expected), f"{where}: keys {list(actual)} != {list(expected)}"
+        assert isinstance(actual, dict) and list(actual) == list(expected), (
+            f"{where}: keys {list(actual)} != {list(expected)}"
+        )
         for key in expected:
             _compare_json(actual[key], expected[key], tol, f"{where}.{key}")
     elif isinstance(expected, float):
@@ -38,9 +40,22 @@ def test_golden_case(case, tmp_path, request, capsys):
     work = tmp_path / case
     shutil.copytree(src, work, ignore=shutil.ignore_patterns("expected"))
     data = next(p for p in work.iterdir() if p.name.startswith("dataset"))
-    code = main(["analyze", "--config", str(work / "analysis_config.json"), "--data", str(data),
-                 "--model", f"{work / 'model.py'}:predict", "--output", str(work / "out"), "--quiet",
-                 "--chunk-size", "7"])
+    code = main(
+        [
+            "analyze",
+            "--config",
+            str(work / "analysis_config.json"),
+            "--data",
+            str(data),
+            "--model",
+            f"{work / 'model.py'}:predict",
+            "--output",
+            str(work / "out"),
+            "--quiet",
+            "--chunk-size",
+            "7",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     expected_dir = src / "expected"
     if request.config.getoption("--update-golden"):
@@ -50,8 +65,11 @@ def test_golden_case(case, tmp_path, request, capsys):
     assert expected_dir.is_dir(), f"{case}: no expected/ folder; run pytest --update-golden"
     tol = json.loads((src / "tolerance.json").read_text())
     assert _files(work / "out") == _files(expected_dir)
-    _compare_json(json.loads((work / "out" / "analysis.json").read_text()),
-                  json.loads((expected_dir / "analysis.json").read_text()), tol)
+    _compare_json(
+        json.loads((work / "out" / "analysis.json").read_text()),
+        json.loads((expected_dir / "analysis.json").read_text()),
+        tol,
+    )
     for rel in _files(expected_dir):
         if rel.endswith(".csv"):
             header = (expected_dir / rel).read_text().splitlines()[0]
@@ -62,6 +80,8 @@ def test_golden_case(case, tmp_path, request, capsys):
         want = pd.read_csv(local)
         for column in want.columns:
             if pd.api.types.is_float_dtype(want[column]):
-                np.testing.assert_allclose(got[column], want[column], rtol=tol["rtol"], atol=tol["atol"], err_msg=column)
+                np.testing.assert_allclose(
+                    got[column], want[column], rtol=tol["rtol"], atol=tol["atol"], err_msg=column
+                )
             else:
                 assert got[column].tolist() == want[column].tolist(), column

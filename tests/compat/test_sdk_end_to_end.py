@@ -41,21 +41,39 @@ def job(tmp_path_factory):
 
 
 def _data(**kw):
-    args = {"s3_data_input_path": "s3://b/in/test.csv", "s3_output_path": "s3://b/out",
-            "headers": HEADERS, "label": "Target", "dataset_type": "text/csv"}
+    args = {
+        "s3_data_input_path": "s3://b/in/test.csv",
+        "s3_output_path": "s3://b/out",
+        "headers": HEADERS,
+        "label": "Target",
+        "dataset_type": "text/csv",
+    }
     return clarify.DataConfig(**{**args, **kw})
 
 
 def _model():
-    return clarify.ModelConfig(model_name="m", instance_type="ml.m5.xlarge", instance_count=1,
-                               accept_type="text/csv", content_type="text/csv")
+    return clarify.ModelConfig(
+        model_name="m", instance_type="ml.m5.xlarge", instance_count=1, accept_type="text/csv", content_type="text/csv"
+    )
 
 
 def _run(d, cfg, data_file, tmp_path, capsys):
     clarify.ANALYSIS_CONFIG_SCHEMA_V1_0.validate(json.loads(json.dumps(cfg)))
     (tmp_path / "analysis_config.json").write_text(json.dumps(cfg))
-    code = main(["analyze", "--config", str(tmp_path / "analysis_config.json"), "--data", str(d / data_file),
-                 "--model", str(d / "model.joblib"), "--output", str(tmp_path / "out"), "--quiet"])
+    code = main(
+        [
+            "analyze",
+            "--config",
+            str(tmp_path / "analysis_config.json"),
+            "--data",
+            str(d / data_file),
+            "--model",
+            str(d / "model.joblib"),
+            "--output",
+            str(tmp_path / "out"),
+            "--quiet",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     return json.loads((tmp_path / "out" / "analysis.json").read_text())["explanations"]["kernel_shap"]
 

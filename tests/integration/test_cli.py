@@ -31,22 +31,41 @@ def abalone(tmp_path_factory):
     frame = pd.read_csv(ABALONE)
     train, test = frame.iloc[:600], frame.iloc[600:640]
     numeric = FEATURES[1:]
-    model = Pipeline([
-        ("cols", ColumnTransformer([("num", "passthrough", numeric),
-                                    ("sex", OneHotEncoder(handle_unknown="ignore"), ["Sex"])])),
-        ("rf", RandomForestRegressor(n_estimators=10, max_depth=5, random_state=0, n_jobs=1)),
-    ]).fit(train[FEATURES], train["Rings"])
+    model = Pipeline(
+        [
+            (
+                "cols",
+                ColumnTransformer(
+                    [("num", "passthrough", numeric), ("sex", OneHotEncoder(handle_unknown="ignore"), ["Sex"])]
+                ),
+            ),
+            ("rf", RandomForestRegressor(n_estimators=10, max_depth=5, random_state=0, n_jobs=1)),
+        ]
+    ).fit(train[FEATURES], train["Rings"])
     joblib.dump(model, d / "model.joblib")
     test.to_csv(d / "test.csv", index=False)
     (d / "baseline.csv").write_text("M,0.545,0.425,0.14,0.7995,0.336,0.171,0.234\n")
     config = {
         "dataset_type": "text/csv",
         "label": "Rings",
-        "predictor": {"model_name": "m", "instance_type": "ml.m5.xlarge", "initial_instance_count": 1,
-                      "content_type": "text/csv", "accept_type": "text/csv"},
-        "methods": {"report": {"name": "report", "title": "Analysis Report"},
-                    "shap": {"baseline": "baseline.csv", "num_samples": 300, "agg_method": "mean_abs",
-                             "use_logit": False, "save_local_shap_values": True, "seed": 1}},
+        "predictor": {
+            "model_name": "m",
+            "instance_type": "ml.m5.xlarge",
+            "initial_instance_count": 1,
+            "content_type": "text/csv",
+            "accept_type": "text/csv",
+        },
+        "methods": {
+            "report": {"name": "report", "title": "Analysis Report"},
+            "shap": {
+                "baseline": "baseline.csv",
+                "num_samples": 300,
+                "agg_method": "mean_abs",
+                "use_logit": False,
+                "save_local_shap_values": True,
+                "seed": 1,
+            },
+        },
     }
     (d / "config.json").write_text(json.dumps(config))
     return d, model, test
@@ -61,8 +80,20 @@ def _run(args, capsys):
 def test_analyze_writes_clarify_files_that_add_up(abalone, tmp_path, capsys):
     d, model, test = abalone
     out = tmp_path / "out"
-    code, _, err = _run(["analyze", "--config", d / "config.json", "--data", d / "test.csv",
-                         "--model", d / "model.joblib", "--output", out], capsys)
+    code, _, err = _run(
+        [
+            "analyze",
+            "--config",
+            d / "config.json",
+            "--data",
+            d / "test.csv",
+            "--model",
+            d / "model.joblib",
+            "--output",
+            out,
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "explained 40 records x 8 features x 1 outputs" in err
     assert "exact (all coalitions)" in err  # 2^8 - 2 = 254 <= 300
@@ -86,9 +117,24 @@ def test_python_module_entry_point_and_quiet(abalone, tmp_path):
     d, _, _ = abalone
     out = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "openclarify", "analyze", "--config", d / "config.json", "--data", d / "test.csv",
-         "--model", d / "model.joblib", "--output", out, "--quiet"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "openclarify",
+            "analyze",
+            "--config",
+            d / "config.json",
+            "--data",
+            d / "test.csv",
+            "--model",
+            d / "model.joblib",
+            "--output",
+            out,
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "explained" not in done.stderr
@@ -103,28 +149,97 @@ def _write(d: Path, name: str, text: str) -> Path:
 
 BAD_CASES = [
     # (files to write, args override, exit code, message regex)
-    pytest.param({"config.json": "{\"dataset_type\": \"text/csv\",,}"}, {}, EXIT_CONFIG,
-                 r"config error: analysis config '.*config.json': not valid JSON \(line 1", id="malformed-json"),
-    pytest.param({"config.json": json.dumps({"dataset_type": "text/csv", "label": "y", "predictor": {},
-                                             "methods": {"shap": {"num_samples": -3, "seed": "x"}}})},
-                 {}, EXIT_CONFIG, r"methods\.shap\.num_samples: .*-3.*\n.*methods\.shap\.seed", id="wrong-types"),
-    pytest.param({"config.json": json.dumps({"dataset_type": "text/csv", "label": "y", "predictor": {},
-                                             "methods": {"shap": {"num_sample": 10}}})},
-                 {}, EXIT_CONFIG, r"methods\.shap\.num_sample: .*num_samples", id="unknown-key"),
-    pytest.param({"config.json": json.dumps({"dataset_type": "text/csv", "label": "y", "predictor": {},
-                                             "methods": {"shap": {"baseline": [[0, 0]]}, "pdp": {"grid_resolution": 5, "features": ["a"]}}})},
-                 {}, EXIT_CONFIG, r"methods\.pdp: not supported yet", id="pdp-not-supported"),
-    pytest.param({"data.csv": "a,b,y\n1,2,3\n4,5\n"}, {}, EXIT_DATA, r"line 3: expected 3 columns.*got 2", id="short-row"),
+    pytest.param(
+        {"config.json": '{"dataset_type": "text/csv",,}'},
+        {},
+        EXIT_CONFIG,
+        r"config error: analysis config '.*config.json': not valid JSON \(line 1",
+        id="malformed-json",
+    ),
+    pytest.param(
+        {
+            "config.json": json.dumps(
+                {
+                    "dataset_type": "text/csv",
+                    "label": "y",
+                    "predictor": {},
+                    "methods": {"shap": {"num_samples": -3, "seed": "x"}},
+                }
+            )
+        },
+        {},
+        EXIT_CONFIG,
+        r"methods\.shap\.num_samples: .*-3.*\n.*methods\.shap\.seed",
+        id="wrong-types",
+    ),
+    pytest.param(
+        {
+            "config.json": json.dumps(
+                {"dataset_type": "text/csv", "label": "y", "predictor": {}, "methods": {"shap": {"num_sample": 10}}}
+            )
+        },
+        {},
+        EXIT_CONFIG,
+        r"methods\.shap\.num_sample: .*num_samples",
+        id="unknown-key",
+    ),
+    pytest.param(
+        {
+            "config.json": json.dumps(
+                {
+                    "dataset_type": "text/csv",
+                    "label": "y",
+                    "predictor": {},
+                    "methods": {"shap": {"baseline": [[0, 0]]}, "pdp": {"grid_resolution": 5, "features": ["a"]}},
+                }
+            )
+        },
+        {},
+        EXIT_CONFIG,
+        r"methods\.pdp: not supported yet",
+        id="pdp-not-supported",
+    ),
+    pytest.param(
+        {"data.csv": "a,b,y\n1,2,3\n4,5\n"}, {}, EXIT_DATA, r"line 3: expected 3 columns.*got 2", id="short-row"
+    ),
     pytest.param({}, {"--data": "missing.csv"}, EXIT_DATA, r"missing\.csv", id="missing-data"),
-    pytest.param({"model.py": "def predict(df):\n    raise ValueError('bad input')\n"}, {}, EXIT_MODEL,
-                 r"model error: model 'model\.py:predict' raised ValueError .*bad input", id="model-raises"),
-    pytest.param({"model.py": "def predict(df):\n    return [1.0]\n"}, {}, EXIT_MODEL,
-                 r"model error: .*expected one score or score vector for each of the", id="model-wrong-shape"),
-    pytest.param({}, {"--model": "nope.joblib"}, EXIT_MODEL, r"model error: --model 'nope\.joblib': file not found",
-                 id="missing-model"),
-    pytest.param({"config.json": json.dumps({"dataset_type": "text/csv", "label": "y", "predictor": {},
-                                             "methods": {"shap": {"baseline": [[0, 0, 0]]}}})},
-                 {}, EXIT_DATA, r"baseline.*expected 2 values", id="baseline-width"),
+    pytest.param(
+        {"model.py": "def predict(df):\n    raise ValueError('bad input')\n"},
+        {},
+        EXIT_MODEL,
+        r"model error: model 'model\.py:predict' raised ValueError .*bad input",
+        id="model-raises",
+    ),
+    pytest.param(
+        {"model.py": "def predict(df):\n    return [1.0]\n"},
+        {},
+        EXIT_MODEL,
+        r"model error: .*expected one score or score vector for each of the",
+        id="model-wrong-shape",
+    ),
+    pytest.param(
+        {},
+        {"--model": "nope.joblib"},
+        EXIT_MODEL,
+        r"model error: --model 'nope\.joblib': file not found",
+        id="missing-model",
+    ),
+    pytest.param(
+        {
+            "config.json": json.dumps(
+                {
+                    "dataset_type": "text/csv",
+                    "label": "y",
+                    "predictor": {},
+                    "methods": {"shap": {"baseline": [[0, 0, 0]]}},
+                }
+            )
+        },
+        {},
+        EXIT_DATA,
+        r"baseline.*expected 2 values",
+        id="baseline-width",
+    ),
 ]
 
 
@@ -132,9 +247,14 @@ BAD_CASES = [
 def test_bad_input_one_line_exit_code_no_output(tmp_path, monkeypatch, capsys, files, override, exit_code, pattern):
     monkeypatch.chdir(tmp_path)
     defaults = {
-        "config.json": json.dumps({"dataset_type": "text/csv", "label": "y",
-                                   "predictor": {"content_type": "text/csv"},
-                                   "methods": {"shap": {"baseline": [[0, 0]], "save_local_shap_values": True}}}),
+        "config.json": json.dumps(
+            {
+                "dataset_type": "text/csv",
+                "label": "y",
+                "predictor": {"content_type": "text/csv"},
+                "methods": {"shap": {"baseline": [[0, 0]], "save_local_shap_values": True}},
+            }
+        ),
         "data.csv": "a,b,y\n1,2,3\n4,5,6\n",
         "model.py": "def predict(df):\n    return df['a'] + df['b']\n",
     }
@@ -152,8 +272,10 @@ def test_bad_input_one_line_exit_code_no_output(tmp_path, monkeypatch, capsys, f
 def test_debug_shows_traceback(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     _write(tmp_path, "config.json", "[1, 2]")
-    code, _, err = _run(["analyze", "--config", "config.json", "--data", "d.csv", "--model", "m.py:f",
-                         "--output", "out", "--debug"], capsys)
+    code, _, err = _run(
+        ["analyze", "--config", "config.json", "--data", "d.csv", "--model", "m.py:f", "--output", "out", "--debug"],
+        capsys,
+    )
     assert code == EXIT_CONFIG
     assert "Traceback" in err
 
@@ -162,14 +284,37 @@ def test_failure_after_output_dir_exists_leaves_old_files_alone(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("x")
-    _write(tmp_path, "config.json", json.dumps({"dataset_type": "text/csv", "label": "y", "predictor": {},
-                                                "methods": {"shap": {"baseline": [[0, 0]]}}}))
+    _write(
+        tmp_path,
+        "config.json",
+        json.dumps(
+            {"dataset_type": "text/csv", "label": "y", "predictor": {}, "methods": {"shap": {"baseline": [[0, 0]]}}}
+        ),
+    )
     _write(tmp_path, "data.csv", "a,b,y\n1,2,3\n")
     # fails on the second chunk: records are fine for a while, then the model breaks
-    _write(tmp_path, "model.py", "import numpy as np\ndef predict(df):\n    if (df['a'] > 50).any():\n"
-                                 "        raise RuntimeError('boom')\n    return df['a'] + df['b']\n")
+    _write(
+        tmp_path,
+        "model.py",
+        "import numpy as np\ndef predict(df):\n    if (df['a'] > 50).any():\n"
+        "        raise RuntimeError('boom')\n    return df['a'] + df['b']\n",
+    )
     _write(tmp_path, "data.csv", "a,b,y\n" + "".join(f"{i},{i},0\n" for i in range(100)))
-    code, _, err = _run(["analyze", "--config", "config.json", "--data", "data.csv", "--model", "model.py:predict",
-                         "--output", "out", "--chunk-size", "64"], capsys)
+    code, _, err = _run(
+        [
+            "analyze",
+            "--config",
+            "config.json",
+            "--data",
+            "data.csv",
+            "--model",
+            "model.py:predict",
+            "--output",
+            "out",
+            "--chunk-size",
+            "64",
+        ],
+        capsys,
+    )
     assert code == EXIT_MODEL, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["keep.txt"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import brute_force_shapley
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import brute_force_shapley
 from openclarify.shapley import default_num_samples, kernel_shap
 
 

@@ -27,23 +27,59 @@ def _summary(res: AnalysisResult) -> str:
 
 
 @click.command()
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Clarify analysis_config.json.")
-@click.option("--data", "data", type=str, default=None,
-              help="Dataset file or folder (CSV, JSON Lines, Parquet). Default: dataset_uri of the config.")
-@click.option("--output", "output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder: analysis.json and explanations_shap/.")
-@click.option("--model", "model", required=True, type=str,
-              help="model.joblib (scikit-learn estimator or pipeline) or path/to/file.py:function.")
-@click.option("--chunk-size", default=8192, show_default=True, type=click.IntRange(1),
-              help="Records read and explained at a time.")
-@click.option("--max-batch-rows", default=65536, show_default=True, type=click.IntRange(1),
-              help="Most records sent to the model in one call.")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Clarify analysis_config.json.",
+)
+@click.option(
+    "--data",
+    "data",
+    type=str,
+    default=None,
+    help="Dataset file or folder (CSV, JSON Lines, Parquet). Default: dataset_uri of the config.",
+)
+@click.option(
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder: analysis.json and explanations_shap/.",
+)
+@click.option(
+    "--model",
+    "model",
+    required=True,
+    type=str,
+    help="model.joblib (scikit-learn estimator or pipeline) or path/to/file.py:function.",
+)
+@click.option(
+    "--chunk-size",
+    default=8192,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Records read and explained at a time.",
+)
+@click.option(
+    "--max-batch-rows",
+    default=65536,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most records sent to the model in one call.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 def analyze(
-    config_path: Path, data: str | None, output: Path, model: str, chunk_size: int, max_batch_rows: int,
-    quiet: bool, debug: bool,
+    config_path: Path,
+    data: str | None,
+    output: Path,
+    model: str,
+    chunk_size: int,
+    max_batch_rows: int,
+    quiet: bool,
+    debug: bool,
 ) -> None:
     """Run the explainability analysis of an analysis_config.json locally."""
     config = load_analysis_config(config_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+
 import click
 
 from ..errors import ConfigError, DataError, MissingDependencyError, ModelError, OpenClarifyError
@@ -83,4 +84,3 @@ def _report(label: str, exc: BaseException, debug: bool) -> None:
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     click.echo(f"openclarify: {label}: {exc}", err=True)
-

@@ -20,7 +20,7 @@ NA_TOKENS = frozenset(
      "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
 )  # fmt: skip
 
-Chunk = tuple[pd.DataFrame, "pd.Series | None", "pd.Series | None"]
+Chunk = tuple[pd.DataFrame, pd.Series | None, pd.Series | None]
 """What a reader yields: features, label, join source (each with a RangeIndex from 0)."""
 
 
@@ -53,13 +53,18 @@ def has_number(values: Sequence[object]) -> bool:
     return bool((~bad & ~np.isnan(floats)).any())
 
 
+def _text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
 def to_text(values: Iterable[object]) -> pd.Series:
     """Categorical column: Python ``str`` values, ``None`` where missing (None, NaN or empty string)."""
-    out = [
-        None if v is None or v == "" or (isinstance(v, float) and math.isnan(v)) else str(v)
-        for v in (values.tolist() if isinstance(values, pd.Series) else values)
-    ]
-    return pd.Series(out, dtype=object)
+    items = values.tolist() if isinstance(values, pd.Series) else values
+    return pd.Series([_text(v) for v in items], dtype=object)
 
 
 def to_float(values: Sequence[object], name: str, where: Callable[[int], str], fix: str) -> pd.Series:
@@ -70,8 +75,8 @@ def to_float(values: Sequence[object], name: str, where: Callable[[int], str], f
     DataError
         ``<where(row)>, column <name>: expected a number ...; got <value>. <fix>``.
     """
-    if isinstance(values, pd.Series) and values.dtype.kind in "fiu":
-        return values.astype(np.float64).reset_index(drop=True)
+    if isinstance(values, pd.Series | np.ndarray) and values.dtype.kind in "fiu":  # parsed already
+        return pd.Series(np.asarray(values, dtype=np.float64))
     floats, bad = _numbers(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -150,8 +155,7 @@ def excluded_refs(excluded: Sequence[int | str] | None) -> list[tuple[str, int |
         return []
     if isinstance(excluded, str | bytes):
         raise DataError(
-            f"excluded_columns: must be a list of column names or indices; got {excluded!r}. "
-            f"Write [{excluded!r}]."
+            f"excluded_columns: must be a list of column names or indices; got {excluded!r}. Write [{excluded!r}]."
         )
     return [(f"excluded_columns[{i}]", ref) for i, ref in enumerate(excluded)]
 

@@ -74,12 +74,12 @@ def _looks_like_header(first: list[str], rest: list[list[str]], names: set[str])
     return any(is_numeric(col) and has_number(col) for col in columns)
 
 
-def _header_names(row: list[str]) -> tuple[str, ...]:
+def _header_names(source: Source, row: list[str]) -> tuple[str, ...]:
     names = tuple(name if name.strip() else f"column_{j}" for j, name in enumerate(row))
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise DataError(
-            f"dataset header row: duplicate column names; got {duplicates!r}. "
+            f"dataset {source.name!r} header row: duplicate column names; got {duplicates!r}. "
             "Rename the columns, or give unique names with 'headers'."
         )
     return names
@@ -148,9 +148,7 @@ class _CsvReader:
                     if found is not None and len(found[1]) != n:
                         raise _wrong_count(source, found[0], n, self.origin, len(found[1]))
                 record += len(frame)
-                yield self.layout.split(
-                    [frame[j] for j in range(n)], where_fixed(f"dataset {source.name!r}"), ""
-                )
+                yield self.layout.split([frame[j] for j in range(n)], where_fixed(f"dataset {source.name!r}"), "")
 
     def _frames(self, fh: IO[bytes], skip: bool, chunksize: int) -> Iterator[pd.DataFrame]:
         # A generator, so that errors pandas raises while it reads the header also come out of next().
@@ -209,7 +207,7 @@ def open_csv(
             first = head[0][1]
             strings = {r for r in [*refs.values(), *(excluded or [])] if isinstance(r, str)}
             if _looks_like_header(first, [row for _, row in head[1:]], strings):
-                header_row, names, origin = tuple(first), _header_names(first), "from the header row"
+                header_row, names, origin = tuple(first), _header_names(source, first), "from the header row"
             else:
                 names, origin = tuple(f"column_{j}" for j in range(len(first))), "from the first row"
         rows = head[1:] if tuple(head[0][1]) == header_row else head

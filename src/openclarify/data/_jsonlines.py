@@ -123,13 +123,10 @@ def open_jsonlines(
         if len(peek) >= _PEEK_ROWS:
             break
     if n is None:
-        raise DataError(
-            f"dataset {name!r}: is empty; got no JSON line. Point the dataset at a file with data."
-        )
+        raise DataError(f"dataset {name!r}: is empty; got no JSON line. Point the dataset at a file with data.")
     if headers is not None and len(headers) < n:
         raise DataError(
-            f"headers: must name the {n} features (then the label); got {list(headers)!r}. "
-            "List one name per feature."
+            f"headers: must name the {n} features (then the label); got {list(headers)!r}. List one name per feature."
         )
     names = list(headers[:n]) if headers is not None else [f"column_{j}" for j in range(n)]
     label = refs.get("label")
@@ -152,7 +149,5 @@ def open_jsonlines(
         raise DataError(
             f"excluded_columns: excludes every feature; got {list(excluded or [])!r}. Exclude fewer columns."
         )
-    reader = _JsonLinesReader(
-        tuple(sources), feature_path, tuple(paths[key] for key in extras), features, layout, n
-    )
+    reader = _JsonLinesReader(tuple(sources), feature_path, tuple(paths[key] for key in extras), features, layout, n)
     return make_schema(layout, [*names, *([str(label_name)] if label is not None else [])]), reader

@@ -23,9 +23,7 @@ _BASELINE = "methods.shap.baseline"
 
 def _check_dataset_type(dataset_type: object) -> str:
     if dataset_type not in DATASET_TYPES:
-        raise DataError(
-            f"dataset_type: must be one of {', '.join(map(repr, DATASET_TYPES))}; got {dataset_type!r}."
-        )
+        raise DataError(f"dataset_type: must be one of {', '.join(map(repr, DATASET_TYPES))}; got {dataset_type!r}.")
     if dataset_type not in _SUPPORTED:
         raise DataError(
             f"dataset_type {dataset_type!r}: not supported yet; got {dataset_type!r}. "
@@ -105,9 +103,7 @@ def open_dataset(
     return Dataset(schema, read)
 
 
-def _baseline_rows(
-    baseline: str | os.PathLike[str], schema: DatasetSchema, kind: str
-) -> list[tuple[str, object]]:
+def _baseline_rows(baseline: str | os.PathLike[str], schema: DatasetSchema, kind: str) -> list[tuple[str, object]]:
     rows: list[tuple[str, object]] = []
     for source in list_sources(baseline, _BASELINE):
         at = f"{_BASELINE} {source.name!r}"
@@ -119,8 +115,8 @@ def _baseline_rows(
         elif kind == "application/jsonlines":
             rows += [(f"{at} line {line}", value) for line, value in json_lines(source, _BASELINE)]
         else:
-            for columns in parquet_batches(source, 65_536):
-                rows += [(f"{at} row {len(rows) + 1}", list(row)) for row in zip(*columns, strict=True)]
+            table = (row for columns in parquet_batches(source, 65_536) for row in zip(*columns, strict=True))
+            rows += [(f"{at} row {i}", list(row)) for i, row in enumerate(table, start=1)]
     return rows
 
 

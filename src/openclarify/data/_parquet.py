@@ -37,9 +37,7 @@ def parquet_batches(source: Source, batch_size: int) -> Iterator[list[Any]]:
     with source.open() as fh:
         for batch in pq.ParquetFile(fh).iter_batches(batch_size=batch_size):
             yield [
-                col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-                if _is_number(col.type)
-                else col.to_pylist()
+                col.cast(pa.float64()).to_numpy(zero_copy_only=False) if _is_number(col.type) else col.to_pylist()
                 for col in batch.columns
             ]
 

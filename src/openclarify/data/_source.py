@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -15,18 +14,17 @@ _NEWLINE = b"\n"
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One data file: a name for messages and a way to open it for binary reading."""
+    """One data file: its name for messages, and the filesystem holding it (None: local). Picklable."""
 
     name: str
-    opener: Callable[[], IO[bytes]]
+    path: str
+    fs: Any = None  # an fsspec filesystem (s3fs.S3FileSystem)
 
     def open(self) -> IO[bytes]:
         """Open the file for binary reading (the caller closes it)."""
-        return self.opener()
-
-
-def _local(path: Path) -> Callable[[], IO[bytes]]:
-    return lambda: path.open("rb")
+        if self.fs is None:
+            return open(self.path, "rb")
+        return self.fs.open(self.path, "rb")  # type: ignore[no-any-return]
 
 
 def _hidden(relative: str) -> bool:
@@ -57,7 +55,7 @@ def list_sources(path: str | os.PathLike[str], where: str = "dataset") -> list[S
         )
     root = Path(text)
     if root.is_file():
-        return [Source(text, _local(root))]
+        return [Source(text, text)]
     if not root.is_dir():
         raise DataError(f"{where}: no such file or directory; got {text!r}. Check the path.")
     files = sorted(
@@ -67,7 +65,7 @@ def list_sources(path: str | os.PathLike[str], where: str = "dataset") -> list[S
     )
     if not files:
         raise DataError(f"{where}: the directory holds no data file; got {text!r}. Check the path.")
-    return [Source(str(f), _local(f)) for _, f in files]
+    return [Source(str(f), str(f)) for _, f in files]
 
 
 def _s3_sources(uri: str, where: str) -> list[Source]:
@@ -75,8 +73,7 @@ def _s3_sources(uri: str, where: str) -> list[Source]:
         import s3fs
     except ImportError as exc:
         raise MissingDependencyError(
-            f"reading {uri!r} needs the optional dependency 's3fs'. "
-            "Install it with: pip install 'openclarify[s3]'."
+            f"reading {uri!r} needs the optional dependency 's3fs'. Install it with: pip install 'openclarify[s3]'."
         ) from exc
     fs: Any = s3fs.S3FileSystem()
     key = uri[len("s3://") :].rstrip("/")
@@ -88,11 +85,7 @@ def _s3_sources(uri: str, where: str) -> list[Source]:
         raise DataError(f"{where}: no such S3 object or prefix; got {uri!r}. Check the URI.")
     if not keys:
         raise DataError(f"{where}: the S3 prefix holds no data file; got {uri!r}. Check the URI.")
-    return [Source(f"s3://{k}", _remote(fs, k)) for k in keys]
-
-
-def _remote(fs: Any, key: str) -> Callable[[], IO[bytes]]:
-    return lambda: fs.open(key, "rb")
+    return [Source(f"s3://{k}", k, fs) for k in keys]
 
 
 def utf8_error(source: Source, where: str) -> DataError:

@@ -111,7 +111,8 @@ def load_model(spec: str | Path) -> Predictor:
     if path.suffix.lower() not in _JOBLIB_SUFFIXES:
         raise ModelError(
             f"--model: unsupported model file; got {text!r}. Give a scikit-learn model saved with joblib "
-            f"({', '.join(_JOBLIB_SUFFIXES)}) or 'file.py:function' (fastText and Hugging Face models are not supported yet)."
+            f"({', '.join(_JOBLIB_SUFFIXES)}) or 'file.py:function' "
+            "(fastText and Hugging Face models are not supported yet)."
         )
     if not path.is_file():
         raise ModelError(f"--model '{text}': file not found.")

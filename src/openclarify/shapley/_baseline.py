@@ -90,7 +90,9 @@ def summarize_baseline(
         ``data`` is empty.
     """
     if len(data) == 0:
-        raise DataError("baseline: cannot compute a baseline from an empty dataset; got 0 rows. Give methods.shap.baseline.")
+        raise DataError(
+            "baseline: cannot compute a baseline from an empty dataset; got 0 rows. Give methods.shap.baseline."
+        )
     data = data.reset_index(drop=True)
     rng = np.random.default_rng(seed)
     if len(data) > _FIT_ROWS:
@@ -104,7 +106,11 @@ def summarize_baseline(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning on duplicate points is harmless here
-        labels = KMeans(n_clusters=k, n_init=5, random_state=seed).fit_predict(encoded) if k > 1 else np.zeros(len(data), int)
+        labels = (
+            KMeans(n_clusters=k, n_init=5, random_state=seed).fit_predict(encoded)
+            if k > 1
+            else np.zeros(len(data), int)
+        )
         if any(categorical) and k > 1:
             labels = _kprototypes(data, categorical, labels, k, mean, std, seed)
 
@@ -148,9 +154,7 @@ def _kprototypes(
         mixed[:, j] = pd.factorize(data.iloc[:, j].astype(str))[0]
     present = [c for c in range(k) if (init_labels == c).any()]
     init_num = np.array([mixed[init_labels == c][:, num_idx].mean(axis=0) for c in present])
-    init_cat = np.array(
-        [[pd.Series(mixed[init_labels == c][:, j]).mode().iloc[0] for j in cat_idx] for c in present]
-    )
+    init_cat = np.array([[pd.Series(mixed[init_labels == c][:, j]).mode().iloc[0] for j in cat_idx] for c in present])
     if not num_idx:
         from kmodes.kmodes import KModes
 

@@ -230,8 +230,9 @@ def _distinct_masks(rng: np.random.Generator, n: int, size: int, middle: bool, s
     z = draw(rows * count).reshape(rows, count, n)
     while True:
         packed = np.packbits(z, axis=2).reshape(rows * count, -1)
-        keyed = np.concatenate([np.repeat(np.arange(rows, dtype=np.int64), count).view(np.uint8).reshape(-1, 8),
-                                packed], axis=1)
+        keyed = np.concatenate(
+            [np.repeat(np.arange(rows, dtype=np.int64), count).view(np.uint8).reshape(-1, 8), packed], axis=1
+        )
         _, first = np.unique(keyed, axis=0, return_index=True)
         dup = np.ones(rows * count, dtype=bool)
         dup[first] = False

@@ -35,9 +35,7 @@ def _open(path, **kwargs):
         pytest.param(",a\n0,x\n1,y\n", {}, ("column_0", "a"), 2, id="unnamed-index-column"),
         pytest.param("a,b\nx,\ny,1\n", {}, ("a", "b"), 2, id="numeric-column-with-gaps"),
         pytest.param("a,b\n1,2\n", {"headers": ["a", "b"]}, ("a", "b"), 1, id="headers-equal-first-row"),
-        pytest.param(
-            "a,b\n1,2\n", {"headers": ["p", "q"]}, ("p", "q"), 2, id="headers-differ-first-row-is-data"
-        ),
+        pytest.param("a,b\n1,2\n", {"headers": ["p", "q"]}, ("p", "q"), 2, id="headers-differ-first-row-is-data"),
         pytest.param("1,2\n", {"headers": ["p", "q"]}, ("p", "q"), 1, id="headers-no-header-row"),
         pytest.param("\ufeffa,b\n1,2\n", {}, ("a", "b"), 1, id="utf8-bom"),
         pytest.param("a,b\n\n1,2\n   \n3,4\n", {}, ("a", "b"), 2, id="blank-lines-skipped"),
@@ -64,9 +62,7 @@ def test_label_by_name_and_by_index_give_the_same_dataset(write):
 
 def test_roles_joinsource_excluded_and_predicted_label(write):
     path = write("id,a,b,skip,pred,y\n007,1,x,9,1,0\n008,2,y,9,0,1\n")
-    dataset = _open(
-        path, label="y", predicted_label=4, joinsource_name_or_index="id", excluded_columns=["skip"]
-    )
+    dataset = _open(path, label="y", predicted_label=4, joinsource_name_or_index="id", excluded_columns=["skip"])
     assert dataset.schema.headers == ("id", "a", "b", "skip", "pred", "y")
     assert dataset.schema.feature_names == ("a", "b")
     assert dataset.schema.joinsource_name == "id"
@@ -223,9 +219,7 @@ def _deep(n_rows: int, bad_row: int, bad: str) -> str:
             r"the column names 'a', 'b' or a 0-based index from 0 to 1",
             id="unknown-label",
         ),
-        pytest.param(
-            "a,b\n1,2\n", {"label": 2}, r"label: column index out of range; got 2", id="label-index"
-        ),
+        pytest.param("a,b\n1,2\n", {"label": 2}, r"label: column index out of range; got 2", id="label-index"),
         pytest.param(
             "a,b\n1,2\n", {"label": True}, r"label: must be a column name or a 0-based index", id="label-bool"
         ),
@@ -255,9 +249,7 @@ def test_csv_errors(write, content, kwargs, message):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        pytest.param(
-            b"a,b\n1,2\n3,\xff\n", r"line 3 \(byte 10\): not valid UTF-8; got b'\\xff\\n'", id="peek"
-        ),
+        pytest.param(b"a,b\n1,2\n3,\xff\n", r"line 3 \(byte 10\): not valid UTF-8; got b'\\xff\\n'", id="peek"),
         pytest.param(
             ("a,b\n" + "1,x\n" * 50_000).encode() + b"2,\xe9t\xe9\n",
             r"line 50002 \(byte 200006\): not valid UTF-8; got b'\\xe9t\\xe9\\n'",

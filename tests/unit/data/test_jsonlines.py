@@ -22,9 +22,7 @@ def _open(path, **kwargs):
 
 
 def test_features_and_label_by_jmespath_with_headers(write):
-    path = write(
-        _lines({"features": [1, 2.5, "a"], "label": 0}, {"features": [3, None, "b"], "label": 1}), "d.jsonl"
-    )
+    path = write(_lines({"features": [1, 2.5, "a"], "label": 0}, {"features": [3, None, "b"], "label": 1}), "d.jsonl")
     dataset = _open(path, label="label", headers=["x", "y", "z", "target"])
     assert dataset.schema.headers == ("x", "y", "z", "target")
     assert dataset.schema.feature_names == ("x", "y", "z")
@@ -42,9 +40,7 @@ def test_nested_paths_joinsource_and_default_names(write):
         {"data": {"f": [1, True]}, "meta": {"id": 7, "y": "cat"}},
         {"data": {"f": [2, False]}, "meta": {"id": 8, "y": "dog"}},
     ]
-    dataset = _open(
-        write(_lines(*records)), features="data.f", label="meta.y", joinsource_name_or_index="meta.id"
-    )
+    dataset = _open(write(_lines(*records)), features="data.f", label="meta.y", joinsource_name_or_index="meta.id")
     assert dataset.schema.feature_names == ("column_0", "column_1")
     assert dataset.schema.headers == ("column_0", "column_1", "meta.y")
     assert dataset.schema.label_name == "meta.y"
@@ -71,9 +67,7 @@ def test_chunks_agree_with_read_all(write):
     for chunksize in (1, 3, 1000):
         chunks = list(dataset.chunks(chunksize))
         assert [c.start_row for c in chunks] == list(range(0, 7, chunksize))
-        pd.testing.assert_frame_equal(
-            pd.concat([c.features for c in chunks], ignore_index=True), whole.features
-        )
+        pd.testing.assert_frame_equal(pd.concat([c.features for c in chunks], ignore_index=True), whole.features)
         pd.testing.assert_series_equal(pd.concat([c.label for c in chunks], ignore_index=True), whole.label)
 
 
@@ -91,9 +85,7 @@ _GOOD = _lines({"features": [1, 2]}, {"features": [3, 4]})
             r"line 3: the 'features' expression 'features' must give 2 values in a flat list; got \[1\]",
             id="wrong-length",
         ),
-        pytest.param(
-            _GOOD + _lines({"x": 1}), {}, DataError, r"line 3: .* flat list; got None", id="features-missing"
-        ),
+        pytest.param(_GOOD + _lines({"x": 1}), {}, DataError, r"line 3: .* flat list; got None", id="features-missing"),
         pytest.param(
             _lines({"features": [[1, 2]]}),
             {},
@@ -108,16 +100,10 @@ _GOOD = _lines({"features": [1, 2]}, {"features": [3, 4]})
             r"line 1001, column 'column_0': expected a number \(the column is numeric\); got 'x'",
             id="text-in-numeric-column-past-the-peek",
         ),
-        pytest.param(
-            _GOOD, {"features": None}, DataError, r"features: required for dataset_type", id="no-features"
-        ),
+        pytest.param(_GOOD, {"features": None}, DataError, r"features: required for dataset_type", id="no-features"),
         pytest.param(_GOOD, {"label": 3}, DataError, r"label: must be a JMESPath expression", id="int-label"),
-        pytest.param(
-            _GOOD, {"features": "[[["}, DataError, r"features: not a valid JMESPath", id="bad-jmespath"
-        ),
-        pytest.param(
-            _GOOD, {"headers": ["a"]}, DataError, r"headers: must name the 2 features", id="short-headers"
-        ),
+        pytest.param(_GOOD, {"features": "[[["}, DataError, r"features: not a valid JMESPath", id="bad-jmespath"),
+        pytest.param(_GOOD, {"headers": ["a"]}, DataError, r"headers: must name the 2 features", id="short-headers"),
         pytest.param(
             _GOOD,
             {"excluded_columns": [0, 1]},

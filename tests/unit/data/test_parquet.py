@@ -43,16 +43,12 @@ def test_parquet_round_trip(tmp_path):
     for chunksize in (1, 3, 1000):
         parts = list(dataset.chunks(chunksize))
         assert [p.start_row for p in parts] == list(range(0, 5, chunksize))
-        pd.testing.assert_frame_equal(
-            pd.concat([p.features for p in parts], ignore_index=True), chunk.features
-        )
+        pd.testing.assert_frame_equal(pd.concat([p.features for p in parts], ignore_index=True), chunk.features)
 
 
 def test_headers_rename_the_columns(tmp_path):
     _frame().to_parquet(tmp_path / "d.parquet")
-    dataset = _open(
-        tmp_path / "d.parquet", headers=["k", "a", "s", "c", "m", "t"], label="t", excluded_columns=[0]
-    )
+    dataset = _open(tmp_path / "d.parquet", headers=["k", "a", "s", "c", "m", "t"], label="t", excluded_columns=[0])
     assert dataset.schema.feature_names == ("a", "s", "c", "m")
 
 
@@ -79,9 +75,7 @@ def test_directory_of_parquet_files(tmp_path):
             r"label: no column of that name",
             id="unknown-label",
         ),
-        pytest.param(
-            lambda p: p.write_text("a,b\n1,2\n"), {}, r"not a readable Parquet file", id="not-parquet"
-        ),
+        pytest.param(lambda p: p.write_text("a,b\n1,2\n"), {}, r"not a readable Parquet file", id="not-parquet"),
         pytest.param(lambda p: _frame().iloc[:0].to_parquet(p), {}, r"is empty; got 0 rows", id="no-rows"),
     ],
 )

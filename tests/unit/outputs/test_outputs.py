@@ -21,8 +21,9 @@ from openclarify.outputs import (
     write_baseline_csv,
 )
 
-phis = arrays(np.float64, st.tuples(st.integers(1, 20), st.integers(1, 5), st.integers(1, 3)),
-              elements=st.floats(-1e6, 1e6))
+phis = arrays(
+    np.float64, st.tuples(st.integers(1, 20), st.integers(1, 5), st.integers(1, 3)), elements=st.floats(-1e6, 1e6)
+)
 
 
 @given(phis)
@@ -43,8 +44,9 @@ def test_chunked_aggregation_equals_whole(phi, cut):
 
 
 def test_analysis_json_layout(tmp_path):
-    section = kernel_shap_section(["cat", "dog"], ["Age", "Income"], np.array([[0.5, 0.25], [1.5, 0.125]]),
-                                  np.array([0.75, 0.25]))
+    section = kernel_shap_section(
+        ["cat", "dog"], ["Age", "Income"], np.array([[0.5, 0.25], [1.5, 0.125]]), np.array([0.75, 0.25])
+    )
     write_analysis_json(tmp_path / "analysis.json", {"kernel_shap": section})
     assert json.loads((tmp_path / "analysis.json").read_text()) == {
         "version": "1.0",
@@ -74,7 +76,9 @@ def test_local_csv_round_trips_full_precision(tmp_path):
     writer = LocalShapCsvWriter(tmp_path / "out.csv", ["x", "y"], ["label0"], None)
     writer.write(phi)
     writer.close()
-    back = np.array([[float(v) for v in line.split(",")] for line in (tmp_path / "out.csv").read_text().splitlines()[1:]])
+    back = np.array(
+        [[float(v) for v in line.split(",")] for line in (tmp_path / "out.csv").read_text().splitlines()[1:]]
+    )
     assert np.array_equal(back, phi[:, :, 0])
 
 
