@@ -171,3 +171,21 @@ def test_relative_paths_in_the_config_are_relative_to_it(tmp_path, rng, monkeypa
     res = run_analysis(load_analysis_config("job/cfg.json"), model=MODEL, output_dir="out", config_dir="job")
     assert res.n_rows == 10 and res.n_baseline_rows == 1
     assert not (tmp_path / "out" / "explanations_shap" / "out.csv").exists()  # save_local_shap_values defaults to false
+
+
+def test_folder_of_files_streams_with_identical_results_for_any_chunk_size(tmp_path, rng):
+    frame = _frame(rng, 190)
+    frame["y"] = 0
+    (tmp_path / "data").mkdir()
+    frame.iloc[:70].to_csv(tmp_path / "data" / "part-0.csv", index=False)  # file boundary inside a block
+    frame.iloc[70:].to_csv(tmp_path / "data" / "part-1.csv", index=False)
+    cfg = _config(baseline=[[0.0, 0.0, "green", 0.0]], num_samples=8, seed=2)
+    results = []
+    for i, chunk in enumerate([8192, 64, 128]):
+        res = run_analysis(cfg, model=MODEL, output_dir=tmp_path / f"o{i}", data=tmp_path / "data", chunksize=chunk)
+        assert res.n_rows == 190
+        results.append((tmp_path / f"o{i}/analysis.json").read_bytes())
+        results.append((tmp_path / f"o{i}/explanations_shap/out.csv").read_bytes())
+    assert results[0] == results[2] == results[4] and results[1] == results[3] == results[5]
+    local = pd.read_csv(tmp_path / "o0/explanations_shap/out.csv")
+    np.testing.assert_allclose(local.sum(axis=1) + res.expected_value[0], _score(frame), atol=1e-9)

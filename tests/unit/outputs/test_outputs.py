@@ -100,3 +100,17 @@ def test_staging_commits_only_on_success(tmp_path):
         stage.commit()
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["analysis.json", "out.csv"]
     assert not [p for p in out.iterdir() if p.name.startswith(".openclarify")]
+
+
+@given(phis, st.lists(st.integers(1, 9), min_size=1, max_size=6))
+def test_aggregation_is_bit_identical_for_any_chunking(phi, cuts):
+    for method in ("mean_abs", "mean_sq"):
+        whole = GlobalAggregator(method, block=4)
+        whole.add(phi)
+        chunked = GlobalAggregator(method, block=4)
+        start = 0
+        for cut in cuts:
+            chunked.add(phi[start : start + cut])
+            start += cut
+        chunked.add(phi[start:])
+        assert np.array_equal(whole.result(), chunked.result())
