@@ -32,6 +32,9 @@ __all__ = ["CoalitionPlan", "Stratum", "default_num_samples", "plan_coalitions",
 _MAX_RANK_PLAYERS = 62
 # Below this many candidate pairs a stratum is sampled by shuffling all of them.
 _SMALL_STRATUM = 4096
+# Up to this many candidates, drawn ranks are looked up in a cached table of all halves (cheaper
+# than unranking); above it they are unranked arithmetically.
+_TABLE_LIMIT = 1 << 17
 
 
 def default_num_samples(n_players: int) -> int:
@@ -155,7 +158,7 @@ def plan_coalitions(n_players: int, num_samples: int, allocation: SizeAllocation
     return CoalitionPlan(n, tuple(Stratum(s, pairs[s], c, m) for s, c, m in strata))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _all_halves(n: int, size: int, middle: bool) -> BoolArray:
     """Every coalition of ``size`` players (containing player 0 when ``middle``), shape (n_candidates, n)."""
     if middle:
@@ -178,11 +181,14 @@ def _binomials(n: int) -> np.ndarray:
     return table
 
 
-def _unrank(ranks: np.ndarray, n: int, size: int) -> BoolArray:
-    """Lexicographic combination number ``ranks`` (any shape) -> membership masks ``(*shape, n)``."""
+def _unrank(ranks: np.ndarray, n: int, size: int | np.ndarray) -> BoolArray:
+    """Lexicographic combination number ``ranks`` (any shape) -> membership masks ``(*shape, n)``.
+
+    ``size`` (the number of members) may differ per element: one call unranks every stratum.
+    """
     binom = _binomials(n)
     r = ranks.astype(np.int64).copy()
-    k = np.full(r.shape, size, dtype=np.int64)
+    k = np.broadcast_to(np.asarray(size, dtype=np.int64), r.shape).copy()
     out = np.zeros((*r.shape, n), dtype=bool)
     for i in range(n):
         # number of combinations of the remaining slots that start with player i
@@ -252,10 +258,12 @@ def sample_coalitions(plan: CoalitionPlan, n_rows: int, rng: np.random.Generator
     bit-identical coalitions.
     """
     n = plan.n_players
-    parts: list[BoolArray] = []
+    halves: list[BoolArray | None] = []
+    ranked: list[tuple[int, np.ndarray, int]] = []  # (index in halves, ranks, size): unranked together below
     for st in plan.strata:
         if st.n_pairs == 0:
             continue
+        half: BoolArray | None
         if st.enumerated:
             half = np.broadcast_to(_all_halves(n, st.size, st.middle), (n_rows, st.n_pairs, n))
         elif st.n_candidates <= _SMALL_STRATUM and 16 * st.n_pairs > st.n_candidates:
@@ -265,13 +273,27 @@ def sample_coalitions(plan: CoalitionPlan, n_rows: int, rng: np.random.Generator
             half = _all_halves(n, st.size, st.middle)[idx]
         elif n <= _MAX_RANK_PLAYERS:
             ranks = _distinct_ints(rng, st.n_candidates, (n_rows, st.n_pairs))
-            if st.middle:  # halves containing player 0 <-> combinations of size-1 out of the other n-1
+            if st.n_candidates <= _TABLE_LIMIT:  # the table lists halves in rank order
+                half = _all_halves(n, st.size, st.middle)[ranks]
+            elif st.middle:  # halves containing player 0 <-> combinations of size-1 out of the other n-1
                 rest = _unrank(ranks, n - 1, st.size - 1)
                 half = np.concatenate([np.ones((*ranks.shape, 1), dtype=bool), rest], axis=2)
             else:
-                half = _unrank(ranks, n, st.size)
+                ranked.append((len(halves), ranks, st.size))
+                half = None
         else:
             half = _distinct_masks(rng, n, st.size, st.middle, (n_rows, st.n_pairs))
+        halves.append(half)
+    if ranked:
+        sizes = np.concatenate([np.full(r.shape, size, dtype=np.int64) for _, r, size in ranked], axis=1)
+        masks = _unrank(np.concatenate([r for _, r, _ in ranked], axis=1), n, sizes)
+        offset = 0
+        for index, r, _ in ranked:
+            halves[index] = masks[:, offset : offset + r.shape[1]]
+            offset += r.shape[1]
+    parts: list[BoolArray] = []
+    for half in halves:
+        assert half is not None  # noqa: S101 - every rank stratum was filled above
         parts.append(np.asarray(half))
         parts.append(~np.asarray(half))
     if not parts:

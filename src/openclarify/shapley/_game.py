@@ -115,8 +115,12 @@ class TabularGame:
         m4 = mask[:, :, None, :]  # (rows, coalitions, 1, features)
         total = n_rows * n_coal * n_base
         if self._numeric:
-            data = np.where(m4, x_data[0][r0:r1, None, None, :], b_data[0][None, None, :, :])
-            return pd.DataFrame(data.reshape(total, -1), columns=self.baseline.columns)
+            # baseline values everywhere, then the record's values where the coalition keeps them
+            # (cheaper than np.where on four broadcast operands)
+            data = np.empty((n_rows, n_coal, n_base, m4.shape[-1]))
+            data[...] = b_data[0][None, None, :, :]
+            np.copyto(data, x_data[0][r0:r1, None, None, :], where=m4)
+            return pd.DataFrame(data.reshape(total, -1), columns=self.baseline.columns, copy=False)
         columns = {}
         for j, name in enumerate(self.baseline.columns):
             xj = x_data[j][r0:r1][:, None, None]
