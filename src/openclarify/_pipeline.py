@@ -28,7 +28,7 @@ from .outputs import (
     write_analysis_json,
     write_baseline_csv,
 )
-from .shapley import SAMPLING_BLOCK, kernel_shap, summarize_baseline
+from .shapley import kernel_shap, summarize_baseline
 
 __all__ = ["AnalysisResult", "run_analysis"]
 
@@ -175,7 +175,7 @@ def run_analysis(
     data: str | Path | None = None,
     config_dir: str | Path | None = None,
     chunksize: int = 8192,
-    max_batch_rows: int = 65536,
+    max_batch_rows: int = 16384,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int | None, int], None] | None = None,
 ) -> AnalysisResult:
@@ -195,7 +195,7 @@ def run_analysis(
     config_dir
         Folder that relative paths inside the config (``dataset_uri``, a baseline file) are relative to.
     chunksize
-        Records read and explained at a time (rounded up to a multiple of the sampling block).
+        Records read and explained at a time (the results do not depend on it).
     max_batch_rows
         Largest number of records sent to the model in one call.
     progress
@@ -232,7 +232,6 @@ def run_analysis(
     n_explained = len(explained)
     seed = int(shap.seed) if shap.seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
     baseline = _baseline(config, dataset, base_dir, seed)
-    chunk_rows = -(-max(1, chunksize) // SAMPLING_BLOCK) * SAMPLING_BLOCK
     player_names = [p[0] if len(p) == 1 else "+".join(p) for p in players]
 
     out_dir = Path(output_dir)
@@ -242,7 +241,7 @@ def run_analysis(
             base_value: FloatArray | None = None
             labels: list[str] = []
             writer: LocalShapCsvWriter | None = None
-            aggregator = GlobalAggregator(shap.agg_method, block=SAMPLING_BLOCK)
+            aggregator = GlobalAggregator(shap.agg_method)
             n_rows = model_rows = model_calls = 0
             model_seconds = 0.0
             num_samples, exact = 0, False
@@ -250,7 +249,7 @@ def run_analysis(
             if on_start is not None:
                 on_start(None, n_explained)
             try:
-                for chunk in dataset.chunks(chunk_rows):
+                for chunk in dataset.chunks(max(1, chunksize)):
                     res = kernel_shap(
                         model,
                         chunk.features,

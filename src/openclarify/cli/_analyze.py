@@ -64,7 +64,7 @@ def _summary(res: AnalysisResult) -> str:
 )
 @click.option(
     "--max-batch-rows",
-    default=65536,
+    default=16384,
     show_default=True,
     type=click.IntRange(1),
     help="Most records sent to the model in one call.",

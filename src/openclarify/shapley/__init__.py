@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from ._baseline import summarize_baseline
 from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
-from ._estimator import SAMPLING_BLOCK, ShapResult, kernel_shap
+from ._estimator import ShapResult, kernel_shap
 from ._solve import solve
 
 __all__ = [
-    "SAMPLING_BLOCK",
     "CoalitionPlan",
     "ShapResult",
     "default_num_samples",

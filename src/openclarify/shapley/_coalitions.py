@@ -25,11 +25,13 @@ from math import comb
 import numpy as np
 
 from .._typing import BoolArray, FloatArray, SizeAllocation
+from ._random import RowRandom
 
 __all__ = ["CoalitionPlan", "Stratum", "default_num_samples", "plan_coalitions", "sample_coalitions"]
 
-# Largest number of players for which ranks of combinations fit in int64 (C(62, 31) < 2**63).
-_MAX_RANK_PLAYERS = 62
+# Largest number of players for which every rank of a combination is an exact float64 integer
+# (C(52, 26) < 2**53), so ranks can be drawn uniformly from 53-bit random numbers.
+_MAX_RANK_PLAYERS = 52
 # Below this many candidate pairs a stratum is sampled by shuffling all of them.
 _SMALL_STRATUM = 4096
 # Up to this many candidates, drawn ranks are looked up in a cached table of all halves (cheaper
@@ -200,40 +202,41 @@ def _unrank(ranks: np.ndarray, n: int, size: int | np.ndarray) -> BoolArray:
     return out
 
 
-def _distinct_ints(rng: np.random.Generator, high: int, shape: tuple[int, int]) -> np.ndarray:
-    """Per row, ``shape[1]`` distinct integers uniform in ``[0, high)`` (rejection of repeats)."""
-    rows, count = shape
-    draws = rng.integers(0, high, size=shape, dtype=np.int64)
-    while True:
-        if count < 2 or not (np.diff(np.sort(draws, axis=1), axis=1) == 0).any():
-            return draws
+def _distinct_ints(random: RowRandom, stream: int, high: int, count: int) -> np.ndarray:
+    """Per record, ``count`` distinct integers uniform in ``[0, high)`` (repeats are redrawn)."""
+    draws = random.integers((stream, 0), high, count)
+    redraw = 0
+    while count > 1:
         order = np.argsort(draws, axis=1, kind="stable")
         sorted_draws = np.take_along_axis(draws, order, axis=1)
-        dup_sorted = np.zeros(shape, dtype=bool)
+        dup_sorted = np.zeros(draws.shape, dtype=bool)
         dup_sorted[:, 1:] = sorted_draws[:, 1:] == sorted_draws[:, :-1]
         if not dup_sorted.any():
-            return draws
-        dup = np.zeros(shape, dtype=bool)
+            break
+        dup = np.zeros(draws.shape, dtype=bool)
         np.put_along_axis(dup, order, dup_sorted, axis=1)
-        draws[dup] = rng.integers(0, high, size=int(dup.sum()), dtype=np.int64)
+        redraw += 1
+        draws = np.where(dup, random.integers((stream, redraw), high, count), draws)
+    return draws
 
 
-def _distinct_masks(rng: np.random.Generator, n: int, size: int, middle: bool, shape: tuple[int, int]) -> BoolArray:
-    """Fallback for many players: random subsets by random keys, repeats within a row redrawn."""
-    rows, count = shape
+def _distinct_masks(random: RowRandom, stream: int, n: int, size: int, middle: bool, count: int) -> BoolArray:
+    """Fallback for many players: random subsets by random keys, repeats within a record redrawn."""
+    rows = random.n_rows
     free = n - 1 if middle else n
     k = size - 1 if middle else size
 
-    def draw(m: int) -> BoolArray:
-        keys = rng.random((m, free))
-        picked = np.argpartition(keys, k - 1, axis=1)[:, :k] if k > 0 else np.zeros((m, 0), dtype=np.int64)
-        z = np.zeros((m, free), dtype=bool)
-        np.put_along_axis(z, picked, True, axis=1)
+    def draw(redraw: int) -> BoolArray:
+        keys = random.uniform((stream, redraw), count * free).reshape(rows, count, free)
+        picked = np.argpartition(keys, k - 1, axis=2)[:, :, :k]
+        z = np.zeros((rows, count, free), dtype=bool)
+        np.put_along_axis(z, picked, True, axis=2)
         if middle:
-            z = np.concatenate([np.ones((m, 1), dtype=bool), z], axis=1)
+            z = np.concatenate([np.ones((rows, count, 1), dtype=bool), z], axis=2)
         return z
 
-    z = draw(rows * count).reshape(rows, count, n)
+    z = draw(0)
+    redraw = 0
     while True:
         packed = np.packbits(z, axis=2).reshape(rows * count, -1)
         keyed = np.concatenate(
@@ -244,35 +247,35 @@ def _distinct_masks(rng: np.random.Generator, n: int, size: int, middle: bool, s
         dup[first] = False
         if not dup.any():
             return z
-        flat = z.reshape(rows * count, n)
-        flat[dup] = draw(int(dup.sum()))
-        z = flat.reshape(rows, count, n)
+        redraw += 1
+        z = np.where(dup.reshape(rows, count, 1), draw(redraw), z)
 
 
-def sample_coalitions(plan: CoalitionPlan, n_rows: int, rng: np.random.Generator) -> BoolArray:
-    """Draw the coalitions of ``plan`` independently for ``n_rows`` records.
+def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int) -> BoolArray:
+    """Draw the coalitions of ``plan`` independently for the records numbered ``rows``.
 
-    Returns a boolean array of shape ``(n_rows, n_coalitions, n_players)``: for each stratum in
+    Returns a boolean array of shape ``(len(rows), n_coalitions, n_players)``: for each stratum in
     order, the ``n_pairs`` drawn halves followed by their complements. Enumerated strata are the same
-    for every row. The draws depend only on ``rng`` and the arguments, so a fixed seed gives
-    bit-identical coalitions.
+    for every record. A record's coalitions depend only on ``seed``, its number and the plan.
     """
+    random = RowRandom(seed, np.asarray(rows))
+    n_rows = random.n_rows
     n = plan.n_players
     halves: list[BoolArray | None] = []
     ranked: list[tuple[int, np.ndarray, int]] = []  # (index in halves, ranks, size): unranked together below
-    for st in plan.strata:
+    for stream, st in enumerate(plan.strata):
         if st.n_pairs == 0:
             continue
         half: BoolArray | None
         if st.enumerated:
             half = np.broadcast_to(_all_halves(n, st.size, st.middle), (n_rows, st.n_pairs, n))
         elif st.n_candidates <= _SMALL_STRATUM and 16 * st.n_pairs > st.n_candidates:
-            keys = rng.random((n_rows, st.n_candidates))
+            keys = random.uniform((stream, -1), st.n_candidates)
             idx = np.argpartition(keys, st.n_pairs - 1, axis=1)[:, : st.n_pairs]
             idx.sort(axis=1)
             half = _all_halves(n, st.size, st.middle)[idx]
         elif n <= _MAX_RANK_PLAYERS:
-            ranks = _distinct_ints(rng, st.n_candidates, (n_rows, st.n_pairs))
+            ranks = _distinct_ints(random, stream, st.n_candidates, st.n_pairs)
             if st.n_candidates <= _TABLE_LIMIT:  # the table lists halves in rank order
                 half = _all_halves(n, st.size, st.middle)[ranks]
             elif st.middle:  # halves containing player 0 <-> combinations of size-1 out of the other n-1
@@ -282,7 +285,7 @@ def sample_coalitions(plan: CoalitionPlan, n_rows: int, rng: np.random.Generator
                 ranked.append((len(halves), ranks, st.size))
                 half = None
         else:
-            half = _distinct_masks(rng, n, st.size, st.middle, (n_rows, st.n_pairs))
+            half = _distinct_masks(random, stream, n, st.size, st.middle, st.n_pairs)
         halves.append(half)
     if ranked:
         sizes = np.concatenate([np.full(r.shape, size, dtype=np.int64) for _, r, size in ranked], axis=1)

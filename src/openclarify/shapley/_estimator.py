@@ -18,13 +18,11 @@ from ._coalitions import default_num_samples, plan_coalitions, sample_coalitions
 from ._game import TabularGame
 from ._solve import solve
 
-__all__ = ["SAMPLING_BLOCK", "ShapResult", "kernel_shap"]
+__all__ = ["ShapResult", "kernel_shap"]
 
-#: Records are sampled in blocks of this many consecutive rows (by global row number), each block
-#: with its own generator spawned from the seed, so results do not depend on how the data is chunked
-#: or batched.
-SAMPLING_BLOCK = 64
 _LOGIT_EPS = 1e-12
+# Masked records built and solved together (bounds memory: about this many records x features).
+_UNIT_RECORDS = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +82,7 @@ def kernel_shap(
     use_logit: bool = False,
     players: Sequence[Sequence[str]] | None = None,
     player_names: Sequence[str] | None = None,
-    max_batch_rows: int = 65536,
+    max_batch_rows: int = 16384,
     allocation: SizeAllocation = "leverage",
     first_row: int = 0,
     base_value: FloatArray | None = None,
@@ -106,7 +104,8 @@ def kernel_shap(
         Coalitions evaluated per record; default ``min(2 * n_players + 2048, 2**n_players - 2)``.
         With ``num_samples >= 2**n_players - 2`` every coalition is enumerated and the values are exact.
     seed
-        Makes the result bit-for-bit reproducible (for any batch size and chunking).
+        Makes the result bit-for-bit reproducible: a record's coalitions depend only on the seed and
+        its record number (``first_row`` + its position), whatever the batch size or chunking.
     use_logit
         Explain ``logit(score)`` instead of the score.
     players
@@ -181,11 +180,12 @@ def kernel_shap(
             stacklevel=2,
         )
     weights = plan.weights()
-    root = np.random.SeedSequence(seed)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy) & (2**64 - 1)  # type: ignore[arg-type]
 
     game = TabularGame(predictor, base, owner, max_batch_rows)
     if base_value is None:
-        base_scores = game.predict(base)
+        base_scores = game.predict_all(base)
         base_value = base_scores.mean(axis=0)
         if use_logit:
             base_value = _logit(base_value, "mean baseline score")
@@ -193,50 +193,36 @@ def kernel_shap(
 
     n_rows = len(frame)
     n_coal = plan.n_coalitions
-    shared = plan.exact
-    z_shared = sample_coalitions(plan, 1, np.random.default_rng(0)) if shared else None
-    cost_per_row = max(1, n_coal * len(base))
-    rows_per_unit = SAMPLING_BLOCK * max(1, max_batch_rows // (SAMPLING_BLOCK * cost_per_row))
+    f_x_all = game.predict_all(frame)
+    if f_x_all.shape[1] != base_value.shape[0]:
+        raise ModelError(
+            f"model: returned {f_x_all.shape[1]} scores per record for the explained rows but "
+            f"{base_value.shape[0]} for the baseline rows. Return the same number of scores for every record."
+        )
+    if use_logit:
+        f_x_all = _logit(f_x_all, "explained records")
+    z_shared = sample_coalitions(plan, np.zeros(1, dtype=np.int64), 0) if plan.exact else None
+    rows_per_unit = max(1, _UNIT_RECORDS // max(1, n_coal * len(base)))
 
-    phi_parts: list[FloatArray] = []
-    fx_parts: list[FloatArray] = []
-    pos = 0
-    while pos < n_rows:
-        g0 = first_row + pos
-        # end the unit on a block boundary so every block is drawn whole
-        g1 = min(first_row + n_rows, (g0 // SAMPLING_BLOCK) * SAMPLING_BLOCK + rows_per_unit)
-        x_unit = frame.iloc[g0 - first_row : g1 - first_row].reset_index(drop=True)
-        if shared:
+    phi = np.zeros((n_rows, n_players, base_value.shape[0]))
+    for start in range(0, n_rows, rows_per_unit):
+        stop = min(n_rows, start + rows_per_unit)
+        x_unit = frame.iloc[start:stop]
+        if z_shared is not None:
             z = z_shared
         else:
-            blocks = []
-            for b in range(g0 // SAMPLING_BLOCK, (g1 - 1) // SAMPLING_BLOCK + 1):
-                rng = np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(b,)))
-                zb = sample_coalitions(plan, SAMPLING_BLOCK, rng)
-                lo = max(g0, b * SAMPLING_BLOCK) - b * SAMPLING_BLOCK
-                hi = min(g1, (b + 1) * SAMPLING_BLOCK) - b * SAMPLING_BLOCK
-                blocks.append(zb[lo:hi])
-            z = np.concatenate(blocks, axis=0)
-        assert z is not None  # noqa: S101 - internal invariant
-        f_x = game.predict(x_unit)
-        if f_x.shape[1] != base_value.shape[0]:
-            raise ModelError(
-                f"model: returned {f_x.shape[1]} scores per record for the explained rows but "
-                f"{base_value.shape[0]} for the baseline rows. Return the same number of scores for every record."
-            )
-        values = game.values(x_unit, z) if n_coal else np.zeros((len(x_unit), 0, f_x.shape[1]))
-        if use_logit:
-            f_x = _logit(f_x, "explained records")
-            values = _logit(values, "masked records") if n_coal else values
-        phi_parts.append(solve(z, weights, values, base_value, f_x))
-        fx_parts.append(f_x)
-        pos = g1 - first_row
+            z = sample_coalitions(plan, np.arange(first_row + start, first_row + stop, dtype=np.int64), seed)
+        f_x = f_x_all[start:stop]
+        if n_coal:
+            values = game.values(x_unit, z)
+            if use_logit:
+                values = _logit(values, "masked records")
+        else:
+            values = np.zeros((stop - start, 0, f_x.shape[1]))
+        phi[start:stop] = solve(z, weights, values, base_value, f_x)
         if progress is not None:
-            progress(len(x_unit))
+            progress(stop - start)
 
-    n_out = base_value.shape[0]
-    phi = np.concatenate(phi_parts) if phi_parts else np.zeros((0, n_players, n_out))
-    f_x_all = np.concatenate(fx_parts) if fx_parts else np.zeros((0, n_out))
     return ShapResult(
         phi=phi,
         base_value=base_value,

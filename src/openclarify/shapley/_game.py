@@ -40,7 +40,9 @@ class TabularGame:
 
     def __post_init__(self) -> None:
         self._numeric = all(pd.api.types.is_float_dtype(t) for t in self.baseline.dtypes)
-        self._base_cols = [self.baseline.iloc[:, j].to_numpy() for j in range(self.baseline.shape[1])]
+        self._base_cols = (
+            [] if self._numeric else [self.baseline.iloc[:, j].to_numpy() for j in range(self.baseline.shape[1])]
+        )
 
     def predict(self, records: pd.DataFrame) -> FloatArray:
         start = time.perf_counter()
@@ -49,6 +51,20 @@ class TabularGame:
         self.model_rows += len(records)
         self.model_calls += 1
         return scores
+
+    def predict_all(self, records: pd.DataFrame) -> FloatArray:
+        """Scores of ``records`` in calls of at most ``max_batch_rows`` records."""
+        parts = [
+            self.predict(records.iloc[i : i + self.max_batch_rows]) for i in range(0, len(records), self.max_batch_rows)
+        ]
+        if not parts:
+            return np.zeros((0, 0))
+        if len({p.shape[1] for p in parts}) > 1:
+            raise ModelError(
+                "model: returned different numbers of scores per record for different batches. "
+                "Return the same number of scores for every record."
+            )
+        return np.concatenate(parts)
 
     def values(self, x: pd.DataFrame, z: BoolArray) -> FloatArray:
         """Mean model score over the baseline rows for every (row, coalition).

@@ -42,7 +42,7 @@ def test_border_sizes_are_enumerated_when_they_fit():
 def test_exact_weights_are_the_shapley_kernel():
     n = 5
     plan = plan_coalitions(n, 30)
-    z = sample_coalitions(plan, 1, np.random.default_rng(0))[0]
+    z = sample_coalitions(plan, np.arange(1), 0)[0]
     sizes = z.sum(axis=1)
     kernel = (n - 1) / (np.array([comb(n, s) for s in sizes]) * sizes * (n - sizes))
     np.testing.assert_allclose(plan.weights(), kernel)
@@ -53,7 +53,7 @@ def test_exact_weights_are_the_shapley_kernel():
 @pytest.mark.parametrize("budget", [40, 500, 2100])
 def test_samples_are_distinct_paired_and_of_the_planned_sizes(n, budget):
     plan = plan_coalitions(n, budget)
-    z = sample_coalitions(plan, 5, np.random.default_rng(n * budget))
+    z = sample_coalitions(plan, np.arange(5), n * budget)
     assert z.shape == (5, plan.n_coalitions, n)
     expected_sizes = []
     for st_ in plan.strata:
@@ -68,9 +68,25 @@ def test_samples_are_distinct_paired_and_of_the_planned_sizes(n, budget):
             offset += 2 * st_.n_pairs
 
 
-def test_rows_get_different_coalitions_but_seeded_draws_repeat():
-    plan = plan_coalitions(16, 300)
-    a = sample_coalitions(plan, 4, np.random.default_rng(3))
-    b = sample_coalitions(plan, 4, np.random.default_rng(3))
-    assert np.array_equal(a, b)
-    assert not np.array_equal(a[0], a[1])
+@pytest.mark.parametrize("n", [16, 60])
+def test_a_record_draws_the_same_coalitions_alone_or_among_others(n):
+    plan = plan_coalitions(n, 300)
+    together = sample_coalitions(plan, np.arange(100, 110), 3)
+    assert np.array_equal(sample_coalitions(plan, np.arange(100, 110), 3), together)
+    assert np.array_equal(sample_coalitions(plan, np.array([105]), 3)[0], together[5])
+    assert np.array_equal(sample_coalitions(plan, np.array([109, 100]), 3), together[[9, 0]])
+    assert not np.array_equal(together[0], together[1])
+    assert not np.array_equal(sample_coalitions(plan, np.arange(100, 110), 4), together)
+
+
+def test_random_numbers_are_uniform_and_independent_of_the_row_set():
+    from openclarify.shapley._random import RowRandom
+
+    u = RowRandom(7, np.arange(2000)).uniform((1, 2), 50)
+    assert 0.0 <= u.min() and u.max() < 1.0
+    assert abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.002
+    assert abs(np.corrcoef(u[:, 0], u[:, 1])[0, 1]) < 0.1
+    assert np.array_equal(RowRandom(7, np.array([1999, 3])).uniform((1, 2), 50), u[[1999, 3]])
+    ints = RowRandom(1, np.arange(5000)).integers((0,), 10, 20)
+    counts = np.bincount(ints.ravel(), minlength=10) / ints.size
+    assert np.all(np.abs(counts - 0.1) < 0.01)
