@@ -90,15 +90,12 @@ class CoalitionPlan:
         for st in self.strata:
             if st.n_pairs == 0:
                 continue
-            s, t = st.size, n - st.size
-            # kernel mass of the whole size stratum, shared by the coalitions drawn from it
-            mass_s = (n - 1) / (s * t)
-            if st.middle:
-                w = np.full(2 * st.n_pairs, mass_s / (2 * st.n_pairs))
-            else:
-                w = np.full(2 * st.n_pairs, mass_s / st.n_pairs)
-            out.append(w)
-        return np.concatenate(out) if out else np.zeros(0)
+            # kernel mass of the whole size stratum, shared by the coalitions drawn from it; a half
+            # and its complement always get the same weight (mass(s) == mass(n - s))
+            mass_s = (n - 1) / (st.size * (n - st.size))
+            out.append(np.full(st.n_pairs, mass_s / (2 * st.n_pairs if st.middle else st.n_pairs)))
+        halves = np.concatenate(out) if out else np.zeros(0)
+        return np.concatenate([halves, halves])
 
 
 def plan_coalitions(n_players: int, num_samples: int, allocation: SizeAllocation = "leverage") -> CoalitionPlan:
@@ -254,8 +251,9 @@ def _distinct_masks(random: RowRandom, stream: int, n: int, size: int, middle: b
 def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int) -> BoolArray:
     """Draw the coalitions of ``plan`` independently for the records numbered ``rows``.
 
-    Returns a boolean array of shape ``(len(rows), n_coalitions, n_players)``: for each stratum in
-    order, the ``n_pairs`` drawn halves followed by their complements. Enumerated strata are the same
+    Returns a boolean array of shape ``(len(rows), n_coalitions, n_players)``: the drawn halves of
+    every stratum in order, then their complements in the same order (``z[:, h:] == ~z[:, :h]``
+    with ``h = n_coalitions // 2``), which is the layout :func:`solve` exploits. Enumerated strata are the same
     for every record. A record's coalitions depend only on ``seed``, its number and the plan.
     """
     random = RowRandom(seed, np.asarray(rows))
@@ -298,7 +296,7 @@ def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int) -> BoolA
     for half in halves:
         assert half is not None  # noqa: S101 - every rank stratum was filled above
         parts.append(np.asarray(half))
-        parts.append(~np.asarray(half))
     if not parts:
         return np.zeros((n_rows, 0, n), dtype=bool)
-    return np.concatenate(parts, axis=1)
+    drawn = np.concatenate(parts, axis=1)
+    return np.concatenate([drawn, ~drawn], axis=1)

@@ -219,7 +219,7 @@ def kernel_shap(
                 values = _logit(values, "masked records")
         else:
             values = np.zeros((stop - start, 0, f_x.shape[1]))
-        phi[start:stop] = solve(z, weights, values, base_value, f_x)
+        phi[start:stop] = solve(z, weights, values, base_value, f_x, paired=True)
         if progress is not None:
             progress(stop - start)
 

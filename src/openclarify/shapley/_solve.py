@@ -16,7 +16,22 @@ from .._typing import BoolArray, FloatArray
 __all__ = ["solve"]
 
 
-def solve(z: BoolArray, weights: FloatArray, values: FloatArray, base_value: FloatArray, f_x: FloatArray) -> FloatArray:
+def _as_float(z: BoolArray) -> FloatArray:
+    # np.copyto casts bool -> float64 several times faster than z.astype(np.float64) does
+    out = np.empty(z.shape, dtype=np.float64)
+    np.copyto(out, z)
+    return out
+
+
+def solve(
+    z: BoolArray,
+    weights: FloatArray,
+    values: FloatArray,
+    base_value: FloatArray,
+    f_x: FloatArray,
+    *,
+    paired: bool = False,
+) -> FloatArray:
     """Solve the constrained weighted regression for many records and outputs at once.
 
     Parameters
@@ -32,6 +47,11 @@ def solve(z: BoolArray, weights: FloatArray, values: FloatArray, base_value: Flo
         Value of the empty coalition, shape ``(n_outputs,)``.
     f_x
         Value of the full coalition, shape ``(n_instances, n_outputs)``.
+    paired
+        The second half of the coalitions are the complements of the first half, in the same order,
+        with the same weights (as :func:`sample_coalitions` lays them out). The normal equations are
+        then built from the halves alone, at half the cost: a half ``S`` and its complement have
+        opposite design rows ``d`` and ``-d``.
 
     Returns
     -------
@@ -45,7 +65,9 @@ def solve(z: BoolArray, weights: FloatArray, values: FloatArray, base_value: Flo
     if n_players == 1 or n_coal == 0:
         phi[:, -1, :] = delta
         return phi
-    zf = z.astype(np.float64)
+    if paired:
+        return _solve_paired(z, weights, values, base_value, delta, phi)
+    zf = _as_float(z)
     last = zf[:, :, -1:]  # (R, C, 1)
     target = values - base_value[None, None, :] - last * delta[:, None, :]  # (R, C, O)
     weighted_t = (zf * weights[None, :, None]).transpose(0, 2, 1)  # (R, P, C)
@@ -64,6 +86,35 @@ def solve(z: BoolArray, weights: FloatArray, values: FloatArray, base_value: Flo
             [
                 np.linalg.lstsq(design[min(i, design.shape[0] - 1)] * sw, target[i] * sw, rcond=None)[0]
                 for i in range(n_inst)
+            ]
+        )
+    phi[:, :-1, :] = rest
+    phi[:, -1, :] = delta - rest.sum(axis=1)
+    return phi
+
+
+def _solve_paired(
+    z: BoolArray, weights: FloatArray, values: FloatArray, base_value: FloatArray, delta: FloatArray, phi: FloatArray
+) -> FloatArray:
+    # base_value cancels in the difference of a pair's targets
+    del base_value
+    half = z.shape[1] // 2
+    zf = _as_float(z[:, :half])  # (R or 1, H, P)
+    last = zf[:, :, -1:]
+    design = zf[:, :, :-1] - last  # rows of the halves; the complements' rows are the negatives
+    # target of S minus target of its complement: (v(S) - v0 - z_last delta) - (v(S^c) - v0 - (1 - z_last) delta)
+    diff = values[:, :half] - values[:, half:] + (1.0 - 2.0 * last) * delta[:, None, :]
+    weighted_t = (design * weights[None, :half, None]).transpose(0, 2, 1)  # (R or 1, P-1, H)
+    gram = 2.0 * np.matmul(weighted_t, design)
+    rhs = np.matmul(weighted_t, diff)  # (R, P-1, O)
+    try:
+        rest = np.linalg.solve(np.broadcast_to(gram, (diff.shape[0], *gram.shape[1:])), rhs)
+    except np.linalg.LinAlgError:
+        sw = np.sqrt(2.0 * weights[:half])[:, None]
+        rest = np.stack(
+            [
+                np.linalg.lstsq(design[min(i, design.shape[0] - 1)] * sw, diff[i] * sw / 2.0, rcond=None)[0]
+                for i in range(diff.shape[0])
             ]
         )
     phi[:, :-1, :] = rest

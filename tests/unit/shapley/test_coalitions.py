@@ -57,15 +57,28 @@ def test_samples_are_distinct_paired_and_of_the_planned_sizes(n, budget):
     assert z.shape == (5, plan.n_coalitions, n)
     expected_sizes = []
     for st_ in plan.strata:
-        expected_sizes += [st_.size] * st_.n_pairs + [n - st_.size] * st_.n_pairs
+        expected_sizes += [st_.size] * st_.n_pairs
+    expected_sizes += [n - s for s in expected_sizes]
+    half = plan.n_coalitions // 2
     for row in z:
         assert len({r.tobytes() for r in row}) == len(row)  # without replacement
         np.testing.assert_array_equal(row.sum(axis=1), expected_sizes)
-        offset = 0
-        for st_ in plan.strata:  # every drawn half is followed by its complement block
-            half = row[offset : offset + st_.n_pairs]
-            np.testing.assert_array_equal(row[offset + st_.n_pairs : offset + 2 * st_.n_pairs], ~half)
-            offset += 2 * st_.n_pairs
+        np.testing.assert_array_equal(row[half:], ~row[:half])  # halves, then their complements
+    w = plan.weights()
+    np.testing.assert_array_equal(w[half:], w[:half])
+
+
+def test_paired_solve_equals_the_generic_solve(rng):
+    from openclarify.shapley import solve
+
+    plan = plan_coalitions(9, 120)
+    z = sample_coalitions(plan, np.arange(4), 1)
+    values = rng.normal(size=(4, plan.n_coalitions, 2))
+    base, f_x = rng.normal(size=2), rng.normal(size=(4, 2))
+    generic = solve(z, plan.weights(), values, base, f_x)
+    paired = solve(z, plan.weights(), values, base, f_x, paired=True)
+    np.testing.assert_allclose(paired, generic, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(paired.sum(axis=1), f_x - base, rtol=1e-12)
 
 
 @pytest.mark.parametrize("n", [16, 60])
