@@ -318,3 +318,29 @@ def test_failure_after_output_dir_exists_leaves_old_files_alone(tmp_path, monkey
     )
     assert code == EXIT_MODEL, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.filterwarnings("always::openclarify.errors.ApproximationWarning")
+def test_warnings_are_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _write(
+        tmp_path,
+        "config.json",
+        json.dumps(
+            {
+                "dataset_type": "text/csv",
+                "label": "y",
+                "predictor": {},
+                "methods": {"shap": {"baseline": [[0, 0, 0]], "num_samples": 1}},
+            }
+        ),
+    )
+    _write(tmp_path, "data.csv", "a,b,c,y\n1,2,3,0\n")
+    _write(tmp_path, "model.py", "def predict(df):\n    return df['a'] * df['b'] + df['c']\n")
+    code, _, err = _run(
+        ["analyze", "--config", "config.json", "--data", "data.csv", "--model", "model.py:predict", "--output", "out"],
+        capsys,
+    )
+    assert code == 0, err
+    assert "openclarify: warning: num_samples=1 gives 0 coalitions for 3 players" in err
+    assert "warnings.warn" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+import warnings
 
 import click
 
@@ -36,7 +37,12 @@ def cli() -> None:
 cli.add_command(analyze)
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    click.echo(f"openclarify: warning: {message}", err=True)
+
+
 def _setup_logging() -> None:
+    warnings.showwarning = _show_warning  # one line per warning, no source excerpt
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("openclarify: %(message)s"))
     log = logging.getLogger("openclarify")
