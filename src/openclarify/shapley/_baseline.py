@@ -22,6 +22,13 @@ _FIT_ROWS = 5000  # rows used to fit the clusters
 _SCORE_ROWS = 2000  # rows used to score a choice of k
 
 
+def _categories(column: pd.Series) -> np.ndarray:
+    """A categorical column as an array of str, a missing value being the category ''."""
+    return np.asarray(
+        [("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)) for v in column], dtype=object
+    )
+
+
 def _encode(frame: pd.DataFrame, categorical: Sequence[bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numeric columns standardized (NaN -> mean), categorical columns one-hot; returns (Z, mean, std)."""
     num = frame.loc[:, [not c for c in categorical]].to_numpy(dtype=np.float64)
@@ -33,7 +40,7 @@ def _encode(frame: pd.DataFrame, categorical: Sequence[bool]) -> tuple[np.ndarra
     parts = [(num - mean) / std]
     for j, is_cat in enumerate(categorical):
         if is_cat:
-            col = frame.iloc[:, j].astype(str).to_numpy()
+            col = _categories(frame.iloc[:, j]).astype(str)
             levels = np.unique(col)
             # one-hot scaled so that two different categories are as far apart as 1 numeric std
             parts.append((col[:, None] == levels[None, :]) / np.sqrt(2.0))
@@ -151,7 +158,7 @@ def _kprototypes(
         num = data.iloc[:, num_idx].to_numpy(dtype=np.float64)
         mixed[:, num_idx] = (np.where(np.isnan(num), mean, num) - mean) / std
     for j in cat_idx:  # kmodes wants integer category codes
-        mixed[:, j] = pd.factorize(data.iloc[:, j].astype(str))[0]
+        mixed[:, j] = pd.factorize(_categories(data.iloc[:, j]))[0]
     present = [c for c in range(k) if (init_labels == c).any()]
     init_num = np.array([mixed[init_labels == c][:, num_idx].mean(axis=0) for c in present])
     init_cat = np.array([[pd.Series(mixed[init_labels == c][:, j]).mode().iloc[0] for j in cat_idx] for c in present])

@@ -52,3 +52,15 @@ def test_constant_data_gives_one_row():
 def test_empty_data_is_a_data_error():
     with pytest.raises(DataError, match="empty dataset"):
         summarize_baseline(pd.DataFrame({"x": []}), [False])
+
+
+def test_missing_values_do_not_break_the_clustering():
+    data = pd.DataFrame(
+        {"x": [1.0, np.nan, 3.0, 10.0, 11.0, np.nan], "c": pd.Series(["a", None, "a", "b", None, "b"], dtype=object)}
+    )
+    base = summarize_baseline(data, [False, True], num_clusters=2, seed=0)
+    assert len(base) == 2
+    assert base["x"].notna().all()
+    assert set(base["c"]) <= {"a", "b"}
+    auto = summarize_baseline(data, [False, True], seed=0)
+    assert 1 <= len(auto) <= 5
