@@ -14,6 +14,7 @@ from .errors import (
     ModelError,
     OpenClarifyError,
     OpenClarifyWarning,
+    OutputError,
 )
 from .models import Predictor, load_model
 from .outputs import aggregate
@@ -33,6 +34,7 @@ __all__ = [
     "ModelError",
     "OpenClarifyError",
     "OpenClarifyWarning",
+    "OutputError",
     "Predictor",
     "ShapResult",
     "aggregate",

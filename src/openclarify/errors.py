@@ -5,6 +5,7 @@
   x DataError(OpenClarifyError, ValueError)          dataset unreadable or inconsistent with the config
   x ModelError(OpenClarifyError)                     a predictor failed or answered in the wrong shape
   x EstimationError(OpenClarifyError)                numerical failure (e.g. singular system)
+  x OutputError(OpenClarifyError, OSError)           the output folder cannot be created or written
   x MissingDependencyError(OpenClarifyError, ImportError)   optional extra not installed
 * OpenClarifyWarning(UserWarning)
   x ApproximationWarning                     e.g. num_samples too small for stable estimates
@@ -23,6 +24,7 @@ __all__ = [
     "ModelError",
     "OpenClarifyError",
     "OpenClarifyWarning",
+    "OutputError",
 ]
 
 
@@ -60,6 +62,10 @@ class ModelError(OpenClarifyError):
 
 class EstimationError(OpenClarifyError):
     """A numerical failure in an estimator."""
+
+
+class OutputError(OpenClarifyError, OSError):
+    """The output folder cannot be created or written."""
 
 
 class MissingDependencyError(OpenClarifyError, ImportError):

@@ -17,7 +17,7 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from openclarify.cli import EXIT_CONFIG, EXIT_DATA, EXIT_MODEL, main
+from openclarify.cli import EXIT_CONFIG, EXIT_DATA, EXIT_MODEL, EXIT_OUTPUT, main
 
 ROOT = Path(__file__).resolve().parents[2]
 ABALONE = ROOT / "data" / "abalone" / "abalone.csv"
@@ -344,3 +344,33 @@ def test_warnings_are_one_line(tmp_path, monkeypatch, capsys):
     assert code == 0, err
     assert "openclarify: warning: num_samples=1 gives 0 coalitions for 3 players" in err
     assert "warnings.warn" not in err
+
+
+def test_unwritable_output_is_an_output_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _write(
+        tmp_path,
+        "config.json",
+        json.dumps(
+            {"dataset_type": "text/csv", "label": "y", "predictor": {}, "methods": {"shap": {"baseline": [[0]]}}}
+        ),
+    )
+    _write(tmp_path, "data.csv", "a,y\n1,0\n")
+    _write(tmp_path, "model.py", "def predict(df):\n    return df['a']\n")
+    _write(tmp_path, "blocker", "a file where a folder should be")
+    code, _, err = _run(
+        [
+            "analyze",
+            "--config",
+            "config.json",
+            "--data",
+            "data.csv",
+            "--model",
+            "model.py:predict",
+            "--output",
+            "blocker/out",
+        ],
+        capsys,
+    )
+    assert code == EXIT_OUTPUT, err
+    assert re.search(r"output error: output folder 'blocker/out': cannot be created or written", err), err

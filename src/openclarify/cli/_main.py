@@ -9,20 +9,22 @@ import warnings
 
 import click
 
-from ..errors import ConfigError, DataError, MissingDependencyError, ModelError, OpenClarifyError
+from ..errors import ConfigError, DataError, MissingDependencyError, ModelError, OpenClarifyError, OutputError
 from ._analyze import analyze
 
-__all__ = ["EXIT_CONFIG", "EXIT_DATA", "EXIT_MODEL", "EXIT_UNEXPECTED", "main"]
+__all__ = ["EXIT_CONFIG", "EXIT_DATA", "EXIT_MODEL", "EXIT_OUTPUT", "EXIT_UNEXPECTED", "main"]
 
 EXIT_UNEXPECTED = 1
 EXIT_CONFIG = 2
 EXIT_DATA = 3
 EXIT_MODEL = 4
+EXIT_OUTPUT = 5
 
 _EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (ConfigError, EXIT_CONFIG, "config error"),
     (DataError, EXIT_DATA, "data error"),
     (ModelError, EXIT_MODEL, "model error"),
+    (OutputError, EXIT_OUTPUT, "output error"),
     (MissingDependencyError, EXIT_UNEXPECTED, "missing dependency"),
     (OpenClarifyError, EXIT_UNEXPECTED, "error"),
 )
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``openclarify`` command; returns the exit code.
 
     User errors print one line (``openclarify: config error: ...``) and exit with 2 (config),
-    3 (data) or 4 (model); ``--debug`` adds the traceback.
+    3 (data), 4 (model) or 5 (output folder); ``--debug`` adds the traceback.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args

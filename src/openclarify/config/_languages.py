@@ -78,9 +78,7 @@ LANGUAGES: Mapping[str, str] = MappingProxyType(
     }
 )
 
-_BY_NAME_OR_CODE: Mapping[str, str] = MappingProxyType(
-    {**{code: code for code in LANGUAGES.values()}, **LANGUAGES}
-)
+_BY_NAME_OR_CODE: Mapping[str, str] = MappingProxyType({**{code: code for code in LANGUAGES.values()}, **LANGUAGES})
 
 
 def language_code(value: str) -> str | None:

@@ -180,9 +180,7 @@ def _object(spec: _Spec, build: Callable[..., Any] | None = None) -> _Validator:
 def _string(*, non_empty: bool = False) -> _Validator:
     def validate(value: Any, path: str, errors: _Errors) -> Any:
         if not isinstance(value, str) or (non_empty and not value):
-            return errors.add(
-                path, f"must be a {'non-empty ' if non_empty else ''}string; got {_show(value)}."
-            )
+            return errors.add(path, f"must be a {'non-empty ' if non_empty else ''}string; got {_show(value)}.")
         return value
 
     return validate
@@ -255,9 +253,7 @@ def _list(item: _Validator, what: str, *, non_empty: bool = False, unique: bool 
 
     def validate(value: Any, path: str, errors: _Errors) -> Any:
         if not _is_list(value) or (non_empty and not value):
-            return errors.add(
-                path, f"must be a {'non-empty ' if non_empty else ''}list of {what}; got {_show(value)}."
-            )
+            return errors.add(path, f"must be a {'non-empty ' if non_empty else ''}list of {what}; got {_show(value)}.")
         before = len(errors)
         items = tuple(item(v, f"{path}[{i}]", errors) for i, v in enumerate(value))
         if unique:
@@ -340,9 +336,7 @@ def _baseline(value: Any, path: str, errors: _Errors) -> Any:
             f"got {_show(value)}. Omit it to compute a baseline by clustering.",
         )
     if not any(_is_list(row) or isinstance(row, Mapping) for row in value):
-        return errors.add(
-            path, f"must be a list of rows; got {_show(value)}. A single row is written [[...]]."
-        )
+        return errors.add(path, f"must be a list of rows; got {_show(value)}. A single row is written [[...]].")
     before = len(errors)
     records = isinstance(value[0], Mapping)  # JSON Lines style records, else CSV-style rows
     rows: list[Any] = []
@@ -382,9 +376,7 @@ def _asv_baseline(value: Any, path: str, errors: _Errors) -> Any:
 def _content_template(value: Any, path: str, errors: _Errors) -> Any:
     if isinstance(value, str):
         return value
-    if isinstance(value, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
+    if isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         return MappingProxyType(dict(value))
     return errors.add(path, f"must be a string (or an object of strings); got {_show(value)}.")
 
@@ -436,9 +428,7 @@ def _check_asv(values: dict[str, Any], raw: Mapping[str, Any], path: str, errors
     granularity = values.get("granularity")
     if granularity == "fine_grained":
         if "num_samples" not in raw:
-            errors.add(
-                _key(path, "num_samples"), "required key is missing. Fine-grained explanations need it."
-            )
+            errors.add(_key(path, "num_samples"), "required key is missing. Fine-grained explanations need it.")
         if values.get("direction", "chronological") != "chronological":
             errors.add(
                 _key(path, "direction"),
@@ -496,11 +486,7 @@ def _check_predictor(values: dict[str, Any], raw: Mapping[str, Any], path: str, 
 
 def _check_segment(values: dict[str, Any], raw: Mapping[str, Any], path: str, errors: _Errors) -> None:
     aliases, segments = values.get("display_aliases"), values.get("segments")
-    if (
-        aliases is not None
-        and segments is not None
-        and len(aliases) not in (len(segments), len(segments) + 1)
-    ):
+    if aliases is not None and segments is not None and len(aliases) not in (len(segments), len(segments) + 1):
         errors.add(
             _key(path, "display_aliases"),
             f"must have {len(segments)} or {len(segments) + 1} entries (one per segment, optionally one "
@@ -513,17 +499,14 @@ def _check_time_series(values: dict[str, Any], raw: Mapping[str, Any], path: str
     if len({type(v) for v in ids}) > 1:
         errors.add(
             path,
-            "must give target_time_series, item_id and timestamp as all strings or all integers; "
-            f"got {ids!r}.",
+            f"must give target_time_series, item_id and timestamp as all strings or all integers; got {ids!r}.",
         )
     by_name = bool(ids) and isinstance(ids[0], str)
     for key in ("related_time_series", "static_covariates"):
         columns = values.get(key, ())
         if ids and any(isinstance(c, str) != by_name for c in columns):
             kind = "strings" if by_name else "integers"
-            errors.add(
-                _key(path, key), f"must be a list of {kind} like target_time_series; got {list(columns)!r}."
-            )
+            errors.add(_key(path, key), f"must be a list of {kind} like target_time_series; got {list(columns)!r}.")
     if ids and by_name and "dataset_format" not in raw:
         errors.add(
             _key(path, "dataset_format"),
@@ -533,8 +516,7 @@ def _check_time_series(values: dict[str, Any], raw: Mapping[str, Any], path: str
     elif ids and not by_name and "dataset_format" in values:
         errors.add(
             _key(path, "dataset_format"),
-            "is only used when the time series fields are strings; "
-            f"got {values['dataset_format']!r}. Remove it.",
+            f"is only used when the time series fields are strings; got {values['dataset_format']!r}. Remove it.",
         )
 
 
@@ -722,8 +704,7 @@ _TIME_SERIES = _Spec(
         "dataset_format": _choice(("columns", "item_records", "timestamp_records")),
     },
     required={
-        k: "Set it to a JMESPath string or a column index."
-        for k in ("target_time_series", "item_id", "timestamp")
+        k: "Set it to a JMESPath string or a column index." for k in ("target_time_series", "item_id", "timestamp")
     },
     check=_check_time_series,
 )
@@ -786,10 +767,7 @@ def _check_analysis(values: dict[str, Any], raw: Mapping[str, Any], path: str, e
     for key, method in missing.items():
         errors.add(key, f"required key is missing; methods.{method} needs it.")
     if "asymmetric_shapley_value" in raw_methods:
-        if (
-            isinstance(raw.get("predictor"), Mapping)
-            and "time_series_predictor_config" not in raw["predictor"]
-        ):
+        if isinstance(raw.get("predictor"), Mapping) and "time_series_predictor_config" not in raw["predictor"]:
             errors.add(
                 "predictor.time_series_predictor_config",
                 "required key is missing; methods.asymmetric_shapley_value needs it.",
@@ -855,9 +833,7 @@ def _check_default_content_type(predictor: PredictorConfig, dataset_type: str, e
             "Set it to the type the model accepts, e.g. 'text/csv'.",
         )
     values = {
-        k: getattr(predictor, k)
-        for k in ("content_template", "record_template")
-        if getattr(predictor, k) is not None
+        k: getattr(predictor, k) for k in ("content_template", "record_template") if getattr(predictor, k) is not None
     }
     note = " (content_type defaults to dataset_type)"
     _check_templates(dataset_type, values, values, "predictor", errors, note)
@@ -866,11 +842,7 @@ def _check_default_content_type(predictor: PredictorConfig, dataset_type: str, e
 def _check_baseline_form(shap: ShapConfig, dataset_type: str, errors: _Errors) -> None:
     """CSV and Parquet baselines are rows of feature values (clarify-spec §1.2)."""
     baseline = shap.baseline
-    if (
-        dataset_type not in ("text/csv", "application/x-parquet")
-        or baseline is None
-        or isinstance(baseline, str)
-    ):
+    if dataset_type not in ("text/csv", "application/x-parquet") or baseline is None or isinstance(baseline, str):
         return
     if isinstance(baseline, Mapping) or isinstance(baseline[0], Mapping):
         errors.add(
@@ -1013,9 +985,7 @@ def load_analysis_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> 
     except IsADirectoryError:
         raise ConfigError([("", f"{where}: is a directory; give the path of the JSON file.")]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(
-            [("", f"{where}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8.")]
-        ) from None
+        raise ConfigError([("", f"{where}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8.")]) from None
     except OSError as exc:
         raise ConfigError([("", f"{where}: cannot be read ({exc.strerror or exc}).")]) from None
     try:

@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from ..errors import OutputError
+
 __all__ = ["OutputStaging"]
 
 
@@ -24,8 +26,14 @@ class OutputStaging:
         self._files: list[str] = []
 
     def __enter__(self) -> OutputStaging:
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=".openclarify-staging-", dir=self.output_dir))
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self._tmp = Path(tempfile.mkdtemp(prefix=".openclarify-staging-", dir=self.output_dir))
+        except OSError as exc:
+            raise OutputError(
+                f"output folder '{self.output_dir}': cannot be created or written ({exc.strerror or exc}). "
+                "Choose a folder you can write to."
+            ) from exc
         return self
 
     def path(self, relative: str) -> Path:
@@ -48,8 +56,14 @@ class OutputStaging:
             if not source.exists():
                 continue
             final = self.output_dir / relative
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, final)
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, final)
+            except OSError as exc:
+                raise OutputError(
+                    f"output file '{final}': cannot be written ({exc.strerror or exc}). "
+                    "Remove what is in the way or choose another output folder."
+                ) from exc
             done.append(final)
         return done
 
