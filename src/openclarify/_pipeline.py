@@ -233,13 +233,14 @@ def run_analysis(
     seed = int(shap.seed) if shap.seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
     baseline = _baseline(config, dataset, base_dir, seed)
     player_names = [p[0] if len(p) == 1 else "+".join(p) for p in players]
+    # name the outputs before the long part of the job, so a label_headers mismatch fails at once
+    labels = _labels(config, model.predict(baseline).shape[1])
 
     out_dir = Path(output_dir)
     created = not out_dir.exists()
     try:
         with OutputStaging(out_dir) as stage:
             base_value: FloatArray | None = None
-            labels: list[str] = []
             writer: LocalShapCsvWriter | None = None
             aggregator = GlobalAggregator(shap.agg_method)
             n_rows = model_rows = model_calls = 0
@@ -267,7 +268,6 @@ def run_analysis(
                     phi = res.phi[:, :n_explained, :]
                     if base_value is None:
                         base_value = res.base_value
-                        labels = _labels(config, res.base_value.shape[0])
                         if shap.save_local_shap_values:
                             writer = LocalShapCsvWriter(
                                 stage.path(LOCAL_SHAP_CSV), explained, labels, schema.joinsource_name

@@ -157,7 +157,7 @@ def plan_coalitions(n_players: int, num_samples: int, allocation: SizeAllocation
     return CoalitionPlan(n, tuple(Stratum(s, pairs[s], c, m) for s, c, m in strata))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)  # at most _TABLE_LIMIT x n bytes each
 def _all_halves(n: int, size: int, middle: bool) -> BoolArray:
     """Every coalition of ``size`` players (containing player 0 when ``middle``), shape (n_candidates, n)."""
     if middle:
