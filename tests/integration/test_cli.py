@@ -280,42 +280,30 @@ def test_debug_shows_traceback(tmp_path, monkeypatch, capsys):
     assert "Traceback" in err
 
 
+def _job(tmp_path: Path, shap: dict, data: str, model: str) -> None:
+    """Write config.json (CSV, label 'y'), data.csv and model.py into tmp_path."""
+    config = {"dataset_type": "text/csv", "label": "y", "predictor": {}, "methods": {"shap": shap}}
+    _write(tmp_path, "config.json", json.dumps(config))
+    _write(tmp_path, "data.csv", data)
+    _write(tmp_path, "model.py", model)
+
+
+def _analyze(capsys, *extra: str, output: str = "out"):
+    args = ["--config", "config.json", "--data", "data.csv", "--model", "model.py:predict", "--output", output]
+    return _run(["analyze", *args, *extra], capsys)
+
+
 def test_failure_after_output_dir_exists_leaves_old_files_alone(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("x")
-    _write(
-        tmp_path,
-        "config.json",
-        json.dumps(
-            {"dataset_type": "text/csv", "label": "y", "predictor": {}, "methods": {"shap": {"baseline": [[0, 0]]}}}
-        ),
-    )
-    _write(tmp_path, "data.csv", "a,b,y\n1,2,3\n")
     # fails on the second chunk: records are fine for a while, then the model breaks
-    _write(
-        tmp_path,
-        "model.py",
-        "import numpy as np\ndef predict(df):\n    if (df['a'] > 50).any():\n"
-        "        raise RuntimeError('boom')\n    return df['a'] + df['b']\n",
+    model = (
+        "def predict(df):\n    if (df['a'] > 50).any():\n        raise RuntimeError('boom')\n"
+        "    return df['a'] + df['b']\n"
     )
-    _write(tmp_path, "data.csv", "a,b,y\n" + "".join(f"{i},{i},0\n" for i in range(100)))
-    code, _, err = _run(
-        [
-            "analyze",
-            "--config",
-            "config.json",
-            "--data",
-            "data.csv",
-            "--model",
-            "model.py:predict",
-            "--output",
-            "out",
-            "--chunk-size",
-            "64",
-        ],
-        capsys,
-    )
+    _job(tmp_path, {"baseline": [[0, 0]]}, "a,b,y\n" + "".join(f"{i},{i},0\n" for i in range(100)), model)
+    code, _, err = _analyze(capsys, "--chunk-size", "64")
     assert code == EXIT_MODEL, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["keep.txt"]
 
@@ -323,24 +311,9 @@ def test_failure_after_output_dir_exists_leaves_old_files_alone(tmp_path, monkey
 @pytest.mark.filterwarnings("always::openclarify.errors.ApproximationWarning")
 def test_warnings_are_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    _write(
-        tmp_path,
-        "config.json",
-        json.dumps(
-            {
-                "dataset_type": "text/csv",
-                "label": "y",
-                "predictor": {},
-                "methods": {"shap": {"baseline": [[0, 0, 0]], "num_samples": 1}},
-            }
-        ),
-    )
-    _write(tmp_path, "data.csv", "a,b,c,y\n1,2,3,0\n")
-    _write(tmp_path, "model.py", "def predict(df):\n    return df['a'] * df['b'] + df['c']\n")
-    code, _, err = _run(
-        ["analyze", "--config", "config.json", "--data", "data.csv", "--model", "model.py:predict", "--output", "out"],
-        capsys,
-    )
+    model = "def predict(df):\n    return df['a'] * df['b'] + df['c']\n"
+    _job(tmp_path, {"baseline": [[0, 0, 0]], "num_samples": 1}, "a,b,c,y\n1,2,3,0\n", model)
+    code, _, err = _analyze(capsys)
     assert code == 0, err
     assert "openclarify: warning: num_samples=1 gives 0 coalitions for 3 players" in err
     assert "warnings.warn" not in err
@@ -348,29 +321,8 @@ def test_warnings_are_one_line(tmp_path, monkeypatch, capsys):
 
 def test_unwritable_output_is_an_output_error(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    _write(
-        tmp_path,
-        "config.json",
-        json.dumps(
-            {"dataset_type": "text/csv", "label": "y", "predictor": {}, "methods": {"shap": {"baseline": [[0]]}}}
-        ),
-    )
-    _write(tmp_path, "data.csv", "a,y\n1,0\n")
-    _write(tmp_path, "model.py", "def predict(df):\n    return df['a']\n")
+    _job(tmp_path, {"baseline": [[0]]}, "a,y\n1,0\n", "def predict(df):\n    return df['a']\n")
     _write(tmp_path, "blocker", "a file where a folder should be")
-    code, _, err = _run(
-        [
-            "analyze",
-            "--config",
-            "config.json",
-            "--data",
-            "data.csv",
-            "--model",
-            "model.py:predict",
-            "--output",
-            "blocker/out",
-        ],
-        capsys,
-    )
+    code, _, err = _analyze(capsys, output="blocker/out")
     assert code == EXIT_OUTPUT, err
     assert re.search(r"output error: output folder 'blocker/out': cannot be created or written", err), err
