@@ -204,6 +204,8 @@ def _distinct_ints(random: RowRandom, stream: int, high: int, count: int) -> np.
     draws = random.integers((stream, 0), high, count)
     redraw = 0
     while count > 1:
+        if not (np.diff(np.sort(draws, axis=1), axis=1) == 0).any():  # the common case: nothing to redraw
+            break
         order = np.argsort(draws, axis=1, kind="stable")
         sorted_draws = np.take_along_axis(draws, order, axis=1)
         dup_sorted = np.zeros(draws.shape, dtype=bool)
@@ -292,11 +294,12 @@ def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int) -> BoolA
         for index, r, _ in ranked:
             halves[index] = masks[:, offset : offset + r.shape[1]]
             offset += r.shape[1]
-    parts: list[BoolArray] = []
+    n_half = plan.n_coalitions // 2
+    out = np.empty((n_rows, 2 * n_half, n), dtype=bool)
+    offset = 0
     for half in halves:
         assert half is not None  # noqa: S101 - every rank stratum was filled above
-        parts.append(np.asarray(half))
-    if not parts:
-        return np.zeros((n_rows, 0, n), dtype=bool)
-    drawn = np.concatenate(parts, axis=1)
-    return np.concatenate([drawn, ~drawn], axis=1)
+        out[:, offset : offset + half.shape[1]] = half
+        offset += half.shape[1]
+    np.logical_not(out[:, :n_half], out=out[:, n_half:])
+    return out

@@ -131,12 +131,15 @@ class TabularGame:
         m4 = mask[:, :, None, :]  # (rows, coalitions, 1, features)
         total = n_rows * n_coal * n_base
         if self._numeric:
-            # baseline values everywhere, then the record's values where the coalition keeps them
-            # (cheaper than np.where on four broadcast operands)
-            data = np.empty((n_rows, n_coal, n_base, m4.shape[-1]))
-            data[...] = b_data[0][None, None, :, :]
-            np.copyto(data, x_data[0][r0:r1, None, None, :], where=m4)
-            return pd.DataFrame(data.reshape(total, -1), columns=self.baseline.columns, copy=False)
+            # Flat, contiguous operands: each record's values repeated per (coalition, baseline row),
+            # the baseline rows tiled, then one np.where over 1-D arrays (broadcasting the small
+            # feature axis instead makes numpy loop in steps of n_features and runs ~2x slower).
+            n_feat = m4.shape[-1]
+            x_rep = np.repeat(x_data[0][r0:r1], n_coal * n_base, axis=0).reshape(-1)
+            b_rep = np.tile(b_data[0].reshape(-1), n_rows * n_coal)
+            keep = np.broadcast_to(m4, (n_rows, n_coal, n_base, n_feat)).reshape(-1)
+            data = np.where(keep, x_rep, b_rep).reshape(total, n_feat)
+            return pd.DataFrame(data, columns=self.baseline.columns, copy=False)
         columns = {}
         for j, name in enumerate(self.baseline.columns):
             xj = x_data[j][r0:r1][:, None, None]

@@ -101,16 +101,20 @@ def _solve_paired(
     half = z.shape[1] // 2
     zf = _as_float(z[:, :half])  # (R or 1, H, P)
     last = zf[:, :, -1:]
-    design = zf[:, :, :-1] - last  # rows of the halves; the complements' rows are the negatives
     # target of S minus target of its complement: (v(S) - v0 - z_last delta) - (v(S^c) - v0 - (1 - z_last) delta)
     diff = values[:, :half] - values[:, half:] + (1.0 - 2.0 * last) * delta[:, None, :]
-    weighted_t = (design * weights[None, :half, None]).transpose(0, 2, 1)  # (R or 1, P-1, H)
-    gram = 2.0 * np.matmul(weighted_t, design)
-    rhs = np.matmul(weighted_t, diff)  # (R, P-1, O)
+    # With design rows d = z_rest - z_last, D'WD and D'W diff follow from Z'WZ and Z'W diff,
+    # which saves building D.
+    weighted_t = (zf * weights[None, :half, None]).transpose(0, 2, 1)  # (R or 1, P, H)
+    full = np.matmul(weighted_t, zf)  # (R or 1, P, P)
+    gram = 2.0 * (full[:, :-1, :-1] - full[:, :-1, -1:] - full[:, -1:, :-1] + full[:, -1:, -1:])
+    zd = np.matmul(weighted_t, diff)  # (R, P, O)
+    rhs = zd[:, :-1, :] - zd[:, -1:, :]
     try:
         rest = np.linalg.solve(np.broadcast_to(gram, (diff.shape[0], *gram.shape[1:])), rhs)
     except np.linalg.LinAlgError:
         sw = np.sqrt(2.0 * weights[:half])[:, None]
+        design = zf[:, :, :-1] - last
         rest = np.stack(
             [
                 np.linalg.lstsq(design[min(i, design.shape[0] - 1)] * sw, diff[i] * sw / 2.0, rcond=None)[0]
