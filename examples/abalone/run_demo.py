@@ -69,10 +69,12 @@ def main() -> int:
         str(WORK / "model.joblib"),
         "--output",
         str(out),
+        "--workers",
+        "2",
     ]
     print(
         "$ openclarify analyze --config examples/abalone/analysis_config.json --data demo_output/abalone/test.csv "
-        "--model demo_output/abalone/model.joblib --output demo_output/abalone/clarify_output"
+        "--model demo_output/abalone/model.joblib --output demo_output/abalone/clarify_output --workers 2"
     )
     done = subprocess.run(cmd, check=False)
     if done.returncode != 0:

@@ -178,6 +178,7 @@ def run_analysis(
     max_batch_rows: int = 16384,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int | None, int], None] | None = None,
+    n_jobs: int = 1,
 ) -> AnalysisResult:
     """Run the explainability analysis of ``config`` and write Clarify's output files.
 
@@ -202,6 +203,9 @@ def run_analysis(
         Called with the number of records finished, as the job goes.
     on_start
         Called once with the number of records (None when unknown) and of features before explaining.
+    n_jobs
+        Worker threads for the model calls and the estimator (see :func:`openclarify.kernel_shap`);
+        the results do not depend on it.
 
     Raises
     ------
@@ -264,6 +268,7 @@ def run_analysis(
                         first_row=chunk.start_row,
                         base_value=base_value,
                         progress=progress,
+                        n_jobs=n_jobs,
                     )
                     phi = res.phi[:, :n_explained, :]
                     if base_value is None:

@@ -195,9 +195,7 @@ def agg_method(name: str) -> Case:
 
 def features_to_explain() -> tuple[dict[str, Any], dict[str, Any]]:
     shap = clarify.SHAPConfig(baseline=[[1, 2, 3]], features_to_explain=["Age", "fnlwgt"])
-    return explain(csv_data(), shadow_model(), None, shap), {
-        "methods.shap.features_to_explain": ("Age", "fnlwgt")
-    }
+    return explain(csv_data(), shadow_model(), None, shap), {"methods.shap.features_to_explain": ("Age", "fnlwgt")}
 
 
 def text_config(granularity: str, language: str, code: str) -> Case:
@@ -205,9 +203,7 @@ def text_config(granularity: str, language: str, code: str) -> Case:
         text = clarify.TextConfig(granularity=granularity, language=language)
         shap = clarify.SHAPConfig(baseline=[["<UNK>"]], num_samples=1000, text_config=text)
         data = csv_data(headers=["Review Text"], label=None)
-        return explain(
-            data, shadow_model(), clarify.ModelPredictedLabelConfig(probability_threshold=0.5), shap
-        ), {
+        return explain(data, shadow_model(), clarify.ModelPredictedLabelConfig(probability_threshold=0.5), shap), {
             "headers": ("Review Text",),
             "probability_threshold": 0.5,
             "methods.shap.baseline": (("<UNK>",),),
@@ -320,9 +316,7 @@ def time_series() -> tuple[dict[str, Any], dict[str, Any]]:
         static_covariates=["s1", "s2"],
         dataset_format=clarify.TimeSeriesJSONDatasetFormat.COLUMNS,
     )
-    data = csv_data(
-        dataset_type="application/json", headers=None, label=None, time_series_data_config=ts_data
-    )
+    data = csv_data(dataset_type="application/json", headers=None, label=None, time_series_data_config=ts_data)
     model = clarify.ModelConfig(
         endpoint_name="ts-ep",
         content_type="application/json",
@@ -415,15 +409,9 @@ REJECTED_BY_BOTH = [
     pytest.param("methods.shap.num_samples", True, "methods.shap.num_samples", id="num-samples-bool"),
     pytest.param("methods.shap.seed", False, "methods.shap.seed", id="seed-bool"),
     pytest.param("headers", ["Target", 1, "Workclass", "fnlwgt"], "headers[1]", id="headers-item"),
-    pytest.param(
-        "predictor.content_type", "image/jpg", "predictor.content_type", id="content-type-image-jpg"
-    ),
-    pytest.param(
-        "predictor.endpoint_name_prefix", "-x", "predictor.endpoint_name_prefix", id="endpoint-prefix"
-    ),
-    pytest.param(
-        "methods.pdp", {"features": ["Age"]}, "methods.pdp.grid_resolution", id="pdp-grid-resolution"
-    ),
+    pytest.param("predictor.content_type", "image/jpg", "predictor.content_type", id="content-type-image-jpg"),
+    pytest.param("predictor.endpoint_name_prefix", "-x", "predictor.endpoint_name_prefix", id="endpoint-prefix"),
+    pytest.param("methods.pdp", {"features": ["Age"]}, "methods.pdp.grid_resolution", id="pdp-grid-resolution"),
     pytest.param("methods.report", {"title": "t"}, "methods.report.name", id="report-name"),
     pytest.param(
         "methods.shap.text_config",

@@ -126,13 +126,13 @@ def test_parquet_and_csv_give_the_same_result(tmp_path, rng):
     ).read_bytes()
 
 
-def test_chunk_size_and_batch_size_do_not_change_the_files(tmp_path, rng):
+def test_chunk_size_batch_size_and_threads_do_not_change_the_files(tmp_path, rng):
     frame = _frame(rng, 260)
     frame["y"] = 0
     frame.to_csv(tmp_path / "d.csv", index=False)
     cfg = _config(baseline=[[0.0, 0.0, "green", 0.0], [1.0, -1.0, "red", 2.0]], num_samples=8, seed=9)
     outputs = []
-    for i, (chunk, batch) in enumerate([(8192, 65536), (64, 1000), (100, 7)]):
+    for i, (chunk, batch, jobs) in enumerate([(8192, 65536, 1), (64, 1000, 1), (100, 7, 2)]):
         run_analysis(
             cfg,
             model=MODEL,
@@ -140,6 +140,7 @@ def test_chunk_size_and_batch_size_do_not_change_the_files(tmp_path, rng):
             data=tmp_path / "d.csv",
             chunksize=chunk,
             max_batch_rows=batch,
+            n_jobs=jobs,
         )
         outputs.append(
             (

@@ -178,3 +178,29 @@ def test_pairwise_interaction_games_are_exact_at_any_budget(game, extra, seed):
     res = kernel_shap(quadratic, X, B, num_samples=2 * n + extra, seed=seed)
     for i, x in enumerate(X):
         np.testing.assert_allclose(res.phi[i], brute_force_shapley(quadratic, x, B), rtol=1e-8, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore::openclarify.errors.ApproximationWarning")
+@given(games(max_features=12), st.integers(1, 400), st.integers(0, 2**32 - 1), st.integers(2, 4))
+def test_same_seed_same_bits_for_any_number_of_threads(game, num_samples, seed, n_jobs):
+    w, X, B = game
+    X = np.repeat(X, 7, axis=0)  # several units of work, so the threads really split the rows
+    f = _nonlinear(w)
+    serial = kernel_shap(f, X, B, num_samples=num_samples, seed=seed, max_batch_rows=50)
+    threaded = kernel_shap(f, X, B, num_samples=num_samples, seed=seed, max_batch_rows=50, n_jobs=n_jobs)
+    assert np.array_equal(serial.phi, threaded.phi)
+    assert serial.model_rows == threaded.model_rows
+
+
+def test_a_model_failing_in_a_worker_thread_is_a_model_error(rng):
+    from openclarify.errors import ModelError
+
+    X = rng.normal(size=(300, 6))
+
+    def fails_on_large_values(Z):
+        if (np.abs(Z) > 3.2).any():
+            raise ValueError("out of range")
+        return Z.sum(axis=1)
+
+    with pytest.raises(ModelError, match="raised ValueError .*out of range"):
+        kernel_shap(fails_on_large_values, X * 3, np.zeros((1, 6)), num_samples=30, n_jobs=2, max_batch_rows=100)

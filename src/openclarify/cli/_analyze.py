@@ -17,12 +17,11 @@ __all__ = ["analyze"]
 
 def _summary(res: AnalysisResult) -> str:
     rate = res.n_rows / res.seconds if res.seconds > 0 else float("inf")
-    share = 100.0 * res.model_seconds / res.seconds if res.seconds > 0 else 0.0
     mode = "exact (all coalitions)" if res.exact else f"{res.num_samples} coalitions/record"
     return (
         f"explained {res.n_rows} records x {len(res.feature_names)} features x {len(res.labels)} outputs "
         f"in {res.seconds:.2f}s ({rate:.0f} records/s; {mode}; {res.n_baseline_rows} baseline rows; "
-        f"model {share:.0f}% of the time, {res.model_calls} calls) -> {res.output_dir}"
+        f"{res.model_calls} model calls taking {res.model_seconds:.2f}s) -> {res.output_dir}"
     )
 
 
@@ -69,6 +68,14 @@ def _summary(res: AnalysisResult) -> str:
     type=click.IntRange(1),
     help="Most records sent to the model in one call.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Threads that call the model and solve in parallel (the model must be thread-safe; "
+    "scikit-learn models are). Results do not depend on it.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 def analyze(
@@ -78,6 +85,7 @@ def analyze(
     model: str,
     chunk_size: int,
     max_batch_rows: int,
+    workers: int,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -108,6 +116,7 @@ def analyze(
             config_dir=config_path.parent,
             chunksize=chunk_size,
             max_batch_rows=max_batch_rows,
+            n_jobs=workers,
             progress=progress,
             on_start=on_start,
         )

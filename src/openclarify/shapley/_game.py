@@ -8,6 +8,7 @@ Records of many explained rows are built and scored together in batches of up to
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -37,8 +38,10 @@ class TabularGame:
     model_calls: int = 0
     _numeric: bool = field(init=False)
     _base_cols: list[np.ndarray] = field(init=False)
+    _lock: threading.Lock = field(init=False)
 
     def __post_init__(self) -> None:
+        self._lock = threading.Lock()
         self._numeric = all(pd.api.types.is_float_dtype(t) for t in self.baseline.dtypes)
         self._base_cols = (
             [] if self._numeric else [self.baseline.iloc[:, j].to_numpy() for j in range(self.baseline.shape[1])]
@@ -47,9 +50,11 @@ class TabularGame:
     def predict(self, records: pd.DataFrame) -> FloatArray:
         start = time.perf_counter()
         scores = self.predictor.predict(records)
-        self.model_seconds += time.perf_counter() - start
-        self.model_rows += len(records)
-        self.model_calls += 1
+        elapsed = time.perf_counter() - start
+        with self._lock:  # the game may be shared by worker threads
+            self.model_seconds += elapsed
+            self.model_rows += len(records)
+            self.model_calls += 1
         return scores
 
     def predict_all(self, records: pd.DataFrame) -> FloatArray:

@@ -421,9 +421,7 @@ def test_other_top_level_keys() -> None:
     ],
 )
 def test_baseline_representations(baseline: Any, expected: Any) -> None:
-    cfg = parse_analysis_config(
-        changed(TABULAR, {"methods.shap.baseline": baseline, "headers": DELETE, "label": 0})
-    )
+    cfg = parse_analysis_config(changed(TABULAR, {"methods.shap.baseline": baseline, "headers": DELETE, "label": 0}))
     assert cfg.methods.shap is not None and cfg.methods.shap.baseline == expected
 
 
@@ -483,18 +481,14 @@ def test_every_language_by_name_and_code(name: str, code: str) -> None:
 
 ERROR_CASES = [
     # unknown keys, at every level
-    pytest.param(
-        {"labels": "x"}, "labels", r"^unknown key; got 'labels'\. Did you mean 'label'\?$", id="unknown-top"
-    ),
+    pytest.param({"labels": "x"}, "labels", r"^unknown key; got 'labels'\. Did you mean 'label'\?$", id="unknown-top"),
     pytest.param(
         {"methods.shap.num_sample": 3},
         "methods.shap.num_sample",
         r"^unknown key; got 'num_sample'\. Did you mean 'num_samples'\?$",
         id="unknown-shap",
     ),
-    pytest.param(
-        {"methods.shap.zzz": 3}, "methods.shap.zzz", r"Valid keys here: 'baseline', ", id="unknown-no-match"
-    ),
+    pytest.param({"methods.shap.zzz": 3}, "methods.shap.zzz", r"Valid keys here: 'baseline', ", id="unknown-no-match"),
     pytest.param({"methods.lime": {}}, "methods.lime", r"^unknown key; got 'lime'\.", id="unknown-method"),
     pytest.param(
         {"predictor.contenttype": "x"},
@@ -518,12 +512,8 @@ ERROR_CASES = [
         id="no-dataset-type",
     ),
     pytest.param({"methods": DELETE}, "methods", r"^required key is missing", id="no-methods"),
-    pytest.param(
-        {"methods": {}}, "methods", r"^must hold at least one of 'shap', 'pdp', ", id="empty-methods"
-    ),
-    pytest.param(
-        {"methods": {"report": REPORT}}, "methods", r"at least one of .*; got \{'report'", id="report-only"
-    ),
+    pytest.param({"methods": {}}, "methods", r"^must hold at least one of 'shap', 'pdp', ", id="empty-methods"),
+    pytest.param({"methods": {"report": REPORT}}, "methods", r"at least one of .*; got \{'report'", id="report-only"),
     pytest.param({"methods": []}, "methods", r"^must be a JSON object; got \[\]\.$", id="methods-not-object"),
     pytest.param({"version": "2.0"}, "version", r"^must be '1\.0'; got '2\.0'\.$", id="version"),
     pytest.param({"version": 1.0}, "version", r"^must be '1\.0'; got 1\.0\.$", id="version-number"),
@@ -546,9 +536,7 @@ ERROR_CASES = [
         r"^must be an integer >= 0; got False\.$",
         id="bool-seed",
     ),
-    pytest.param(
-        {"methods.pdp.grid_resolution": True}, "methods.pdp.grid_resolution", r"got True", id="bool-grid"
-    ),
+    pytest.param({"methods.pdp.grid_resolution": True}, "methods.pdp.grid_resolution", r"got True", id="bool-grid"),
     pytest.param(
         {"predictor.initial_instance_count": True},
         "predictor.initial_instance_count",
@@ -561,9 +549,7 @@ ERROR_CASES = [
         r"^must be a column name \(string\) or a 0-based column index; got True\.$",
         id="bool-label",
     ),
-    pytest.param(
-        {"predictor.probability": False}, "predictor.probability", r"got False", id="bool-probability"
-    ),
+    pytest.param({"predictor.probability": False}, "predictor.probability", r"got False", id="bool-probability"),
     pytest.param(
         {"probability_threshold": True},
         "probability_threshold",
@@ -578,9 +564,7 @@ ERROR_CASES = [
         r"^must be an integer >= 1; got -3\.$",
         id="num-samples-negative",
     ),
-    pytest.param(
-        {"methods.shap.num_samples": 0}, "methods.shap.num_samples", r"got 0\.$", id="num-samples-zero"
-    ),
+    pytest.param({"methods.shap.num_samples": 0}, "methods.shap.num_samples", r"got 0\.$", id="num-samples-zero"),
     pytest.param(
         {"methods.shap.num_samples": 10.0},
         "methods.shap.num_samples",
@@ -606,12 +590,8 @@ ERROR_CASES = [
         r"^must be an integer >= 1; got 0\.$",
         id="max-top-tokens",
     ),
-    pytest.param(
-        {"probability_threshold": "0.5"}, "probability_threshold", r"got '0\.5'", id="threshold-string"
-    ),
-    pytest.param(
-        {"probability_threshold": float("nan")}, "probability_threshold", r"got nan", id="threshold-nan"
-    ),
+    pytest.param({"probability_threshold": "0.5"}, "probability_threshold", r"got '0\.5'", id="threshold-string"),
+    pytest.param({"probability_threshold": float("nan")}, "probability_threshold", r"got nan", id="threshold-nan"),
     pytest.param(
         {"methods.shap.use_logit": "false"},
         "methods.shap.use_logit",
@@ -791,9 +771,7 @@ ERROR_CASES = [
         r"^must be a non-empty list of strings; got 'Target,Age'\.$",
         id="headers-string",
     ),
-    pytest.param(
-        {"headers": []}, "headers", r"^must be a non-empty list of strings; got \[\]\.$", id="headers-empty"
-    ),
+    pytest.param({"headers": []}, "headers", r"^must be a non-empty list of strings; got \[\]\.$", id="headers-empty"),
     pytest.param(
         {"headers": ["Target", "Age", 3, "fnlwgt"]},
         "headers[2]",
@@ -1052,9 +1030,7 @@ ERROR_CASES = [
     ),
     pytest.param(
         {
-            "methods": {
-                "asymmetric_shapley_value": {"direction": "chronological", "granularity": "timewise"}
-            },
+            "methods": {"asymmetric_shapley_value": {"direction": "chronological", "granularity": "timewise"}},
             "predictor.time_series_predictor_config": {"forecast": "mean"},
         },
         "time_series_data_config",
@@ -1062,11 +1038,7 @@ ERROR_CASES = [
         id="asv-needs-time-series",
     ),
     pytest.param(
-        {
-            "segment_config": [
-                {"name_or_index": "Age", "segments": [["[1, 4]"]], "display_aliases": ["a", "b", "c"]}
-            ]
-        },
+        {"segment_config": [{"name_or_index": "Age", "segments": [["[1, 4]"]], "display_aliases": ["a", "b", "c"]}]},
         "segment_config[0].display_aliases",
         r"^must have 1 or 2 entries",
         id="segment-aliases",
@@ -1085,9 +1057,7 @@ ERROR_CASES = [
         id="time-series-not-json",
     ),
     # non-string keys (only possible for documents built in Python)
-    pytest.param(
-        {"methods.shap": {1: 2}}, "methods.shap", r"^keys must be strings; got 1\.$", id="non-string-key"
-    ),
+    pytest.param({"methods.shap": {1: 2}}, "methods.shap", r"^keys must be strings; got 1\.$", id="non-string-key"),
 ]
 
 
@@ -1223,9 +1193,7 @@ def test_load_from_path_str_and_mapping(tmp_path: Path) -> None:
 
 def test_load_utf8_language_name(tmp_path: Path) -> None:
     file = tmp_path / "analysis_config.json"
-    doc = changed(
-        TABULAR, {"methods.shap.text_config": {"granularity": "token", "language": "Norwegian Bokmål"}}
-    )
+    doc = changed(TABULAR, {"methods.shap.text_config": {"granularity": "token", "language": "Norwegian Bokmål"}})
     file.write_bytes(json.dumps(doc, ensure_ascii=False).encode("utf-8"))
     shap = load_analysis_config(file).methods.shap
     assert shap is not None and shap.text_config is not None and shap.text_config.language == "nb"
