@@ -23,6 +23,7 @@ test: install
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/tabular_games.py
+	$(BIN)/python bench/threads.py
 
 lint: install
 	$(BIN)/ruff check src tests examples
