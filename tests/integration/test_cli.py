@@ -77,23 +77,24 @@ def _run(args, capsys):
     return code, captured.out, captured.err
 
 
+def _abalone_args(d: Path, out: Path) -> list:
+    return [
+        "analyze",
+        "--config",
+        d / "config.json",
+        "--data",
+        d / "test.csv",
+        "--model",
+        d / "model.joblib",
+        "--output",
+        out,
+    ]
+
+
 def test_analyze_writes_clarify_files_that_add_up(abalone, tmp_path, capsys):
     d, model, test = abalone
     out = tmp_path / "out"
-    code, _, err = _run(
-        [
-            "analyze",
-            "--config",
-            d / "config.json",
-            "--data",
-            d / "test.csv",
-            "--model",
-            d / "model.joblib",
-            "--output",
-            out,
-        ],
-        capsys,
-    )
+    code, _, err = _run(_abalone_args(d, out), capsys)
     assert code == 0, err
     assert "explained 40 records x 8 features x 1 outputs" in err
     assert "exact (all coalitions)" in err  # 2^8 - 2 = 254 <= 300
@@ -117,21 +118,7 @@ def test_python_module_entry_point_and_quiet(abalone, tmp_path):
     d, _, _ = abalone
     out = tmp_path / "out"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "openclarify",
-            "analyze",
-            "--config",
-            d / "config.json",
-            "--data",
-            d / "test.csv",
-            "--model",
-            d / "model.joblib",
-            "--output",
-            out,
-            "--quiet",
-        ],
+        [sys.executable, "-m", "openclarify", *_abalone_args(d, out), "--quiet"],
         capture_output=True,
         text=True,
         check=False,
