@@ -67,11 +67,13 @@ def _as_frame(data: Any, columns: Sequence[str] | None, what: str) -> pd.DataFra
         arr = arr[None, :]
     if arr.ndim != 2:
         raise ConfigError(f"must be a 2-D table (n_rows, n_features); got an array of shape {arr.shape}.", path=what)
-    cols = list(columns) if columns is not None else [f"column_{i}" for i in range(arr.shape[1])]
-    frame = pd.DataFrame(arr, columns=cols)
     if arr.dtype.kind in "biuf":
-        frame = frame.astype(np.float64)
-    return frame
+        arr = arr.astype(np.float64, copy=False)
+    # an object Index: pandas 3 would otherwise infer an Arrow-backed string Index, slowly
+    cols = pd.Index(
+        list(columns) if columns is not None else [f"column_{i}" for i in range(arr.shape[1])], dtype=object
+    )
+    return pd.DataFrame(arr, columns=cols, copy=arr is not data)
 
 
 def kernel_shap(
