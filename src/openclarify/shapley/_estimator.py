@@ -183,7 +183,7 @@ def kernel_shap(
     budget = default_num_samples(n_players) if num_samples is None else int(num_samples)
     if budget < 1:
         raise ConfigError(f"must be an integer >= 1; got {num_samples!r}.", path="num_samples")
-    plan = plan_coalitions(n_players, budget, allocation) if n_players > 1 else plan_coalitions(1, 0)
+    plan = plan_coalitions(n_players, budget, allocation)
     if 1 < n_players and plan.n_coalitions < n_players - 1:
         warnings.warn(
             f"num_samples={budget} gives {plan.n_coalitions} coalitions for {n_players} players; the "
