@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,20 +17,24 @@ import pandas as pd
 from ._typing import FloatArray
 from .config import AnalysisConfig
 from .data import Dataset, DatasetSchema, open_dataset, read_baseline
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, OpenClarifyWarning
 from .models import Predictor
 from .outputs import (
     ANALYSIS_JSON,
     BASELINE_CSV,
     LOCAL_SHAP_CSV,
+    LOCAL_SHAP_JSONL,
     GlobalAggregator,
     LocalShapCsvWriter,
+    LocalShapJsonlWriter,
     OutputStaging,
+    TopTextAggregator,
     kernel_shap_section,
     write_analysis_json,
     write_baseline_csv,
 )
-from .shapley import kernel_shap, summarize_baseline
+from .shapley import TextShapResult, kernel_shap, kernel_shap_text, summarize_baseline
+from .text import Segmenter
 
 __all__ = ["AnalysisResult", "run_analysis"]
 
@@ -64,6 +70,7 @@ class AnalysisResult:
     model_seconds: float
     model_rows: int
     model_calls: int
+    text_columns: tuple[str, ...] = ()
 
 
 def _check_supported(config: AnalysisConfig) -> None:
@@ -75,8 +82,6 @@ def _check_supported(config: AnalysisConfig) -> None:
     shap = methods.shap
     if shap is None and not problems:
         problems.append(("methods", "nothing to compute; add a 'shap' method."))
-    if shap is not None and shap.text_config is not None:
-        problems.append(("methods.shap.text_config", "text explanations are not supported yet; remove text_config."))
     if shap is not None and shap.image_config is not None:
         problems.append(("methods.shap.image_config", "image explanations are not supported; remove image_config."))
     if config.dataset_type not in _SUPPORTED_DATASET_TYPES:
@@ -127,9 +132,11 @@ def _players(config: AnalysisConfig, schema: DatasetSchema) -> tuple[list[list[s
     return [[n] for n in chosen] + ([rest] if rest else []), chosen
 
 
-def _labels(config: AnalysisConfig, n_outputs: int) -> list[str]:
+def _labels(config: AnalysisConfig, n_outputs: int, model_names: Sequence[str] | None = None) -> list[str]:
     headers = config.predictor.label_headers if config.predictor else None
     if not headers:
+        if model_names is not None and len(model_names) == n_outputs and len(set(model_names)) == n_outputs:
+            return list(model_names)  # a model that knows its labels (fastText): name the outputs by them
         return [f"label{k}" for k in range(n_outputs)]
     if len(headers) == n_outputs:
         return list(headers)
@@ -167,6 +174,292 @@ def _baseline(config: AnalysisConfig, dataset: Dataset, base_dir: Path | None, s
     return summarize_baseline(sample, schema.categorical, num_clusters=shap.num_clusters, seed=seed)
 
 
+_TEXT_BASELINE = "<PAD>"  # replaces absent text units when the config gives no baseline (clarify-spec §2.3)
+_TEXT_SAMPLE_ROWS = 1000
+
+
+def _text_columns(dataset: Dataset, seed: int, requested: Sequence[str] | None) -> list[str]:
+    """The feature columns holding free text (clarify-spec §2.2: detected automatically).
+
+    A dataset with one feature: that column, whatever it holds. Otherwise a non-numeric column whose
+    values average at least three words, or are mostly distinct (more than half of the non-empty values
+    in a sample), is text; other non-numeric columns are categorical, numeric ones numerical.
+    """
+    schema = dataset.schema
+    names = list(schema.feature_names)
+    if requested is not None:
+        wrong = [c for c in requested if c not in names]
+        if wrong:
+            raise ConfigError(f"not feature columns: {wrong!r}; the features are {names!r}.", path="text_columns")
+        return [n for n in names if n in set(requested)]
+    if len(names) == 1:
+        return names
+    sample = dataset.sample(_TEXT_SAMPLE_ROWS, seed)
+    found: list[str] = []
+    for name, categorical in zip(names, schema.categorical, strict=True):
+        if not categorical:
+            continue
+        values = [v for v in sample[name].tolist() if isinstance(v, str) and v.strip()]
+        if not values:
+            continue
+        words = sum(len(v.split()) for v in values) / len(values)
+        if words >= 3 or len(set(values)) > len(values) / 2:
+            found.append(name)
+            logger.info("column %r is free text (%.1f words per value on average)", name, words)
+    if not found:
+        kinds = ", ".join(
+            f"{n} ({'categorical' if c else 'numerical'})" for n, c in zip(names, schema.categorical, strict=True)
+        )
+        raise ConfigError(
+            f"no column holds free text; the features are {kinds}. Give a dataset with a text column, "
+            "or remove text_config to explain the features as tabular ones.",
+            path="methods.shap.text_config",
+        )
+    return found
+
+
+def _text_baseline(
+    config: AnalysisConfig,
+    dataset: Dataset,
+    schema: DatasetSchema,
+    text_cols: Sequence[str],
+    base_dir: Path | None,
+    seed: int,
+) -> pd.DataFrame:
+    """Baseline rows for a text analysis: text columns hold the string that replaces an absent unit."""
+    shap = config.methods.shap
+    assert shap is not None  # noqa: S101 - checked by _check_supported
+    if shap.baseline is not None:
+        baseline: Any = shap.baseline
+        if isinstance(baseline, str):
+            baseline = _resolve(baseline, base_dir)
+        else:
+            baseline = _plain(baseline)
+        frame = read_baseline(baseline, schema, dataset_type=config.dataset_type, features=config.features)
+        for name in text_cols:
+            frame[name] = [v if isinstance(v, str) else "" for v in frame[name].tolist()]
+        return frame
+    names = list(schema.feature_names)
+    tabular = [n for n in names if n not in set(text_cols)]
+    if tabular:
+        sample = dataset.sample(_BASELINE_SAMPLE_ROWS, seed)[tabular]
+        cats = tuple(c for n, c in zip(names, schema.categorical, strict=True) if n in set(tabular))
+        frame = summarize_baseline(sample, cats, num_clusters=shap.num_clusters, seed=seed)
+    else:
+        frame = pd.DataFrame(index=range(1))
+    for name in text_cols:
+        frame[name] = pd.Series([_TEXT_BASELINE] * len(frame), dtype=object)
+    return frame[names].reset_index(drop=True)
+
+
+@dataclass(slots=True)
+class _Run:
+    feature_names: list[str]
+    section: dict[str, Any]
+    global_values: FloatArray
+    expected_value: FloatArray
+    first_phi: FloatArray
+    first_fx: FloatArray
+    n_rows: int = 0
+    num_samples: int = 0
+    exact: bool = False
+    model_seconds: float = 0.0
+    model_rows: int = 0
+    model_calls: int = 0
+
+
+def _explain_tabular(
+    config: AnalysisConfig,
+    dataset: Dataset,
+    model: Predictor,
+    baseline: pd.DataFrame,
+    labels: list[str],
+    players: list[list[str]],
+    explained: list[str],
+    player_names: list[str],
+    stage: OutputStaging,
+    chunksize: int,
+    max_batch_rows: int,
+    seed: int,
+    progress: Callable[[int], None] | None,
+    on_start: Callable[[int | None, int], None] | None,
+    n_jobs: int,
+) -> _Run:
+    shap = config.methods.shap
+    assert shap is not None  # noqa: S101 - checked by _check_supported
+    schema = dataset.schema
+    n_explained = len(explained)
+    base_value: FloatArray | None = None
+    writer: LocalShapCsvWriter | None = None
+    aggregator = GlobalAggregator(shap.agg_method)
+    run = _Run(explained, {}, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+    if on_start is not None:
+        on_start(None, n_explained)
+    try:
+        for chunk in dataset.chunks(chunksize):
+            res = kernel_shap(
+                model,
+                chunk.features,
+                baseline,
+                num_samples=shap.num_samples,
+                seed=seed,
+                use_logit=shap.use_logit,
+                players=players,
+                player_names=player_names,
+                max_batch_rows=max_batch_rows,
+                first_row=chunk.start_row,
+                base_value=base_value,
+                progress=progress,
+                n_jobs=n_jobs,
+            )
+            phi = res.phi[:, :n_explained, :]
+            if base_value is None:
+                base_value = res.base_value
+                if shap.save_local_shap_values:
+                    writer = LocalShapCsvWriter(stage.path(LOCAL_SHAP_CSV), explained, labels, schema.joinsource_name)
+                run.first_phi, run.first_fx = phi[0], res.f_x[0]
+            if writer is not None:
+                js = chunk.join_source.tolist() if chunk.join_source is not None else None
+                writer.write(phi, js)
+            aggregator.add(phi)
+            run.n_rows += len(chunk.features)
+            run.model_rows += res.model_rows
+            run.model_calls += res.model_calls
+            run.model_seconds += res.model_seconds
+            run.num_samples, run.exact = res.num_samples, res.exact
+    finally:
+        if writer is not None:
+            writer.close()
+    if base_value is None:
+        return run
+    run.global_values = aggregator.result()
+    run.expected_value = base_value
+    run.section = kernel_shap_section(labels, explained, run.global_values, base_value)
+    return run
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _explain_text(
+    config: AnalysisConfig,
+    dataset: Dataset,
+    model: Predictor,
+    baseline: pd.DataFrame,
+    labels: list[str],
+    text_cols: list[str],
+    stage: OutputStaging,
+    chunksize: int,
+    max_batch_rows: int,
+    seed: int,
+    progress: Callable[[int], None] | None,
+    on_start: Callable[[int | None, int], None] | None,
+) -> _Run:
+    shap = config.methods.shap
+    assert shap is not None and shap.text_config is not None  # noqa: S101 - checked by the caller
+    tc = shap.text_config
+    schema = dataset.schema
+    names = list(schema.feature_names)
+    text_set = set(text_cols)
+    kinds = [
+        "free_text" if n in text_set else ("categorical" if c else "numerical")
+        for n, c in zip(names, schema.categorical, strict=True)
+    ]
+    segmenter = Segmenter(tc.granularity, tc.language)
+    writer = LocalShapJsonlWriter(stage.path(LOCAL_SHAP_JSONL)) if shap.save_local_shap_values else None
+    aggregator = GlobalAggregator(shap.agg_method)
+    base_mean = GlobalAggregator("mean")
+    top = TopTextAggregator(shap.agg_method, tc.max_top_tokens)
+    run = _Run(names, {}, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+    empty_rows: list[int] = []
+    max_coalitions, all_exact = 0, True
+    if on_start is not None:
+        on_start(None, len(names))
+    try:
+        for chunk in dataset.chunks(chunksize):
+            res: TextShapResult = kernel_shap_text(
+                model,
+                chunk.features,
+                baseline,
+                text_columns=text_cols,
+                segmenter=segmenter,
+                num_samples=shap.num_samples,
+                seed=seed,
+                use_logit=shap.use_logit,
+                max_batch_rows=max_batch_rows,
+                first_row=chunk.start_row,
+                progress=progress,
+            )
+            n, n_out = len(chunk.features), res.f_x.shape[1]
+            totals = np.zeros((n, len(names), n_out))
+            js = chunk.join_source.tolist() if chunk.join_source is not None else None
+            for i in range(n):
+                phi, players = res.phi[i], res.players[i]
+                explanations: list[dict[str, Any]] = []
+                for j, name in enumerate(names):
+                    idx = [p for p, pl in enumerate(players) if pl.column == j]
+                    entry: dict[str, Any] = {"feature_name": name, "data_type": kinds[j]}
+                    if name in text_set:
+                        text = res.texts[i][j]
+                        units = [text[players[p].start : players[p].end] for p in idx]
+                        if not units:
+                            empty_rows.append(chunk.start_row + i)
+                        top.add(name, units, phi[idx])
+                        entry["attributions"] = [
+                            {
+                                "attribution": phi[p].tolist(),
+                                "description": {"partial_text": u, "start_idx": players[p].start},
+                            }
+                            for p, u in zip(idx, units, strict=True)
+                        ]
+                    else:
+                        entry["attributions"] = [{"attribution": phi[idx[0]].tolist()}]
+                    if idx:
+                        totals[i, j] = phi[idx].sum(axis=0)
+                    explanations.append(entry)
+                if writer is not None:
+                    record: dict[str, Any] = {"explanations": explanations}
+                    if js is not None:
+                        record["join_source_value"] = _json_value(js[i])
+                    writer.write(record)
+            if run.n_rows == 0 and n:
+                run.first_phi, run.first_fx = totals[0], res.f_x[0]
+            aggregator.add(totals)
+            base_mean.add(res.base_value[:, None, :])
+            run.n_rows += n
+            run.model_rows += res.model_rows
+            run.model_calls += res.model_calls
+            run.model_seconds += res.model_seconds
+            if n:
+                max_coalitions = max(max_coalitions, int(res.num_samples.max()))
+                all_exact = all_exact and bool(res.exact.all())
+    finally:
+        if writer is not None:
+            writer.close()
+    if run.n_rows == 0:
+        return run
+    if empty_rows:
+        shown = ", ".join(str(r) for r in empty_rows[:5]) + (", ..." if len(empty_rows) > 5 else "")
+        warnings.warn(
+            f"{len(empty_rows)} records have a text with no units (empty or whitespace only; records {shown}, "
+            "numbered from 0): their text gets no attributions.",
+            OpenClarifyWarning,
+            stacklevel=3,
+        )
+    run.global_values = aggregator.result()
+    run.expected_value = base_mean.result()[0]
+    run.num_samples, run.exact = max_coalitions, all_exact
+    top_text = top.result(len(labels))
+    for k in range(len(labels)):
+        for name in text_cols:
+            top_text[k].setdefault(name, {})
+    run.section = kernel_shap_section(labels, names, run.global_values, run.expected_value, top_text)
+    return run
+
+
 def run_analysis(
     config: AnalysisConfig,
     *,
@@ -179,6 +472,7 @@ def run_analysis(
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int | None, int], None] | None = None,
     n_jobs: int = 1,
+    text_columns: Sequence[str] | None = None,
 ) -> AnalysisResult:
     """Run the explainability analysis of ``config`` and write Clarify's output files.
 
@@ -205,7 +499,10 @@ def run_analysis(
         Called once with the number of records (None when unknown) and of features before explaining.
     n_jobs
         Worker threads for the model calls and the estimator (see :func:`openclarify.kernel_shap`);
-        the results do not depend on it.
+        the results do not depend on it. Text analyses run on one thread.
+    text_columns
+        With ``text_config``: the feature columns that hold free text. Default: detected (see
+        :func:`_text_columns`).
 
     Raises
     ------
@@ -233,70 +530,66 @@ def run_analysis(
     )
     schema = dataset.schema
     players, explained = _players(config, schema)
-    n_explained = len(explained)
     seed = int(shap.seed) if shap.seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
-    baseline = _baseline(config, dataset, base_dir, seed)
+    text_cols: list[str] = []
+    if shap.text_config is not None:
+        text_cols = _text_columns(dataset, seed, text_columns)
+        # a text column holds strings even where the file had only numbers in it
+        schema = dataclasses.replace(
+            schema,
+            categorical=tuple(
+                c or n in text_cols for n, c in zip(schema.feature_names, schema.categorical, strict=True)
+            ),
+        )
+        baseline = _text_baseline(config, dataset, schema, text_cols, base_dir, seed)
+    else:
+        baseline = _baseline(config, dataset, base_dir, seed)
     player_names = [p[0] if len(p) == 1 else "+".join(p) for p in players]
     # name the outputs before the long part of the job, so a label_headers mismatch fails at once
-    labels = _labels(config, model.predict(baseline).shape[1])
+    labels = _labels(config, model.predict(baseline).shape[1], getattr(model, "label_headers", None))
 
     out_dir = Path(output_dir)
     created = not out_dir.exists()
     try:
         with OutputStaging(out_dir) as stage:
-            base_value: FloatArray | None = None
-            writer: LocalShapCsvWriter | None = None
-            aggregator = GlobalAggregator(shap.agg_method)
-            n_rows = model_rows = model_calls = 0
-            model_seconds = 0.0
-            num_samples, exact = 0, False
-            first_phi = first_fx = np.zeros(0)
-            if on_start is not None:
-                on_start(None, n_explained)
-            try:
-                for chunk in dataset.chunks(max(1, chunksize)):
-                    res = kernel_shap(
-                        model,
-                        chunk.features,
-                        baseline,
-                        num_samples=shap.num_samples,
-                        seed=seed,
-                        use_logit=shap.use_logit,
-                        players=players,
-                        player_names=player_names,
-                        max_batch_rows=max_batch_rows,
-                        first_row=chunk.start_row,
-                        base_value=base_value,
-                        progress=progress,
-                        n_jobs=n_jobs,
-                    )
-                    phi = res.phi[:, :n_explained, :]
-                    if base_value is None:
-                        base_value = res.base_value
-                        if shap.save_local_shap_values:
-                            writer = LocalShapCsvWriter(
-                                stage.path(LOCAL_SHAP_CSV), explained, labels, schema.joinsource_name
-                            )
-                        first_phi, first_fx = phi[0], res.f_x[0]
-                    if writer is not None:
-                        js = chunk.join_source.tolist() if chunk.join_source is not None else None
-                        writer.write(phi, js)
-                    aggregator.add(phi)
-                    n_rows += len(chunk.features)
-                    model_rows += res.model_rows
-                    model_calls += res.model_calls
-                    model_seconds += res.model_seconds
-                    num_samples, exact = res.num_samples, res.exact
-            finally:
-                if writer is not None:
-                    writer.close()
-            if base_value is None:
+            if text_cols:
+                run = _explain_text(
+                    config,
+                    dataset,
+                    model,
+                    baseline,
+                    labels,
+                    text_cols,
+                    stage,
+                    max(1, chunksize),
+                    max_batch_rows,
+                    seed,
+                    progress,
+                    on_start,
+                )
+            else:
+                run = _explain_tabular(
+                    config,
+                    dataset,
+                    model,
+                    baseline,
+                    labels,
+                    players,
+                    explained,
+                    player_names,
+                    stage,
+                    max(1, chunksize),
+                    max_batch_rows,
+                    seed,
+                    progress,
+                    on_start,
+                    n_jobs,
+                )
+            if run.n_rows == 0:
                 raise DataError(
                     f"dataset '{location}': no records to explain; got 0 rows. Give a dataset with records."
                 )
-            global_values = aggregator.result()
-            section = kernel_shap_section(labels, explained, global_values, base_value)
-            write_analysis_json(stage.path(ANALYSIS_JSON), {"kernel_shap": section})
+            write_analysis_json(stage.path(ANALYSIS_JSON), {"kernel_shap": run.section})
             write_baseline_csv(stage.path(BASELINE_CSV), baseline)
             files = stage.commit()
     except BaseException:
@@ -307,18 +600,19 @@ def run_analysis(
         output_dir=out_dir,
         files=tuple(files),
         labels=tuple(labels),
-        feature_names=tuple(explained),
-        global_shap_values=global_values,
-        expected_value=base_value,
-        first_record_shap=first_phi,
-        first_record_score=first_fx,
-        n_rows=n_rows,
+        feature_names=tuple(run.feature_names),
+        global_shap_values=run.global_values,
+        expected_value=run.expected_value,
+        first_record_shap=run.first_phi,
+        first_record_score=run.first_fx,
+        n_rows=run.n_rows,
         n_baseline_rows=len(baseline),
-        num_samples=num_samples,
-        exact=exact,
+        num_samples=run.num_samples,
+        exact=run.exact,
         seed=seed,
         seconds=time.perf_counter() - started,
-        model_seconds=model_seconds,
-        model_rows=model_rows,
-        model_calls=model_calls,
+        model_seconds=run.model_seconds,
+        model_rows=run.model_rows,
+        model_calls=run.model_calls,
+        text_columns=tuple(text_cols),
     )

@@ -1,11 +1,11 @@
-"""The only code that knows Clarify's output layout: analysis.json, explanations_shap/{out.csv,baseline.csv}."""
+"""The only code that knows Clarify's output layout: analysis.json and explanations_shap/."""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,7 +18,9 @@ __all__ = [
     "ANALYSIS_JSON",
     "BASELINE_CSV",
     "LOCAL_SHAP_CSV",
+    "LOCAL_SHAP_JSONL",
     "LocalShapCsvWriter",
+    "LocalShapJsonlWriter",
     "kernel_shap_section",
     "write_analysis_json",
     "write_baseline_csv",
@@ -26,23 +28,34 @@ __all__ = [
 
 ANALYSIS_JSON = "analysis.json"
 LOCAL_SHAP_CSV = "explanations_shap/out.csv"
+LOCAL_SHAP_JSONL = "explanations_shap/out.jsonl"
 BASELINE_CSV = "explanations_shap/baseline.csv"
 
 
 def kernel_shap_section(
-    labels: Sequence[str], feature_names: Sequence[str], global_values: FloatArray, expected_value: FloatArray
+    labels: Sequence[str],
+    feature_names: Sequence[str],
+    global_values: FloatArray,
+    expected_value: FloatArray,
+    top_text: Sequence[Mapping[str, Mapping[str, float]]] | None = None,
 ) -> dict[str, Any]:
-    """``explanations.kernel_shap``: per label, ``global_shap_values`` and ``expected_value``.
+    """``explanations.kernel_shap``: per label, ``global_shap_values``, ``expected_value`` and, for
+    text datasets, ``global_top_shap_text`` (``top_text[k]``: text feature -> unit -> value).
 
     ``global_values`` has shape ``(n_features, n_outputs)``, ``expected_value`` ``(n_outputs,)``.
     """
-    return {
-        label: {
+    section: dict[str, Any] = {}
+    for k, label in enumerate(labels):
+        entry: dict[str, Any] = {
             "global_shap_values": {f: float(global_values[j, k]) for j, f in enumerate(feature_names)},
             "expected_value": float(expected_value[k]),
         }
-        for k, label in enumerate(labels)
-    }
+        if top_text is not None:
+            entry["global_top_shap_text"] = {
+                f: {u: float(v) for u, v in units.items()} for f, units in top_text[k].items()
+            }
+        section[label] = entry
+    return section
 
 
 def write_analysis_json(path: Path, explanations: dict[str, Any]) -> None:
@@ -86,6 +99,28 @@ class LocalShapCsvWriter:
             rows = [[str(j), *r] for j, r in zip(join_source, rows, strict=True)]
         self._writer.writerows(rows)
         self.rows += len(rows)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class LocalShapJsonlWriter:
+    """Streams ``explanations_shap/out.jsonl``: one JSON object per record, in input order.
+
+    ``{"explanations": [{"feature_name", "data_type", "attributions": [{"attribution": [one value per
+    label], "description": {"partial_text", "start_idx"}}, ...]}, ...], "join_source_value": ...}``:
+    one element per feature in column order; a text feature has one attribution per unit in text order,
+    a numerical or categorical feature one attribution and no description (clarify-spec §3.4).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+        self.rows = 0
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._file.write(json.dumps(record, ensure_ascii=False, allow_nan=False))
+        self._file.write("\n")
+        self.rows += 1
 
     def close(self) -> None:
         self._file.close()

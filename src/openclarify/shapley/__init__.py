@@ -6,12 +6,16 @@ from ._baseline import summarize_baseline
 from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
 from ._estimator import ShapResult, kernel_shap
 from ._solve import solve
+from ._text import TextPlayer, TextShapResult, kernel_shap_text
 
 __all__ = [
     "CoalitionPlan",
     "ShapResult",
+    "TextPlayer",
+    "TextShapResult",
     "default_num_samples",
     "kernel_shap",
+    "kernel_shap_text",
     "plan_coalitions",
     "sample_coalitions",
     "solve",

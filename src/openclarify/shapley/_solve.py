@@ -77,6 +77,8 @@ def solve(
     zt = np.matmul(weighted_t, target)  # (R, P, O)
     rhs = zt[:, :-1, :] - zt[:, -1:, :]
     try:
+        if n_coal < n_players - 1:  # fewer equations than unknowns: singular, maybe not detectably so
+            raise np.linalg.LinAlgError("underdetermined")
         rest = np.linalg.solve(np.broadcast_to(gram, (n_inst, *gram.shape[1:])), rhs)
     except np.linalg.LinAlgError:
         # too few coalitions to pin down every player: minimum-norm least squares, row by row
@@ -111,6 +113,8 @@ def _solve_paired(
     zd = np.matmul(weighted_t, diff)  # (R, P, O)
     rhs = zd[:, :-1, :] - zd[:, -1:, :]
     try:
+        if half < z.shape[2] - 1:  # fewer equations than unknowns: singular, maybe not detectably so
+            raise np.linalg.LinAlgError("underdetermined")
         rest = np.linalg.solve(np.broadcast_to(gram, (diff.shape[0], *gram.shape[1:])), rhs)
     except np.linalg.LinAlgError:
         sw = np.sqrt(2.0 * weights[:half])[:, None]

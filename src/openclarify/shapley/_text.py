@@ -1,0 +1,467 @@
+"""Kernel SHAP for records with text: every text unit and every other feature is one player.
+
+A record's players are, in column order, one player per tabular feature and one per unit (token,
+sentence or paragraph) of each text column. Records have different numbers of players, so each record
+gets its own coalition plan, but the masked records of many explained records are sent to the model
+together, in calls of at most ``max_batch_rows`` records and about ``max_batch_chars`` characters, so a
+fast model (fastText) is never called one record at a time and a long document never holds more than
+one batch of masked texts in memory.
+
+The value of a coalition is the mean score over the baseline rows of the record with absent tabular
+features set to the baseline row's value and absent text units replaced by the baseline row's string
+for that column (clarify-spec §2.3). The value of the empty coalition depends on the record (the number
+of replaced units does), so every record has its own base value; efficiency holds per record:
+``phi.sum(0) == f_x - base_value``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .._typing import BoolArray, FloatArray, IntArray, SizeAllocation
+from ..errors import ApproximationWarning, ConfigError, ModelError
+from ..models import Predictor, as_predictor
+from ..text import Segmenter, TextMasker
+from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
+from ._estimator import _logit
+from ._solve import solve
+
+__all__ = ["TextPlayer", "TextShapResult", "kernel_shap_text", "text_value"]
+
+# languages written without spaces between words: a replacement is not padded with spaces there
+_UNSPACED = frozenset({"zh", "ja", "th"})
+
+
+class TextPlayer(NamedTuple):
+    """One player of a record: a tabular feature (``start == end == -1``) or a text unit.
+
+    ``column`` indexes the explained columns; a unit is ``text[start:end]`` of that column's text.
+    """
+
+    column: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class TextShapResult:
+    """Local Shapley values of records with text, one entry per record.
+
+    ``phi[i]`` has shape ``(len(players[i]), n_outputs)``; ``base_value`` and ``f_x`` have shape
+    ``(n_instances, n_outputs)``; ``phi[i].sum(0) == f_x[i] - base_value[i]`` (efficiency), except for
+    a record with no players at all (empty text and no other feature), whose ``phi[i]`` is empty.
+    ``num_samples[i]`` coalitions were evaluated for record ``i``; ``exact[i]`` tells whether they were all
+    of them. With ``use_logit`` the values are in log-odds.
+    """
+
+    phi: tuple[FloatArray, ...]
+    players: tuple[tuple[TextPlayer, ...], ...]
+    texts: tuple[tuple[str, ...], ...]
+    base_value: FloatArray
+    f_x: FloatArray
+    columns: tuple[str, ...]
+    text_columns: tuple[str, ...]
+    num_samples: IntArray
+    exact: BoolArray
+    model_rows: int
+    model_calls: int
+    model_seconds: float
+    seconds: float
+
+    def partial_texts(self, i: int) -> list[str | None]:
+        """``partial_text`` of each player of record ``i`` (None for a tabular feature)."""
+        out: list[str | None] = []
+        for p in self.players[i]:
+            out.append(None if p.start < 0 else self.texts[i][p.column][p.start : p.end])
+        return out
+
+
+def text_value(value: object) -> str:
+    """The string a text column holds: missing -> ``""``; a number read from the file -> its shortest form."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        if np.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if isinstance(value, np.floating):
+        return text_value(float(value))
+    return str(value)
+
+
+@dataclass(slots=True)
+class _Record:
+    index: int
+    players: tuple[TextPlayer, ...]
+    plan: CoalitionPlan
+    z: np.ndarray  # (n_coalitions + 1, n_players): the plan's coalitions, then the empty one
+    maskers: dict[int, list[TextMasker]]  # text column -> one masker per baseline row
+    unit_cols: dict[int, np.ndarray]  # text column -> its players' indices
+    tab_cols: dict[int, int]  # tabular column -> its player index
+    values: np.ndarray  # (n_coalitions + 1, n_outputs) once filled
+    chars: int  # characters of one masked record
+    done: int = 0
+
+
+class _Batcher:
+    """Collects slices of masked records of several explained records into model calls."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        columns: list[str],
+        text_cols: set[int],
+        x_cols: list[np.ndarray],
+        base_cols: list[np.ndarray],
+        dtypes: Mapping[str, Any],
+        max_rows: int,
+        max_chars: int,
+    ) -> None:
+        self.predictor = predictor
+        self.columns = columns
+        self.text_cols = text_cols
+        self.x_cols = x_cols
+        self.base_cols = base_cols
+        self.dtypes = dtypes
+        self.max_rows = max_rows
+        self.max_chars = max_chars
+        self.n_base = len(base_cols[0]) if base_cols else 1
+        self.pending: list[tuple[_Record, int, int]] = []
+        self.rows = 0
+        self.chars = 0
+        self.model_seconds = 0.0
+        self.model_rows = 0
+        self.model_calls = 0
+        self.n_outputs: int | None = None
+
+    def predict(self, frame: pd.DataFrame) -> FloatArray:
+        start = time.perf_counter()
+        scores = self.predictor.predict(frame)
+        self.model_seconds += time.perf_counter() - start
+        self.model_rows += len(frame)
+        self.model_calls += 1
+        if self.n_outputs is None:
+            self.n_outputs = scores.shape[1]
+        elif scores.shape[1] != self.n_outputs:
+            raise ModelError(
+                f"model: returned {scores.shape[1]} scores per record for one batch and {self.n_outputs} "
+                "for another. Return the same number of scores for every record."
+            )
+        return scores
+
+    def add(self, rec: _Record, c0: int, c1: int) -> None:
+        rows = (c1 - c0) * self.n_base
+        chars = rows * rec.chars
+        if self.pending and (self.rows + rows > self.max_rows or self.chars + chars > self.max_chars):
+            self.flush()
+        self.pending.append((rec, c0, c1))
+        self.rows += rows
+        self.chars += chars
+
+    def _block(self, rec: _Record, c0: int, c1: int) -> list[Any]:
+        """Per column, the masked values of coalitions c0:c1 x baseline rows (coalition-major)."""
+        z = rec.z[c0:c1]
+        nb = self.n_base
+        out: list[Any] = []
+        for j in range(len(self.columns)):
+            if j in self.text_cols:
+                maskers = rec.maskers[j]
+                zj = z[:, rec.unit_cols[j]]
+                if nb == 1:
+                    out.append(maskers[0].mask(zj))
+                else:
+                    grid = np.empty((c1 - c0, nb), dtype=object)
+                    for k, m in enumerate(maskers):
+                        grid[:, k] = m.mask(zj)
+                    out.append(grid.ravel().tolist())
+            else:
+                keep = z[:, rec.tab_cols[j]][:, None]
+                xv = self.x_cols[j][rec.index]
+                out.append(np.where(keep, xv, self.base_cols[j][None, :]).reshape(-1))
+        return out
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        blocks = [self._block(rec, c0, c1) for rec, c0, c1 in self.pending]
+        data: dict[str, Any] = {}
+        for j, name in enumerate(self.columns):
+            if j in self.text_cols:
+                col: list[str] = []
+                for b in blocks:
+                    col.extend(b[j])
+                data[name] = col
+            else:
+                data[name] = np.concatenate([b[j] for b in blocks])
+        frame = pd.DataFrame(data, columns=pd.Index(self.columns, dtype=object), copy=False)
+        tab = {n: t for n, t in self.dtypes.items() if frame.columns.get_loc(n) not in self.text_cols}
+        if tab:
+            frame = frame.astype(tab)
+        scores = self.predict(frame)
+        offset = 0
+        for rec, c0, c1 in self.pending:
+            n = (c1 - c0) * self.n_base
+            block = scores[offset : offset + n].reshape(c1 - c0, self.n_base, -1)
+            if rec.values.shape[1] != block.shape[2]:
+                rec.values = np.zeros((rec.values.shape[0], block.shape[2]))
+            rec.values[c0:c1] = block[:, 0] if self.n_base == 1 else block.mean(axis=1)
+            rec.done += c1 - c0
+            offset += n
+        self.pending.clear()
+        self.rows = self.chars = 0
+
+
+def kernel_shap_text(
+    model: Predictor | Callable[[Any], Any],
+    X: pd.DataFrame,
+    baseline: pd.DataFrame,
+    *,
+    text_columns: Sequence[str],
+    segmenter: Segmenter | Mapping[str, Segmenter] | None = None,
+    num_samples: int | None = None,
+    seed: int | None = None,
+    use_logit: bool = False,
+    max_batch_rows: int = 16384,
+    max_batch_chars: int = 1 << 25,
+    allocation: SizeAllocation = "leverage",
+    first_row: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> TextShapResult:
+    """Kernel SHAP values of records with one or more text columns.
+
+    Parameters
+    ----------
+    model
+        A :class:`~openclarify.models.Predictor`, or a callable taking a DataFrame (text columns hold
+        ``str``) and returning one score or score vector per record.
+    X
+        Records to explain; ``text_columns`` hold strings, the other columns are tabular features.
+    baseline
+        Reference rows with X's columns. In a text column the value is the string that replaces an
+        absent unit (``"<UNK>"``, ``"[MASK]"``; ``""`` removes it); in the other columns it is the value
+        an absent feature takes. With several rows, the value of a coalition is the mean over them.
+    text_columns
+        Names of the columns of X split into units.
+    segmenter
+        How text is split: one :class:`~openclarify.text.Segmenter` for every text column or one per
+        column; default English tokens.
+    num_samples
+        Coalitions evaluated per record; default per record ``min(2M + 2048, 2**M - 2)`` for its M players.
+        A record with ``2**M - 2 <= num_samples`` is explained exactly. A record with more players than
+        about ``num_samples / 2`` gets a minimum-norm estimate (and an :class:`ApproximationWarning`).
+    seed
+        Makes the result reproducible: a record's coalitions depend only on the seed, its record number
+        (``first_row`` + position) and its number of players.
+    use_logit
+        Explain ``logit(score)``.
+    max_batch_rows, max_batch_chars
+        Bounds of one model call: records, and characters of text summed over them (a long document's
+        masked copies are sent in several calls rather than built all at once).
+    allocation
+        How the sampled budget is spread over coalition sizes (``"leverage"`` or ``"kernel"``).
+    first_row
+        Global record number of X's first row.
+    progress
+        Called with the number of records finished, as they finish.
+
+    Raises
+    ------
+    ConfigError
+        Invalid parameters.
+    ModelError
+        The model failed or returned scores of the wrong shape.
+    """
+    started = time.perf_counter()
+    if not isinstance(X, pd.DataFrame):
+        raise ConfigError(f"must be a pandas DataFrame with named text columns; got {type(X).__name__}.", path="X")
+    frame = X.reset_index(drop=True)
+    columns = [str(c) for c in frame.columns]
+    frame.columns = pd.Index(columns, dtype=object)
+    base = baseline.reset_index(drop=True) if isinstance(baseline, pd.DataFrame) else pd.DataFrame(baseline)
+    if [str(c) for c in base.columns] != columns:
+        if base.shape[1] == len(columns) and not isinstance(baseline, pd.DataFrame):
+            base.columns = pd.Index(columns, dtype=object)
+        else:
+            raise ConfigError(f"must have the columns of X {columns!r}; got {list(base.columns)!r}.", path="baseline")
+    base.columns = pd.Index(columns, dtype=object)
+    if len(base) == 0:
+        raise ConfigError("needs at least one row; got 0.", path="baseline")
+    text_idx: list[int] = []
+    for name in text_columns:
+        if name not in columns:
+            raise ConfigError(f"unknown column {name!r}; columns are {columns!r}.", path="text_columns")
+        text_idx.append(columns.index(name))
+    if not text_idx:
+        raise ConfigError("needs at least one text column; got none.", path="text_columns")
+    text_set = set(text_idx)
+    if max_batch_rows < 1:
+        raise ConfigError(f"must be >= 1; got {max_batch_rows!r}.", path="max_batch_rows")
+    if max_batch_chars < 1:
+        raise ConfigError(f"must be >= 1; got {max_batch_chars!r}.", path="max_batch_chars")
+    if num_samples is not None and int(num_samples) < 1:
+        raise ConfigError(f"must be an integer >= 1; got {num_samples!r}.", path="num_samples")
+    seg_of: dict[int, Segmenter] = {}
+    for j in text_idx:
+        if segmenter is None:
+            seg_of[j] = Segmenter("token", "en")
+        elif isinstance(segmenter, Segmenter):
+            seg_of[j] = segmenter
+        else:
+            if columns[j] not in segmenter:
+                raise ConfigError(f"no segmenter for text column {columns[j]!r}.", path="segmenter")
+            seg_of[j] = segmenter[columns[j]]
+    predictor = as_predictor(model)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy) & (2**64 - 1)  # type: ignore[arg-type]
+
+    # text columns as str (missing -> ""), tabular columns as given
+    texts = {j: [text_value(v) for v in frame.iloc[:, j].tolist()] for j in text_idx}
+    for j in text_idx:
+        frame[columns[j]] = pd.Series(texts[j], dtype=object)
+        base[columns[j]] = pd.Series([text_value(v) for v in base.iloc[:, j].tolist()], dtype=object)
+    dtypes = {c: frame.dtypes[c] for c in columns}
+    x_cols = [frame.iloc[:, j].to_numpy() for j in range(len(columns))]
+    base_cols = [base.iloc[:, j].to_numpy() for j in range(len(columns))]
+    n_base = len(base)
+    n_rows = len(frame)
+
+    batcher = _Batcher(predictor, columns, text_set, x_cols, base_cols, dtypes, max_batch_rows, max(1, max_batch_chars))
+    # f(x) of every record, in bounded calls
+    f_parts: list[FloatArray] = []
+    lengths = np.array([sum(len(texts[j][i]) for j in text_idx) for i in range(n_rows)], dtype=np.int64)
+    start = 0
+    while start < n_rows:
+        stop, chars = start, 0
+        while (
+            stop < n_rows
+            and stop - start < max_batch_rows
+            and (stop == start or chars + lengths[stop] <= max_batch_chars)
+        ):
+            chars += int(lengths[stop])
+            stop += 1
+        f_parts.append(batcher.predict(frame.iloc[start:stop]))
+        start = stop
+    f_x = np.concatenate(f_parts) if f_parts else np.zeros((0, 0))
+    n_out = f_x.shape[1] if f_parts else 0
+    if use_logit and n_rows:
+        f_x = _logit(f_x, "explained records")
+
+    plans: dict[int, CoalitionPlan] = {}
+    phis: list[FloatArray] = [np.zeros((0, n_out))] * n_rows
+    players_all: list[tuple[TextPlayer, ...]] = [()] * n_rows
+    base_values = np.zeros((n_rows, n_out))
+    n_samples = np.zeros(n_rows, dtype=np.int64)
+    exact = np.zeros(n_rows, dtype=bool)
+    underdetermined = 0
+
+    def prepare(i: int) -> _Record:
+        players: list[TextPlayer] = []
+        maskers: dict[int, list[TextMasker]] = {}
+        unit_cols: dict[int, np.ndarray] = {}
+        tab_cols: dict[int, int] = {}
+        chars = 0
+        for j in range(len(columns)):
+            if j in text_set:
+                text = texts[j][i]
+                segs = seg_of[j](text)
+                first = len(players)
+                players.extend(TextPlayer(j, s, e) for s, e in segs)
+                unit_cols[j] = np.arange(first, len(players))
+                pad = seg_of[j].language not in _UNSPACED
+                maskers[j] = [TextMasker(text, segs, str(base_cols[j][k]), pad=pad) for k in range(n_base)]
+                longest = max(len(str(base_cols[j][k])) for k in range(n_base))
+                chars += len(text) + longest * len(segs)
+            else:
+                tab_cols[j] = len(players)
+                players.append(TextPlayer(j, -1, -1))
+        m = len(players)
+        budget = default_num_samples(m) if num_samples is None else int(num_samples)
+        if m not in plans:
+            plans[m] = plan_coalitions(m, budget, allocation) if m >= 1 else CoalitionPlan(0, ())
+        plan = plans[m]
+        if m >= 2:
+            z = sample_coalitions(plan, np.array([first_row + i], dtype=np.int64), seed)[0]
+        else:
+            z = np.zeros((0, m), dtype=bool)
+        z = np.concatenate([z, np.zeros((1, m), dtype=bool)])  # the empty coalition last
+        values = np.zeros((len(z), max(n_out, 1)))
+        return _Record(i, tuple(players), plan, z, maskers, unit_cols, tab_cols, values, max(1, chars))
+
+    def finish(rec: _Record) -> None:
+        nonlocal underdetermined
+        i = rec.index
+        values = rec.values[:, :n_out]
+        if use_logit:
+            values = _logit(values, "masked records")
+        base_v = values[-1]
+        base_values[i] = base_v
+        m = len(rec.players)
+        players_all[i] = rec.players
+        n_coal = rec.plan.n_coalitions
+        n_samples[i] = n_coal
+        exact[i] = rec.plan.exact
+        if m == 0:
+            phis[i] = np.zeros((0, n_out))
+        else:
+            if m > 1 and n_coal // 2 < m - 1:
+                underdetermined += 1
+            phis[i] = solve(
+                rec.z[None, :n_coal], rec.plan.weights(), values[None, :n_coal], base_v, f_x[i : i + 1], paired=True
+            )[0]
+        rec.z = rec.z[:0]  # free the coalitions
+        if progress is not None:
+            progress(1)
+
+    def work() -> Iterator[tuple[_Record, int, int]]:
+        for i in range(n_rows):
+            rec = prepare(i)
+            total = len(rec.z)
+            per_call = max(1, min(max_batch_rows, max_batch_chars // rec.chars) // n_base)
+            for c0 in range(0, total, per_call):
+                yield rec, c0, min(total, c0 + per_call)
+
+    open_records: list[_Record] = []
+    for rec, c0, c1 in work():
+        if not open_records or open_records[-1] is not rec:
+            open_records.append(rec)
+        batcher.add(rec, c0, c1)
+        # finish every record whose coalitions have all been scored
+        while open_records and open_records[0].done == len(open_records[0].z):
+            finish(open_records.pop(0))
+    batcher.flush()
+    for rec in open_records:
+        finish(rec)
+
+    if underdetermined:
+        budget_txt = "the default budget" if num_samples is None else f"num_samples={num_samples}"
+        warnings.warn(
+            f"{underdetermined} of {n_rows} records have more text units than {budget_txt} can pin down "
+            "(more than num_samples / 2 players); their values are minimum-norm estimates. Raise num_samples "
+            "or use a coarser granularity (sentence, paragraph) for long texts.",
+            ApproximationWarning,
+            stacklevel=2,
+        )
+    return TextShapResult(
+        phi=tuple(phis),
+        players=tuple(players_all),
+        texts=tuple(tuple(texts[j][i] if j in text_set else "" for j in range(len(columns))) for i in range(n_rows)),
+        base_value=base_values,
+        f_x=f_x,
+        columns=tuple(columns),
+        text_columns=tuple(columns[j] for j in text_idx),
+        num_samples=n_samples,
+        exact=exact,
+        model_rows=batcher.model_rows,
+        model_calls=batcher.model_calls,
+        model_seconds=batcher.model_seconds,
+        seconds=time.perf_counter() - started,
+    )

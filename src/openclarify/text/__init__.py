@@ -1,0 +1,8 @@
+"""Text units for explanations: segmentation into character spans, and masking by coalitions."""
+
+from __future__ import annotations
+
+from ._mask import TextMasker
+from ._segment import EXTRA_PACKAGES, Segment, Segmenter, segment
+
+__all__ = ["EXTRA_PACKAGES", "Segment", "Segmenter", "TextMasker", "segment"]
