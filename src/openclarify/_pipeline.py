@@ -182,8 +182,8 @@ def _text_columns(dataset: Dataset, seed: int, requested: Sequence[str] | None) 
     """The feature columns holding free text (clarify-spec §2.2: detected automatically).
 
     A dataset with one feature: that column, whatever it holds. Otherwise a non-numeric column whose
-    values average at least three words, or are mostly distinct (more than half of the non-empty values
-    in a sample), is text; other non-numeric columns are categorical, numeric ones numerical.
+    values average at least three words, or (given at least 20 values) are mostly distinct, is text;
+    other non-numeric columns are categorical, numeric ones numerical. ``text_columns`` overrides this.
     """
     schema = dataset.schema
     names = list(schema.feature_names)
@@ -203,7 +203,7 @@ def _text_columns(dataset: Dataset, seed: int, requested: Sequence[str] | None) 
         if not values:
             continue
         words = sum(len(v.split()) for v in values) / len(values)
-        if words >= 3 or len(set(values)) > len(values) / 2:
+        if words >= 3 or (len(values) >= 20 and len(set(values)) > len(values) / 2):
             found.append(name)
             logger.info("column %r is free text (%.1f words per value on average)", name, words)
     if not found:
