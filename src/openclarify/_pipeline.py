@@ -50,7 +50,10 @@ class AnalysisResult:
 
     ``global_shap_values`` has shape ``(n_features, n_outputs)``; ``expected_value`` ``(n_outputs,)``;
     ``first_record_shap`` ``(n_features, n_outputs)`` holds the local values of the first record and
-    ``first_record_score`` its scores ``(n_outputs,)``.
+    ``first_record_score`` its scores ``(n_outputs,)``. For text analyses ``text_columns`` names the text
+    features (a text feature's value in ``global_shap_values`` aggregates, per record, the sum of its
+    units' values), ``expected_value`` is the mean over records of their base values (every unit
+    replaced), and ``top_text[k]`` is label ``k``'s ``global_top_shap_text``.
     """
 
     output_dir: Path
@@ -71,6 +74,7 @@ class AnalysisResult:
     model_rows: int
     model_calls: int
     text_columns: tuple[str, ...] = ()
+    top_text: tuple[dict[str, dict[str, float]], ...] = ()
 
 
 def _check_supported(config: AnalysisConfig) -> None:
@@ -266,6 +270,7 @@ class _Run:
     model_seconds: float = 0.0
     model_rows: int = 0
     model_calls: int = 0
+    top_text: tuple[dict[str, dict[str, float]], ...] = ()
 
 
 def _explain_tabular(
@@ -456,6 +461,7 @@ def _explain_text(
     for k in range(len(labels)):
         for name in text_cols:
             top_text[k].setdefault(name, {})
+    run.top_text = tuple(top_text)
     run.section = kernel_shap_section(labels, names, run.global_values, run.expected_value, top_text)
     return run
 
@@ -615,4 +621,5 @@ def run_analysis(
         model_rows=run.model_rows,
         model_calls=run.model_calls,
         text_columns=tuple(text_cols),
+        top_text=run.top_text,
     )

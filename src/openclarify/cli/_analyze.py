@@ -76,6 +76,13 @@ def _summary(res: AnalysisResult) -> str:
     help="Threads that call the model and solve in parallel (the model must be thread-safe; "
     "scikit-learn models are). Results do not depend on it.",
 )
+@click.option(
+    "--text-columns",
+    default=None,
+    type=str,
+    help="With text_config: comma-separated feature columns that hold free text. Default: detected "
+    "(the only feature; else non-numeric columns averaging 3+ words per value, or mostly distinct).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 def analyze(
@@ -86,6 +93,7 @@ def analyze(
     chunk_size: int,
     max_batch_rows: int,
     workers: int,
+    text_columns: str | None,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -119,6 +127,7 @@ def analyze(
             n_jobs=workers,
             progress=progress,
             on_start=on_start,
+            text_columns=[c.strip() for c in text_columns.split(",") if c.strip()] if text_columns else None,
         )
     finally:
         if bar is not None:
@@ -128,3 +137,6 @@ def analyze(
         top = np.argsort(-np.abs(result.global_shap_values[:, 0]))[:5]
         names = ", ".join(f"{result.feature_names[j]}={result.global_shap_values[j, 0]:.4g}" for j in top)
         click.echo(f"top features ({result.labels[0]}): {names}", err=True)
+        for feature, units in result.top_text[0].items() if result.top_text else ():
+            shown = ", ".join(f"{u!r}={v:.4g}" for u, v in list(units.items())[:8])
+            click.echo(f"top units of {feature!r} ({result.labels[0]}): {shown}", err=True)

@@ -157,9 +157,32 @@ def plan_coalitions(n_players: int, num_samples: int, allocation: SizeAllocation
     return CoalitionPlan(n, tuple(Stratum(s, pairs[s], c, m) for s, c, m in strata))
 
 
-@lru_cache(maxsize=16)  # at most _TABLE_LIMIT x n bytes each
 def _all_halves(n: int, size: int, middle: bool) -> BoolArray:
-    """Every coalition of ``size`` players (containing player 0 when ``middle``), shape (n_candidates, n)."""
+    """Every coalition of ``size`` players (containing player 0 when ``middle``), shape (n_candidates, n).
+
+    Small tables are kept in a larger cache: text records each have their own number of players, and
+    every record of a given length reuses the same singleton and pair tables.
+    """
+    n_candidates = comb(n - 1, size - 1) if middle else comb(n, size)
+    if n_candidates * n <= _SMALL_TABLE_BYTES:
+        return _small_halves(n, size, middle)
+    return _large_halves(n, size, middle)
+
+
+_SMALL_TABLE_BYTES = 1 << 20
+
+
+@lru_cache(maxsize=64)  # at most _SMALL_TABLE_BYTES each: 64 MiB in all
+def _small_halves(n: int, size: int, middle: bool) -> BoolArray:
+    return _build_halves(n, size, middle)
+
+
+@lru_cache(maxsize=16)  # at most _TABLE_LIMIT x n bytes each
+def _large_halves(n: int, size: int, middle: bool) -> BoolArray:
+    return _build_halves(n, size, middle)
+
+
+def _build_halves(n: int, size: int, middle: bool) -> BoolArray:
     if middle:
         combos = [(0, *c) for c in combinations(range(1, n), size - 1)]
     else:

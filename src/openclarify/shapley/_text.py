@@ -356,6 +356,7 @@ def kernel_shap_text(
         f_x = _logit(f_x, "explained records")
 
     plans: dict[int, CoalitionPlan] = {}
+    plan_weights: dict[int, FloatArray] = {}
     phis: list[FloatArray] = [np.zeros((0, n_out))] * n_rows
     players_all: list[tuple[TextPlayer, ...]] = [()] * n_rows
     base_values = np.zeros((n_rows, n_out))
@@ -387,6 +388,7 @@ def kernel_shap_text(
         budget = default_num_samples(m) if num_samples is None else int(num_samples)
         if m not in plans:
             plans[m] = plan_coalitions(m, budget, allocation) if m >= 1 else CoalitionPlan(0, ())
+            plan_weights[m] = plans[m].weights()
         plan = plans[m]
         if m >= 2:
             z = sample_coalitions(plan, np.array([first_row + i], dtype=np.int64), seed)[0]
@@ -415,7 +417,7 @@ def kernel_shap_text(
             if m > 1 and n_coal // 2 < m - 1:
                 underdetermined += 1
             phis[i] = solve(
-                rec.z[None, :n_coal], rec.plan.weights(), values[None, :n_coal], base_v, f_x[i : i + 1], paired=True
+                rec.z[None, :n_coal], plan_weights[m], values[None, :n_coal], base_v, f_x[i : i + 1], paired=True
             )[0]
         rec.z = rec.z[:0]  # free the coalitions
         if progress is not None:
