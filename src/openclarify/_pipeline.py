@@ -34,7 +34,7 @@ from .outputs import (
     write_baseline_csv,
 )
 from .shapley import TextShapResult, kernel_shap, kernel_shap_text, summarize_baseline
-from .text import Segmenter
+from .text import Segmenter, WhitespaceMode
 
 __all__ = ["AnalysisResult", "run_analysis"]
 
@@ -350,6 +350,7 @@ def _json_value(value: object) -> object:
 
 
 def _explain_text(
+    whitespace: WhitespaceMode,
     config: AnalysisConfig,
     dataset: Dataset,
     model: Predictor,
@@ -373,7 +374,7 @@ def _explain_text(
         "free_text" if n in text_set else ("categorical" if c else "numerical")
         for n, c in zip(names, schema.categorical, strict=True)
     ]
-    segmenter = Segmenter(tc.granularity, tc.language)
+    segmenter = Segmenter(tc.granularity, tc.language, whitespace=whitespace)
     writer = LocalShapJsonlWriter(stage.path(LOCAL_SHAP_JSONL)) if shap.save_local_shap_values else None
     aggregator = GlobalAggregator(shap.agg_method)
     base_mean = GlobalAggregator("mean")
@@ -479,6 +480,7 @@ def run_analysis(
     on_start: Callable[[int | None, int], None] | None = None,
     n_jobs: int = 1,
     text_columns: Sequence[str] | None = None,
+    text_whitespace: WhitespaceMode = "keep",
 ) -> AnalysisResult:
     """Run the explainability analysis of ``config`` and write Clarify's output files.
 
@@ -509,6 +511,10 @@ def run_analysis(
     text_columns
         With ``text_config``: the feature columns that hold free text. Default: detected (see
         :func:`_text_columns`).
+    text_whitespace
+        ``"keep"`` (Clarify's units: extra whitespace is a token unit, sentences keep the whitespace
+        before them) or ``"trim"`` (no whitespace-only units, trimmed sentences); see
+        :class:`openclarify.text.Segmenter`.
 
     Raises
     ------
@@ -560,6 +566,7 @@ def run_analysis(
         with OutputStaging(out_dir) as stage:
             if text_cols:
                 run = _explain_text(
+                    text_whitespace,
                     config,
                     dataset,
                     model,

@@ -83,6 +83,14 @@ def _summary(res: AnalysisResult) -> str:
     help="With text_config: comma-separated feature columns that hold free text. Default: detected "
     "(the only feature; else non-numeric columns averaging 3+ words per value, or mostly distinct).",
 )
+@click.option(
+    "--text-whitespace",
+    default="keep",
+    show_default=True,
+    type=click.Choice(["keep", "trim"]),
+    help="With text_config: 'keep' makes units as Clarify does (extra whitespace such as a blank line is a "
+    "token of its own; a sentence keeps the whitespace before it); 'trim' drops whitespace-only units.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 def analyze(
@@ -94,6 +102,7 @@ def analyze(
     max_batch_rows: int,
     workers: int,
     text_columns: str | None,
+    text_whitespace: str,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -128,6 +137,7 @@ def analyze(
             progress=progress,
             on_start=on_start,
             text_columns=[c.strip() for c in text_columns.split(",") if c.strip()] if text_columns else None,
+            text_whitespace="trim" if text_whitespace == "trim" else "keep",
         )
     finally:
         if bar is not None:

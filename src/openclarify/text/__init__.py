@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from ._mask import TextMasker
-from ._segment import EXTRA_PACKAGES, Segment, Segmenter, segment
+from ._segment import EXTRA_PACKAGES, Segment, Segmenter, WhitespaceMode, segment
 
-__all__ = ["EXTRA_PACKAGES", "Segment", "Segmenter", "TextMasker", "segment"]
+__all__ = ["EXTRA_PACKAGES", "Segment", "Segmenter", "TextMasker", "WhitespaceMode", "segment"]
