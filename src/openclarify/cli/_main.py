@@ -11,6 +11,7 @@ import click
 
 from ..errors import ConfigError, DataError, MissingDependencyError, ModelError, OpenClarifyError, OutputError
 from ._analyze import analyze
+from ._train import prepare_dbpedia_command, train
 
 __all__ = ["EXIT_CONFIG", "EXIT_DATA", "EXIT_MODEL", "EXIT_OUTPUT", "EXIT_UNEXPECTED", "main"]
 
@@ -37,6 +38,8 @@ def cli() -> None:
 
 
 cli.add_command(analyze)
+cli.add_command(train)
+cli.add_command(prepare_dbpedia_command)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:

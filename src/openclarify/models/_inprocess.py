@@ -1,4 +1,4 @@
-"""In-process models: scikit-learn estimators saved with joblib, and ``file.py:function`` callables."""
+"""In-process models: scikit-learn estimators saved with joblib, fastText models, ``file.py:function`` callables."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import pandas as pd
 
 from .._typing import FloatArray
 from ..errors import ModelError
+from ._fasttext import MODEL_FILE, FastTextPredictor
 from ._protocol import CallablePredictor, Predictor, check_scores
 
 __all__ = ["SklearnPredictor", "load_model"]
 
-ModelKind = Literal["joblib", "python"]
+ModelKind = Literal["joblib", "python", "fasttext"]
 _JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
+_FASTTEXT_SUFFIXES = (".bin", ".ftz")
 
 
 class SklearnPredictor:
@@ -94,7 +96,9 @@ def load_model(spec: str | Path) -> Predictor:
 
     ``spec`` is ``path/to/model.joblib`` (or ``.pkl``): a scikit-learn estimator, pipeline or callable
     saved with joblib, loaded only from this path the user named; or ``path/to/file.py:function``,
-    a function that receives a DataFrame of records and returns one score or score vector per record.
+    a function that receives a DataFrame of records and returns one score or score vector per record;
+    or a fastText / BlazingText supervised ``model.bin`` (or ``.ftz``), or a folder holding ``model.bin``
+    (as ``openclarify train`` writes it): a :class:`FastTextPredictor`.
 
     Raises
     ------
@@ -108,11 +112,13 @@ def load_model(spec: str | Path) -> Predictor:
     path = Path(text)
     if path.suffix == ".py":
         raise ModelError(f"--model '{text}': name the function too, as 'file.py:function'.")
+    if path.suffix.lower() in _FASTTEXT_SUFFIXES or (path.is_dir() and (path / MODEL_FILE).is_file()):
+        return FastTextPredictor(path)
     if path.suffix.lower() not in _JOBLIB_SUFFIXES:
         raise ModelError(
             f"--model: unsupported model file; got {text!r}. Give a scikit-learn model saved with joblib "
-            f"({', '.join(_JOBLIB_SUFFIXES)}) or 'file.py:function' "
-            "(fastText and Hugging Face models are not supported yet)."
+            f"({', '.join(_JOBLIB_SUFFIXES)}), a fastText or BlazingText model ({', '.join(_FASTTEXT_SUFFIXES)}, "
+            f"or a folder holding {MODEL_FILE}) or 'file.py:function' (Hugging Face models are not supported yet)."
         )
     if not path.is_file():
         raise ModelError(f"--model '{text}': file not found.")

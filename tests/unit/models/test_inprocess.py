@@ -46,7 +46,8 @@ def test_python_function(tmp_path):
         pytest.param({"m.py": "def f(df):\n    return 1\n"}, "m.py:g", "no function 'g'.*'f'", id="no-function"),
         pytest.param({"m.py": "raise RuntimeError('boom')\n"}, "m.py:f", "RuntimeError: boom", id="import-fails"),
         pytest.param({"m.py": "x = 1\n"}, "m.py", "name the function", id="no-colon"),
-        pytest.param({"m.bin": "x"}, "m.bin", "unsupported model file", id="bin"),
+        pytest.param({"m.onnx": "x"}, "m.onnx", "unsupported model file", id="onnx"),
+        pytest.param({"m.bin": "x"}, "m.bin", "not a fastText supervised model", id="bin"),
         pytest.param({"m.joblib": "not a pickle"}, "m.joblib", "joblib could not load", id="corrupt"),
     ],
 )
