@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import combinations
+from itertools import chain, combinations
 from math import comb
 
 import numpy as np
@@ -184,12 +184,16 @@ def _large_halves(n: int, size: int, middle: bool) -> BoolArray:
 
 def _build_halves(n: int, size: int, middle: bool) -> BoolArray:
     if middle:
-        combos = [(0, *c) for c in combinations(range(1, n), size - 1)]
+        rest = size - 1
+        n_rows = comb(n - 1, rest)
+        members = np.fromiter(chain.from_iterable(combinations(range(1, n), rest)), dtype=np.int64, count=n_rows * rest)
+        members = np.concatenate([np.zeros((n_rows, 1), dtype=np.int64), members.reshape(n_rows, rest)], axis=1)
     else:
-        combos = list(combinations(range(n), size))
-    z = np.zeros((len(combos), n), dtype=bool)
-    if combos:
-        z[np.repeat(np.arange(len(combos)), size), np.asarray(combos, dtype=np.int64).ravel()] = True
+        n_rows = comb(n, size)
+        members = np.fromiter(chain.from_iterable(combinations(range(n), size)), dtype=np.int64, count=n_rows * size)
+    z = np.zeros((n_rows, n), dtype=bool)
+    if n_rows:
+        z[np.repeat(np.arange(n_rows), size), members.ravel()] = True
     z.flags.writeable = False
     return z
 
@@ -242,6 +246,43 @@ def _distinct_ints(random: RowRandom, stream: int, high: int, count: int) -> np.
     return draws
 
 
+_SUBSETS_STREAM = -2  # the stream of _random_subsets, apart from the per-stratum streams 0, 1, ...
+
+
+def _random_subsets(random: RowRandom, n: int, sizes: np.ndarray) -> BoolArray:
+    """Per record, one uniform random subset of ``sizes[j]`` of the ``n`` players for every ``j``, all
+    distinct within a record (repeats are redrawn): shape ``(n_rows, len(sizes), n)``.
+
+    The subsets of every sampled size stratum are drawn in one pass, ranking random keys, which costs
+    a few vectorised operations per record instead of several per stratum: text records have many
+    players and many small strata.
+    """
+    rows, count = random.n_rows, len(sizes)
+    below = np.arange(n)[None, None, :] < sizes[None, :, None]  # (1, count, n)
+
+    def draw(redraw: int) -> BoolArray:
+        keys = random.uniform((_SUBSETS_STREAM, redraw), count * n).reshape(rows, count, n)
+        order = np.argsort(keys, axis=2)
+        z = np.empty((rows, count, n), dtype=bool)
+        np.put_along_axis(z, order, np.broadcast_to(below, z.shape), axis=2)
+        return z
+
+    z = draw(0)
+    redraw = 0
+    while True:
+        packed = np.packbits(z, axis=2).reshape(rows * count, -1)
+        keyed = np.concatenate(
+            [np.repeat(np.arange(rows, dtype=np.int64), count).view(np.uint8).reshape(-1, 8), packed], axis=1
+        )
+        _, first = np.unique(keyed, axis=0, return_index=True)
+        dup = np.ones(rows * count, dtype=bool)
+        dup[first] = False
+        if not dup.any():
+            return z
+        redraw += 1
+        z = np.where(dup.reshape(rows, count, 1), draw(redraw), z)
+
+
 def _distinct_masks(random: RowRandom, stream: int, n: int, size: int, middle: bool, count: int) -> BoolArray:
     """Fallback for many players: random subsets by random keys, repeats within a record redrawn."""
     rows = random.n_rows
@@ -273,19 +314,24 @@ def _distinct_masks(random: RowRandom, stream: int, n: int, size: int, middle: b
         z = np.where(dup.reshape(rows, count, 1), draw(redraw), z)
 
 
-def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int) -> BoolArray:
+def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int, *, fused: bool = False) -> BoolArray:
     """Draw the coalitions of ``plan`` independently for the records numbered ``rows``.
 
     Returns a boolean array of shape ``(len(rows), n_coalitions, n_players)``: the drawn halves of
     every stratum in order, then their complements in the same order (``z[:, h:] == ~z[:, :h]``
     with ``h = n_coalitions // 2``), which is the layout :func:`solve` exploits. Enumerated strata are the same
     for every record. A record's coalitions depend only on ``seed``, its number and the plan.
+
+    ``fused`` draws every sparsely sampled stratum in one pass of random keys (the same distribution:
+    uniform distinct subsets of each size) instead of ranking each stratum's draws; that is cheaper for
+    one record at a time, as text records are explained, but draws other coalitions than the default.
     """
     random = RowRandom(seed, np.asarray(rows))
     n_rows = random.n_rows
     n = plan.n_players
     halves: list[BoolArray | None] = []
     ranked: list[tuple[int, np.ndarray, int]] = []  # (index in halves, ranks, size): unranked together below
+    keyed: list[tuple[int, int, int]] = []  # (index in halves, size, count): drawn together below
     for stream, st in enumerate(plan.strata):
         if st.n_pairs == 0:
             continue
@@ -297,9 +343,12 @@ def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int) -> BoolA
             idx = np.argpartition(keys, st.n_pairs - 1, axis=1)[:, : st.n_pairs]
             idx.sort(axis=1)
             half = _all_halves(n, st.size, st.middle)[idx]
+        elif fused and not st.middle:
+            keyed.append((len(halves), st.size, st.n_pairs))
+            half = None
         elif n <= _MAX_RANK_PLAYERS:
             ranks = _distinct_ints(random, stream, st.n_candidates, st.n_pairs)
-            if st.n_candidates <= _TABLE_LIMIT:  # the table lists halves in rank order
+            if st.n_candidates * n <= _SMALL_TABLE_BYTES:  # the table lists halves in rank order
                 half = _all_halves(n, st.size, st.middle)[ranks]
             elif st.middle:  # halves containing player 0 <-> combinations of size-1 out of the other n-1
                 rest = _unrank(ranks, n - 1, st.size - 1)
@@ -307,8 +356,11 @@ def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int) -> BoolA
             else:
                 ranked.append((len(halves), ranks, st.size))
                 half = None
-        else:
+        elif st.middle:
             half = _distinct_masks(random, stream, n, st.size, st.middle, st.n_pairs)
+        else:  # many players: every such stratum is drawn in one go below
+            keyed.append((len(halves), st.size, st.n_pairs))
+            half = None
         halves.append(half)
     if ranked:
         sizes = np.concatenate([np.full(r.shape, size, dtype=np.int64) for _, r, size in ranked], axis=1)
@@ -317,6 +369,13 @@ def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int) -> BoolA
         for index, r, _ in ranked:
             halves[index] = masks[:, offset : offset + r.shape[1]]
             offset += r.shape[1]
+    if keyed:
+        sizes = np.concatenate([np.full(count, size, dtype=np.int64) for _, size, count in keyed])
+        masks = _random_subsets(random, n, sizes)
+        offset = 0
+        for index, _, count in keyed:
+            halves[index] = masks[:, offset : offset + count]
+            offset += count
     n_half = plan.n_coalitions // 2
     out = np.empty((n_rows, 2 * n_half, n), dtype=bool)
     offset = 0

@@ -16,11 +16,12 @@ of replaced units does), so every record has its own base value; efficiency hold
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,23 @@ def text_value(value: object) -> str:
     if isinstance(value, np.floating):
         return text_value(float(value))
     return str(value)
+
+
+_controller: Any = None
+# Below this many players a record's regression is too small for BLAS threads to pay; they only cost
+# wake-ups, and much more than that when another process keeps the cores busy.
+_THREADED_SOLVE_PLAYERS = 512
+
+
+def _one_blas_thread(n_players: int) -> contextlib.AbstractContextManager[Any]:
+    global _controller
+    if n_players >= _THREADED_SOLVE_PLAYERS:
+        return contextlib.nullcontext()
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return cast("contextlib.AbstractContextManager[Any]", _controller.limit(limits=1, user_api="blas"))
 
 
 @dataclass(slots=True)
@@ -199,7 +217,8 @@ class _Batcher:
                 col: list[str] = []
                 for b in blocks:
                     col.extend(b[j])
-                data[name] = col
+                # object dtype: no conversion of the strings to another string type by pandas
+                data[name] = pd.Series(col, dtype=object, copy=False)
             else:
                 data[name] = np.concatenate([b[j] for b in blocks])
         frame = pd.DataFrame(data, columns=pd.Index(self.columns, dtype=object), copy=False)
@@ -391,7 +410,7 @@ def kernel_shap_text(
             plan_weights[m] = plans[m].weights()
         plan = plans[m]
         if m >= 2:
-            z = sample_coalitions(plan, np.array([first_row + i], dtype=np.int64), seed)[0]
+            z = sample_coalitions(plan, np.array([first_row + i], dtype=np.int64), seed, fused=True)[0]
         else:
             z = np.zeros((0, m), dtype=bool)
         z = np.concatenate([z, np.zeros((1, m), dtype=bool)])  # the empty coalition last
@@ -416,9 +435,10 @@ def kernel_shap_text(
         else:
             if m > 1 and n_coal // 2 < m - 1:
                 underdetermined += 1
-            phis[i] = solve(
-                rec.z[None, :n_coal], plan_weights[m], values[None, :n_coal], base_v, f_x[i : i + 1], paired=True
-            )[0]
+            with _one_blas_thread(m):
+                phis[i] = solve(
+                    rec.z[None, :n_coal], plan_weights[m], values[None, :n_coal], base_v, f_x[i : i + 1], paired=True
+                )[0]
         rec.z = rec.z[:0]  # free the coalitions
         if progress is not None:
             progress(1)

@@ -15,7 +15,6 @@ spaces: Chinese, Japanese, Thai).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import itemgetter
 
 import numpy as np
 
@@ -58,8 +57,11 @@ class TextMasker:
             left = " " if pad and replacement and start > 0 and not text[start - 1].isspace() else ""
             right = " " if pad and replacement and end < len(text) and not text[end].isspace() else ""
             drop.append(left + replacement + right + gap)
+        if n:  # the text before the first unit goes with unit 0, kept or replaced
+            keep[0] = self._prefix + keep[0]
+            drop[0] = self._prefix + drop[0]
         # index i: unit i present (with the separator after it); index n + i: unit i replaced
-        self._table = keep + drop
+        self._table = np.array(keep + drop, dtype=object)
 
     @property
     def n_units(self) -> int:
@@ -77,11 +79,10 @@ class TextMasker:
         if n == 0:
             return [self.text] * z.shape[0]
         idx = np.where(z, np.arange(n), np.arange(n, 2 * n))
-        table, prefix = self._table, self._prefix
-        if n == 1:
-            return [prefix + table[i] for i in idx[:, 0].tolist()]
-        get = itemgetter  # one C-level gather per row, then one join
-        return [prefix + "".join(get(*row)(table)) for row in idx.tolist()]
+        # one gather of the pieces for every row, then one join per row
+        rows = self._table[idx].tolist()
+        join = "".join
+        return [join(r) for r in rows]
 
     def mask_all(self) -> str:
         """The text with every unit replaced."""

@@ -49,11 +49,12 @@ def test_exact_weights_are_the_shapley_kernel():
     assert len({tuple(r) for r in z}) == 2**n - 2
 
 
-@pytest.mark.parametrize("n", [6, 12, 16, 30, 70])
+@pytest.mark.parametrize("n", [6, 12, 16, 30, 70, 300])
 @pytest.mark.parametrize("budget", [40, 500, 2100])
-def test_samples_are_distinct_paired_and_of_the_planned_sizes(n, budget):
+@pytest.mark.parametrize("fused", [False, True])
+def test_samples_are_distinct_paired_and_of_the_planned_sizes(n, budget, fused):
     plan = plan_coalitions(n, budget)
-    z = sample_coalitions(plan, np.arange(5), n * budget)
+    z = sample_coalitions(plan, np.arange(5), n * budget, fused=fused)
     assert z.shape == (5, plan.n_coalitions, n)
     expected_sizes = []
     for st_ in plan.strata:
