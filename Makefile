@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra]'
 	touch $(STAMP)
 
 demo: install
@@ -21,12 +21,15 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	# captum needs torch; the CPU build keeps the install small (torch==2.13.0 is the CPU wheel here)
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra,bench]'
 	$(BIN)/python bench/tabular_games.py
 	$(BIN)/python bench/threads.py
+	$(BIN)/python bench/text_games.py
 
 lint: install
-	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff check src tests examples bench
 	$(BIN)/mypy
 
 clean:
