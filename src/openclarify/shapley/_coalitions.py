@@ -114,9 +114,13 @@ def plan_coalitions(n_players: int, num_samples: int, allocation: SizeAllocation
     """
     n = n_players
     strata: list[tuple[int, int, bool]] = []  # (size, n_candidates, middle)
+    count = 1  # comb(n, s), built up size by size and capped: a long text has thousands of players
     for s in range(1, n // 2 + 1):
         middle = 2 * s == n
-        strata.append((s, comb(n, s) // 2 if middle else comb(n, s), middle))
+        if count < _CANDIDATES_CAP:
+            count = count * (n - s + 1) // s
+        candidates = min(count, _CANDIDATES_CAP)
+        strata.append((s, candidates // 2 if middle and count < _CANDIDATES_CAP else candidates, middle))
     budget = num_samples // 2
     if budget >= sum(c for _, c, _ in strata):
         return CoalitionPlan(n, tuple(Stratum(s, c, c, m) for s, c, m in strata))
@@ -246,7 +250,11 @@ def _distinct_ints(random: RowRandom, stream: int, high: int, count: int) -> np.
     return draws
 
 
+# Stratum sizes beyond this are never enumerated nor ranked (only n <= 52 players are ranked, and
+# comb(52, 26) < 2**53): they are recorded as this number, which keeps the arithmetic small.
+_CANDIDATES_CAP = 1 << 62
 _SUBSETS_STREAM = -2  # the stream of _random_subsets, apart from the per-stratum streams 0, 1, ...
+_KEY_BLOCK_ELEMENTS = 1 << 21
 
 
 def _random_subsets(random: RowRandom, n: int, sizes: np.ndarray) -> BoolArray:
@@ -260,11 +268,16 @@ def _random_subsets(random: RowRandom, n: int, sizes: np.ndarray) -> BoolArray:
     rows, count = random.n_rows, len(sizes)
     below = np.arange(n)[None, None, :] < sizes[None, :, None]  # (1, count, n)
 
+    # keys for this many subsets at a time (a long text: thousands of players x thousands of subsets)
+    step = max(1, _KEY_BLOCK_ELEMENTS // max(1, rows * n))
+
     def draw(redraw: int) -> BoolArray:
-        keys = random.uniform((_SUBSETS_STREAM, redraw), count * n).reshape(rows, count, n)
-        order = np.argsort(keys, axis=2)
         z = np.empty((rows, count, n), dtype=bool)
-        np.put_along_axis(z, order, np.broadcast_to(below, z.shape), axis=2)
+        for c0 in range(0, count, step):
+            c1 = min(count, c0 + step)
+            keys = random.uniform((_SUBSETS_STREAM, redraw, c0), (c1 - c0) * n).reshape(rows, c1 - c0, n)
+            order = np.argsort(keys, axis=2)
+            np.put_along_axis(z[:, c0:c1], order, np.broadcast_to(below[:, c0:c1], order.shape), axis=2)
         return z
 
     z = draw(0)

@@ -101,30 +101,83 @@ def _solve_paired(
     # base_value cancels in the difference of a pair's targets
     del base_value
     half = z.shape[1] // 2
-    zf = _as_float(z[:, :half])  # (R or 1, H, P)
-    last = zf[:, :, -1:]
+    n_players = z.shape[2]
     # target of S minus target of its complement: (v(S) - v0 - z_last delta) - (v(S^c) - v0 - (1 - z_last) delta)
-    diff = values[:, :half] - values[:, half:] + (1.0 - 2.0 * last) * delta[:, None, :]
-    # With design rows d = z_rest - z_last, D'WD and D'W diff follow from Z'WZ and Z'W diff,
-    # which saves building D.
-    weighted_t = (zf * weights[None, :half, None]).transpose(0, 2, 1)  # (R or 1, P, H)
-    full = np.matmul(weighted_t, zf)  # (R or 1, P, P)
-    gram = 2.0 * (full[:, :-1, :-1] - full[:, :-1, -1:] - full[:, -1:, :-1] + full[:, -1:, -1:])
-    zd = np.matmul(weighted_t, diff)  # (R, P, O)
-    rhs = zd[:, :-1, :] - zd[:, -1:, :]
-    try:
-        if half < z.shape[2] - 1:  # fewer equations than unknowns: singular, maybe not detectably so
-            raise np.linalg.LinAlgError("underdetermined")
-        rest = np.linalg.solve(np.broadcast_to(gram, (diff.shape[0], *gram.shape[1:])), rhs)
-    except np.linalg.LinAlgError:
-        sw = np.sqrt(2.0 * weights[:half])[:, None]
-        design = zf[:, :, :-1] - last
-        rest = np.stack(
-            [
-                np.linalg.lstsq(design[min(i, design.shape[0] - 1)] * sw, diff[i] * sw / 2.0, rcond=None)[0]
-                for i in range(diff.shape[0])
-            ]
-        )
+    last_b = z[:, :half, -1:]
+    diff = values[:, :half] - values[:, half:] + np.where(last_b, -1.0, 1.0) * delta[:, None, :]
+    if half < n_players - 1:
+        # fewer equations than unknowns (a long text on a small budget): the minimum-norm solution
+        rest = _min_norm(z[:, :half], diff / 2.0)
+    else:
+        gram, zd = _normal_equations(z[:, :half], weights[:half], diff)
+        gram *= 2.0
+        rhs = zd[:, :-1, :] - zd[:, -1:, :]
+        try:
+            rest = np.linalg.solve(np.broadcast_to(gram, (diff.shape[0], *gram.shape[1:])), rhs)
+        except np.linalg.LinAlgError:
+            sw = np.sqrt(2.0 * weights[:half])[:, None]
+            rest = np.stack(
+                [
+                    np.linalg.lstsq(_design(z[min(i, z.shape[0] - 1), :half]) * sw, diff[i] * sw / 2.0, rcond=None)[0]
+                    for i in range(diff.shape[0])
+                ]
+            )
     phi[:, :-1, :] = rest
     phi[:, -1, :] = delta - rest.sum(axis=1)
     return phi
+
+
+# Coalition rows turned into floats at a time when building normal equations (bounds the memory of
+# long texts: rows x players float64 twice).
+_ROWS_PER_BLOCK_ELEMENTS = 1 << 22
+
+
+def _design(z: BoolArray) -> FloatArray:
+    """Design rows ``d = z_rest - z_last`` of one record's coalitions ``(H, P)`` -> ``(H, P - 1)``."""
+    zf = _as_float(z)
+    return zf[:, :-1] - zf[:, -1:]
+
+
+def _normal_equations(z: BoolArray, weights: FloatArray, target: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``D'WD`` (``(R or 1, P-1, P-1)``) of the design ``D = z_rest - z_last``, and ``Z'W target``
+    (``(R, P, O)``).
+
+    For a single shared coalition matrix with many players both are accumulated over blocks of rows, so
+    memory stays at a block's worth of floats besides the ``P x P`` result.
+    """
+    n_sets, n_rows, n_players = z.shape
+    if n_sets == 1 and target.shape[0] == 1 and n_rows * n_players > _ROWS_PER_BLOCK_ELEMENTS:
+        step = max(1, _ROWS_PER_BLOCK_ELEMENTS // n_players)
+        full = np.zeros((1, n_players, n_players))
+        zt = np.zeros((1, n_players, target.shape[2]))
+        for r0 in range(0, n_rows, step):
+            zf = _as_float(z[0, r0 : r0 + step])
+            weighted_t = (zf * weights[r0 : r0 + step, None]).T
+            full[0] += weighted_t @ zf
+            zt[0] += weighted_t @ target[0, r0 : r0 + step]
+    else:
+        zf = _as_float(z)
+        weighted_t = (zf * weights[None, :, None]).transpose(0, 2, 1)  # (R or 1, P, H)
+        full = np.matmul(weighted_t, zf)  # (R or 1, P, P)
+        zt = np.matmul(weighted_t, target)  # (R, P, O)
+    # in place, on a view of full: a long text's P x P matrix is not copied
+    corner = full[:, -1:, -1:].copy()
+    gram = full[:, :-1, :-1]
+    gram -= full[:, :-1, -1:]
+    gram -= full[:, -1:, :-1]
+    gram += corner
+    return gram, zt
+
+
+def _min_norm(z: BoolArray, target: FloatArray) -> FloatArray:
+    """Minimum-norm ``rest`` with ``D rest = target`` per record, ``D = z_rest - z_last`` of shape ``(H, P-1)``
+    with ``H < P - 1``: ``rest = D' (D D')^-1 target`` (an ``H x H`` system instead of an SVD of ``D``); a
+    rank-deficient ``D`` falls back to least squares. The weights do not matter: the fit is exact."""
+    out = []
+    for i in range(target.shape[0]):
+        d = _design(z[min(i, z.shape[0] - 1)])
+        try:
+            out.append(d.T @ np.linalg.solve(d @ d.T, target[i]))
+        except np.linalg.LinAlgError:
+            out.append(np.linalg.lstsq(d, target[i], rcond=None)[0])
+    return np.stack(out)
