@@ -107,13 +107,15 @@ def _solve_paired(
     diff = values[:, :half] - values[:, half:] + np.where(last_b, -1.0, 1.0) * delta[:, None, :]
     if half < n_players - 1:
         # fewer equations than unknowns (a long text on a small budget): the minimum-norm solution
-        rest = _min_norm(z[:, :half], diff / 2.0)
+        rest: FloatArray = _min_norm(z[:, :half], diff / 2.0)
     else:
         gram, zd = _normal_equations(z[:, :half], weights[:half], diff)
         gram *= 2.0
         rhs = zd[:, :-1, :] - zd[:, -1:, :]
         try:
-            rest = np.linalg.solve(np.broadcast_to(gram, (diff.shape[0], *gram.shape[1:])), rhs)
+            rest = np.asarray(
+                np.linalg.solve(np.broadcast_to(gram, (diff.shape[0], *gram.shape[1:])), rhs), dtype=np.float64
+            )
         except np.linalg.LinAlgError:
             sw = np.sqrt(2.0 * weights[:half])[:, None]
             rest = np.stack(
