@@ -206,3 +206,31 @@ def test_no_warning_when_budget_pins_every_unit() -> None:
             num_samples=200,
             seed=0,
         )
+
+
+def test_blockwise_normal_equations_and_min_norm_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    import openclarify.shapley._solve as solve_module
+    from openclarify.shapley import plan_coalitions, sample_coalitions, solve
+
+    rng = np.random.default_rng(0)
+    n = 300
+    plan = plan_coalitions(n, 3000)
+    z = sample_coalitions(plan, np.array([7]), 1, fused=True)
+    values = rng.normal(size=(1, z.shape[1], 3))
+    args = (z, plan.weights(), values, np.zeros(3), rng.normal(size=(1, 3)))
+    whole = solve(*args, paired=True)
+    monkeypatch.setattr(solve_module, "_ROWS_PER_BLOCK_ELEMENTS", 10_000)  # forces the blockwise path
+    np.testing.assert_allclose(solve(*args, paired=True), whole, rtol=1e-9, atol=1e-12)
+    # fewer coalition pairs than players: the minimum-norm solution, equal to least squares' own
+    small = plan_coalitions(n, 200)
+    zs = sample_coalitions(small, np.array([7]), 1, fused=True)
+    vs = rng.normal(size=(1, zs.shape[1], 3))
+    fx = rng.normal(size=(1, 3))
+    phi = solve(zs, small.weights(), vs, np.zeros(3), fx, paired=True)
+    half = zs.shape[1] // 2
+    zf = zs[0, :half].astype(float)
+    design = zf[:, :-1] - zf[:, -1:]
+    target = (vs[0, :half] - vs[0, half:] + np.where(zs[0, :half, -1:], -1.0, 1.0) * fx) / 2.0
+    expected = np.linalg.lstsq(design, target, rcond=None)[0]
+    np.testing.assert_allclose(phi[0, :-1], expected, atol=1e-9)
+    np.testing.assert_allclose(phi[0].sum(0), fx[0], atol=1e-9)
