@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/python examples/abalone/run_demo.py
+	$(BIN)/python examples/dbpedia/run_demo.py
+	$(BIN)/python examples/reviews/run_demo.py
 
 test: install
 	$(BIN)/python -m pytest -q
