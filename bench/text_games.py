@@ -297,6 +297,12 @@ def clear_engine_caches() -> bool:
     except ImportError:  # pragma: no cover
         return False
     cleared = False
+    tables = getattr(_coalitions, "_tables", None)
+    if tables is not None:
+        with _coalitions._tables_lock:
+            tables.clear()
+            _coalitions._tables_bytes = 0
+        cleared = True
     for name in ("_small_halves", "_large_halves", "_binomials"):
         fn = getattr(_coalitions, name, None)
         if fn is not None and hasattr(fn, "cache_clear"):

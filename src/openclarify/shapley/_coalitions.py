@@ -17,6 +17,8 @@ regression returns exact Shapley values.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, combinations
@@ -36,7 +38,8 @@ _MAX_RANK_PLAYERS = 52
 _SMALL_STRATUM = 4096
 # Up to this many candidates, drawn ranks are looked up in a cached table of all halves (cheaper
 # than unranking); above it they are unranked arithmetically.
-_TABLE_LIMIT = 1 << 17
+# Largest table of a stratum built to pick sampled coalitions from by rank; bigger strata are unranked.
+_SMALL_TABLE_BYTES = 1 << 20
 
 
 def default_num_samples(n_players: int) -> int:
@@ -164,26 +167,31 @@ def plan_coalitions(n_players: int, num_samples: int, allocation: SizeAllocation
 def _all_halves(n: int, size: int, middle: bool) -> BoolArray:
     """Every coalition of ``size`` players (containing player 0 when ``middle``), shape (n_candidates, n).
 
-    Small tables are kept in a larger cache: text records each have their own number of players, and
-    every record of a given length reuses the same singleton and pair tables.
+    Tables are cached up to a total size: text records each have their own number of players, and every
+    record of a given length reuses the same singleton and pair tables.
     """
-    n_candidates = comb(n - 1, size - 1) if middle else comb(n, size)
-    if n_candidates * n <= _SMALL_TABLE_BYTES:
-        return _small_halves(n, size, middle)
-    return _large_halves(n, size, middle)
+    key = (n, size, middle)
+    with _tables_lock:
+        table = _tables.get(key)
+        if table is not None:
+            _tables.move_to_end(key)
+            return table
+    table = _build_halves(n, size, middle)
+    with _tables_lock:
+        global _tables_bytes
+        if key not in _tables:
+            _tables[key] = table
+            _tables_bytes += table.nbytes
+            while _tables_bytes > _TABLES_MAX_BYTES and len(_tables) > 1:
+                _, old = _tables.popitem(last=False)
+                _tables_bytes -= old.nbytes
+    return table
 
 
-_SMALL_TABLE_BYTES = 1 << 20
-
-
-@lru_cache(maxsize=64)  # at most _SMALL_TABLE_BYTES each: 64 MiB in all
-def _small_halves(n: int, size: int, middle: bool) -> BoolArray:
-    return _build_halves(n, size, middle)
-
-
-@lru_cache(maxsize=16)  # at most _TABLE_LIMIT x n bytes each
-def _large_halves(n: int, size: int, middle: bool) -> BoolArray:
-    return _build_halves(n, size, middle)
+_TABLES_MAX_BYTES = 64 << 20
+_tables: OrderedDict[tuple[int, int, bool], BoolArray] = OrderedDict()
+_tables_bytes = 0
+_tables_lock = threading.Lock()
 
 
 def _build_halves(n: int, size: int, middle: bool) -> BoolArray:
