@@ -291,17 +291,38 @@ def _random_subsets(random: RowRandom, n: int, sizes: np.ndarray) -> BoolArray:
     z = draw(0)
     redraw = 0
     while True:
-        packed = np.packbits(z, axis=2).reshape(rows * count, -1)
-        keyed = np.concatenate(
-            [np.repeat(np.arange(rows, dtype=np.int64), count).view(np.uint8).reshape(-1, 8), packed], axis=1
-        )
-        _, first = np.unique(keyed, axis=0, return_index=True)
-        dup = np.ones(rows * count, dtype=bool)
-        dup[first] = False
-        if not dup.any():
+        dup = _repeats(z)
+        if dup is None:
             return z
         redraw += 1
         z = np.where(dup.reshape(rows, count, 1), draw(redraw), z)
+
+
+_HASH_MULTIPLIERS = np.array([0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB], dtype=np.uint64)
+
+
+def _repeats(z: BoolArray) -> np.ndarray | None:
+    """Flags the masks of ``z`` (``(rows, count, n)``) that repeat an earlier mask of the same row, or
+    None when there is none (the common case, found from a 64-bit hash of each mask; a hash match is
+    checked exactly)."""
+    rows, count, n = z.shape
+    packed = np.packbits(z, axis=2).reshape(rows * count, -1)
+    width = -(-packed.shape[1] // 8) * 8
+    if width != packed.shape[1]:
+        packed = np.concatenate([packed, np.zeros((packed.shape[0], width - packed.shape[1]), np.uint8)], axis=1)
+    words = np.ascontiguousarray(packed).view(np.uint64)  # (rows * count, width / 8)
+    h = np.repeat(np.arange(rows, dtype=np.uint64), count) * _HASH_MULTIPLIERS[0]
+    for j in range(words.shape[1]):
+        h = (h ^ words[:, j]) * _HASH_MULTIPLIERS[1 + j % 2]
+        h ^= h >> np.uint64(29)
+    h.sort()
+    if not (h[1:] == h[:-1]).any():
+        return None
+    keyed = np.concatenate([np.repeat(np.arange(rows, dtype=np.int64), count).view(np.uint8).reshape(-1, 8), packed], 1)
+    _, first = np.unique(keyed, axis=0, return_index=True)
+    dup = np.ones(rows * count, dtype=bool)
+    dup[first] = False
+    return dup if dup.any() else None
 
 
 def _distinct_masks(random: RowRandom, stream: int, n: int, size: int, middle: bool, count: int) -> BoolArray:
@@ -322,14 +343,8 @@ def _distinct_masks(random: RowRandom, stream: int, n: int, size: int, middle: b
     z = draw(0)
     redraw = 0
     while True:
-        packed = np.packbits(z, axis=2).reshape(rows * count, -1)
-        keyed = np.concatenate(
-            [np.repeat(np.arange(rows, dtype=np.int64), count).view(np.uint8).reshape(-1, 8), packed], axis=1
-        )
-        _, first = np.unique(keyed, axis=0, return_index=True)
-        dup = np.ones(rows * count, dtype=bool)
-        dup[first] = False
-        if not dup.any():
+        dup = _repeats(z)
+        if dup is None:
             return z
         redraw += 1
         z = np.where(dup.reshape(rows, count, 1), draw(redraw), z)
@@ -364,7 +379,9 @@ def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int, *, fused
             idx = np.argpartition(keys, st.n_pairs - 1, axis=1)[:, : st.n_pairs]
             idx.sort(axis=1)
             half = _all_halves(n, st.size, st.middle)[idx]
-        elif fused and not st.middle:
+        elif fused and st.middle:
+            half = _distinct_masks(random, stream, n, st.size, st.middle, st.n_pairs)
+        elif fused:
             keyed.append((len(halves), st.size, st.n_pairs))
             half = None
         elif n <= _MAX_RANK_PLAYERS:

@@ -104,3 +104,17 @@ def test_random_numbers_are_uniform_and_independent_of_the_row_set():
     ints = RowRandom(1, np.arange(5000)).integers((0,), 10, 20)
     counts = np.bincount(ints.ravel(), minlength=10) / ints.size
     assert np.all(np.abs(counts - 0.1) < 0.01)
+
+
+@pytest.mark.parametrize("n", [5, 64, 130])
+def test_repeats_flags_later_copies_within_a_record_only(n):
+    from openclarify.shapley._coalitions import _repeats
+
+    rng = np.random.default_rng(n)
+    z = rng.random((2, 6, n)) < 0.5
+    assert _repeats(z) is None
+    z[0, 4] = z[0, 1]  # a repeat within record 0
+    z[1, 2] = z[0, 3]  # the same mask in another record is not a repeat
+    dup = _repeats(z)
+    assert dup is not None
+    assert np.flatnonzero(dup).tolist() == [4]
