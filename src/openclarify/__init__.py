@@ -1,4 +1,5 @@
-"""openclarify: run SageMaker Clarify analysis configs locally, with exact and fast Kernel SHAP."""
+"""openclarify: run SageMaker Clarify analysis configs locally, with exact and fast Kernel SHAP for tabular
+and text models, and train BlazingText-compatible text classifiers."""
 
 from __future__ import annotations
 
@@ -16,9 +17,18 @@ from .errors import (
     OpenClarifyWarning,
     OutputError,
 )
-from .models import Predictor, load_model
+from .models import FastTextPredictor, Predictor, load_model
 from .outputs import aggregate
-from .shapley import ShapResult, default_num_samples, kernel_shap, summarize_baseline
+from .shapley import (
+    ShapResult,
+    TextShapResult,
+    default_num_samples,
+    kernel_shap,
+    kernel_shap_text,
+    summarize_baseline,
+)
+from .text import Segmenter, TextMasker, segment
+from .training import train_text_classifier
 
 __version__ = "0.1.0"
 
@@ -30,21 +40,28 @@ __all__ = [
     "DataError",
     "Dataset",
     "EstimationError",
+    "FastTextPredictor",
     "MissingDependencyError",
     "ModelError",
     "OpenClarifyError",
     "OpenClarifyWarning",
     "OutputError",
     "Predictor",
+    "Segmenter",
     "ShapResult",
+    "TextMasker",
+    "TextShapResult",
     "aggregate",
     "default_num_samples",
     "kernel_shap",
+    "kernel_shap_text",
     "load_analysis_config",
     "load_model",
     "open_dataset",
     "parse_analysis_config",
     "read_baseline",
     "run_analysis",
+    "segment",
     "summarize_baseline",
+    "train_text_classifier",
 ]
