@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, combinations
@@ -288,6 +289,15 @@ def _random_subsets(random: RowRandom, n: int, sizes: np.ndarray) -> BoolArray:
             np.put_along_axis(z[:, c0:c1], order, np.broadcast_to(below[:, c0:c1], order.shape), axis=2)
         return z
 
+    return _without_repeats(draw)
+
+
+_HASH_MULTIPLIERS = np.array([0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB], dtype=np.uint64)
+
+
+def _without_repeats(draw: Callable[[int], BoolArray]) -> BoolArray:
+    """``draw(0)``, with every mask that repeats an earlier one of its record replaced from ``draw(1)``,
+    ``draw(2)``, ... until none does."""
     z = draw(0)
     redraw = 0
     while True:
@@ -295,10 +305,7 @@ def _random_subsets(random: RowRandom, n: int, sizes: np.ndarray) -> BoolArray:
         if dup is None:
             return z
         redraw += 1
-        z = np.where(dup.reshape(rows, count, 1), draw(redraw), z)
-
-
-_HASH_MULTIPLIERS = np.array([0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB], dtype=np.uint64)
+        z = np.where(dup.reshape(z.shape[0], z.shape[1], 1), draw(redraw), z)
 
 
 def _repeats(z: BoolArray) -> np.ndarray | None:
@@ -340,14 +347,7 @@ def _distinct_masks(random: RowRandom, stream: int, n: int, size: int, middle: b
             z = np.concatenate([np.ones((rows, count, 1), dtype=bool), z], axis=2)
         return z
 
-    z = draw(0)
-    redraw = 0
-    while True:
-        dup = _repeats(z)
-        if dup is None:
-            return z
-        redraw += 1
-        z = np.where(dup.reshape(rows, count, 1), draw(redraw), z)
+    return _without_repeats(draw)
 
 
 def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int, *, fused: bool = False) -> BoolArray:
