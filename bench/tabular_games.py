@@ -20,33 +20,16 @@ Usage::
 
 from __future__ import annotations
 
-import os
-
-# Single-threaded BLAS / OpenMP, set before numpy is imported: timings are per core.
-for _var in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-):
-    os.environ[_var] = "1"
-
 import argparse  # noqa: E402
-import hashlib  # noqa: E402
-import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+import _common  # noqa: I001 - first: single-threaded BLAS / OpenMP before numpy is imported
 import numpy as np  # noqa: E402
 
 warnings.filterwarnings("ignore")
@@ -311,49 +294,13 @@ def scaling_cells(
 
 def source_info() -> dict[str, Any]:
     """Which estimator code was measured: git HEAD, whether src/ differs from it, and file hashes."""
-    root = HERE.parent
-    info: dict[str, Any] = {}
-    try:
-        info["git_head"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src/openclarify/shapley", "src/openclarify/models"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        info["estimator_dirty"] = bool(status.strip())
-    except (OSError, subprocess.CalledProcessError):
-        info["git_head"] = "unknown"
-    shapley = root / "src" / "openclarify" / "shapley"
-    info["shapley_sha256"] = {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(shapley.glob("*.py"))
-    }
-    return info
+    shapley = HERE.parent / "src" / "openclarify" / "shapley"
+    return _common.source_info(["src/openclarify/shapley", "src/openclarify/models"], sorted(shapley.glob("*.py")))
 
 
 # ------------------------------------------------------------------------------------------- driver
 def environment() -> dict[str, Any]:
-    def ver(pkg: str) -> str:
-        try:
-            return importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "scikit-learn": ver("scikit-learn"),
-        "shap": ver("shap"),
-        "shapiq": ver("shapiq"),
-        "openclarify": ver("openclarify"),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-    }
+    return _common.environment(("numpy", "scikit-learn", "shap", "shapiq", "openclarify"))
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -615,15 +562,7 @@ def compute_targets(results: dict[str, Any], ratios: list[dict[str, Any]]) -> li
 
 # ----------------------------------------------------------------------------------------- markdown
 def fmt(v: float, digits: int = 4) -> str:
-    if isinstance(v, str):
-        return v
-    if v != v:
-        return "nan"
-    if v == 0:
-        return "0"
-    if abs(v) < 1e-3 or abs(v) >= 1e5:
-        return f"{v:.1e}"
-    return f"{v:.{digits}g}"
+    return _common.fmt(v, digits)
 
 
 def render_markdown(results: dict[str, Any]) -> str:
@@ -643,7 +582,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     src = results["source"]
     add(
         f"Estimator source: git HEAD `{src.get('git_head', 'unknown')[:12]}`"
-        + (" with uncommitted changes in src/openclarify/shapley or models" if src.get("estimator_dirty") else "")
+        + (" with uncommitted changes in src/openclarify/shapley or models" if src.get("src_dirty") else "")
         + "; shapley/ file hashes in the JSON.\n"
     )
     add(

@@ -36,30 +36,13 @@ Usage::
 
 from __future__ import annotations
 
-import os
-
-# Single-threaded BLAS / OpenMP, set before numpy is imported: timings are per core.
-for _var in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-):
-    os.environ[_var] = "1"
-
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import csv  # noqa: E402
 import hashlib  # noqa: E402
-import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import pstats  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import types  # noqa: E402
 import warnings  # noqa: E402
@@ -67,6 +50,7 @@ from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+import _common  # noqa: I001 - first: single-threaded BLAS / OpenMP before numpy is imported
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -449,47 +433,15 @@ def summarize(errs: list[float]) -> dict[str, float]:
 
 # ------------------------------------------------------------------------------------------- driver
 def source_info() -> dict[str, Any]:
-    info: dict[str, Any] = {}
-    try:
-        info["git_head"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src/openclarify"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        info["src_dirty"] = bool(status.strip())
-    except (OSError, subprocess.CalledProcessError):
-        info["git_head"] = "unknown"
     src = ROOT / "src" / "openclarify"
     files = [*sorted((src / "shapley").glob("*.py")), *sorted((src / "text").glob("*.py"))]
     files += [src / "models" / "_fasttext.py", src / "training" / "_normalize.py"]
-    info["sha256"] = {
-        str(p.relative_to(src)): hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in files if p.is_file()
-    }
-    return info
+    return _common.source_info(["src/openclarify"], files)
 
 
 def environment() -> dict[str, Any]:
-    def ver(pkg: str) -> str:
-        try:
-            return importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "python": sys.version.split()[0],
-        **{p: ver(p) for p in ("numpy", "pandas", "spacy", "fasttext", "shap", "captum", "torch", "openclarify")},
-        "torch_cuda": torch.version.cuda,
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-    }
+    packages = ("numpy", "pandas", "spacy", "fasttext", "shap", "captum", "torch", "openclarify")
+    return _common.environment(packages, torch_cuda=torch.version.cuda, torch_threads=torch.get_num_threads())
 
 
 def pick(texts: list[str], lo: int, hi: int, n: int, skip: int = 0) -> list[int]:
@@ -813,15 +765,7 @@ def run(quick: bool, profile: bool) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------- markdown
 def fmt(v: Any, digits: int = 3) -> str:
-    if isinstance(v, str):
-        return v
-    if v is None or v != v:
-        return "-"
-    if v == 0:
-        return "0"
-    if abs(v) < 1e-3 or abs(v) >= 1e5:
-        return f"{v:.1e}"
-    return f"{v:.{digits}g}"
+    return _common.fmt(v, digits, missing="-")
 
 
 def render_markdown(results: dict[str, Any]) -> str:
