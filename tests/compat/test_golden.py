@@ -28,12 +28,17 @@ def _compare_json(actual, expected, tol, where="analysis.json"):
         )
         for key in expected:
             _compare_json(actual[key], expected[key], tol, f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), f"{where}: {actual!r} != {expected!r}"
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            _compare_json(a, e, tol, f"{where}[{i}]")
     elif isinstance(expected, float):
         assert actual == pytest.approx(expected, rel=tol["rtol"], abs=tol["atol"]), where
     else:
         assert actual == expected, where
 
 
+@pytest.mark.filterwarnings("ignore::openclarify.OpenClarifyWarning")  # e.g. a record with empty text
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
 def test_golden_case(case, tmp_path, request, capsys):
     src = CASES / case
@@ -74,6 +79,13 @@ def test_golden_case(case, tmp_path, request, capsys):
         if rel.endswith(".csv"):
             header = (expected_dir / rel).read_text().splitlines()[0]
             assert (work / "out" / rel).read_text().splitlines()[0] == header, rel
+    jsonl = expected_dir / "explanations_shap" / "out.jsonl"
+    if jsonl.exists():
+        got_lines = (work / "out" / "explanations_shap" / "out.jsonl").read_text(encoding="utf-8").splitlines()
+        want_lines = jsonl.read_text(encoding="utf-8").splitlines()
+        assert len(got_lines) == len(want_lines)
+        for i, (got_line, want_line) in enumerate(zip(got_lines, want_lines, strict=True)):
+            _compare_json(json.loads(got_line), json.loads(want_line), tol, f"out.jsonl line {i + 1}")
     local = expected_dir / "explanations_shap" / "out.csv"
     if local.exists():
         got = pd.read_csv(work / "out" / "explanations_shap" / "out.csv")

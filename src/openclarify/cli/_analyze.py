@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -107,6 +108,8 @@ def analyze(
     debug: bool,
 ) -> None:
     """Run the explainability analysis of an analysis_config.json locally."""
+    if quiet:  # warnings and errors only
+        logging.getLogger("openclarify").setLevel(logging.WARNING)
     config = load_analysis_config(config_path)
     predictor = load_model(model)
     bar = None
