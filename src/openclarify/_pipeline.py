@@ -182,12 +182,13 @@ _TEXT_BASELINE = "<PAD>"  # replaces absent text units when the config gives no 
 _TEXT_SAMPLE_ROWS = 1000
 
 
-def _text_columns(dataset: Dataset, seed: int, requested: Sequence[str] | None) -> list[str]:
+def _text_columns(dataset: Dataset, requested: Sequence[str] | None) -> list[str]:
     """The feature columns holding free text (clarify-spec §2.2: detected automatically).
 
     A dataset with one feature: that column, whatever it holds. Otherwise a non-numeric column whose
-    values average at least three words, or (given at least 20 values) are mostly distinct, is text;
-    other non-numeric columns are categorical, numeric ones numerical. ``text_columns`` overrides this.
+    values among the first 1,000 records average at least three words, or (given at least 20 values) are
+    mostly distinct, is text; other non-numeric columns are categorical, numeric ones numerical.
+    ``requested`` (``--text-columns``) overrides this.
     """
     schema = dataset.schema
     names = list(schema.feature_names)
@@ -198,12 +199,14 @@ def _text_columns(dataset: Dataset, seed: int, requested: Sequence[str] | None) 
         return [n for n in names if n in set(requested)]
     if len(names) == 1:
         return names
-    sample = dataset.sample(_TEXT_SAMPLE_ROWS, seed)
+    # the first records, not a sample: a sample costs a pass over the whole dataset
+    sample = next(iter(dataset.chunks(_TEXT_SAMPLE_ROWS)), None)
+    sample_features = sample.features if sample is not None else pd.DataFrame(columns=names)
     found: list[str] = []
     for name, categorical in zip(names, schema.categorical, strict=True):
         if not categorical:
             continue
-        values = [v for v in sample[name].tolist() if isinstance(v, str) and v.strip()]
+        values = [v for v in sample_features[name].tolist() if isinstance(v, str) and v.strip()]
         if not values:
             continue
         words = sum(len(v.split()) for v in values) / len(values)
@@ -545,7 +548,7 @@ def run_analysis(
     seed = int(shap.seed) if shap.seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
     text_cols: list[str] = []
     if shap.text_config is not None:
-        text_cols = _text_columns(dataset, seed, text_columns)
+        text_cols = _text_columns(dataset, text_columns)
         # a text column holds strings even where the file had only numbers in it
         schema = dataclasses.replace(
             schema,

@@ -230,8 +230,6 @@ class _Batcher:
         for rec, c0, c1 in self.pending:
             n = (c1 - c0) * self.n_base
             block = scores[offset : offset + n].reshape(c1 - c0, self.n_base, -1)
-            if rec.values.shape[1] != block.shape[2]:
-                rec.values = np.zeros((rec.values.shape[0], block.shape[2]))
             rec.values[c0:c1] = block[:, 0] if self.n_base == 1 else block.mean(axis=1)
             rec.done += c1 - c0
             offset += n
