@@ -17,7 +17,7 @@ import pandas as pd
 from ._typing import FloatArray
 from .config import AnalysisConfig
 from .data import Dataset, DatasetSchema, open_dataset, read_baseline
-from .errors import ConfigError, DataError, OpenClarifyWarning
+from .errors import ConfigError, DataError, ModelError, OpenClarifyWarning
 from .models import Predictor
 from .outputs import (
     ANALYSIS_JSON,
@@ -75,6 +75,7 @@ class AnalysisResult:
     model_calls: int
     text_columns: tuple[str, ...] = ()
     top_text: tuple[dict[str, dict[str, float]], ...] = ()
+    failed_rows: tuple[int, ...] = ()
 
 
 def _check_supported(config: AnalysisConfig) -> None:
@@ -178,6 +179,8 @@ def _baseline(config: AnalysisConfig, dataset: Dataset, base_dir: Path | None, s
     return summarize_baseline(sample, schema.categorical, num_clusters=shap.num_clusters, seed=seed)
 
 
+_MAX_LISTED = 10_000  # failed record numbers listed in analysis.json
+_FAILED_RECORD = "the model gave no scores for this record; it is not explained"
 _TEXT_BASELINE = "<PAD>"  # replaces absent text units when the config gives no baseline (clarify-spec §2.3)
 _TEXT_SAMPLE_ROWS = 1000
 
@@ -274,6 +277,23 @@ class _Run:
     model_rows: int = 0
     model_calls: int = 0
     top_text: tuple[dict[str, dict[str, float]], ...] = ()
+    failed_rows: list[int] = dataclasses.field(default_factory=list)
+
+
+def _failed(phi: FloatArray, f_x: FloatArray) -> np.ndarray:
+    """Records the model gave no usable scores for (NaN from a predictor that skips failing records)."""
+    finite = np.isfinite(f_x).all(axis=1)
+    if phi.size:
+        finite &= np.isfinite(phi).all(axis=(1, 2))
+    return np.asarray(~finite, dtype=bool)
+
+
+def _check_base_value(base_value: FloatArray) -> None:
+    if not np.isfinite(base_value).all():
+        raise ModelError(
+            "model: gave no scores for the baseline records, so nothing can be explained; got "
+            f"{base_value.tolist()!r}. Check that the model answers for the baseline rows."
+        )
 
 
 def _explain_tabular(
@@ -322,13 +342,18 @@ def _explain_tabular(
             )
             phi = res.phi[:, :n_explained, :]
             if base_value is None:
+                _check_base_value(res.base_value)
                 base_value = res.base_value
                 if shap.save_local_shap_values:
                     writer = LocalShapCsvWriter(stage.path(LOCAL_SHAP_CSV), explained, labels, schema.joinsource_name)
                 run.first_phi, run.first_fx = phi[0], res.f_x[0]
             if writer is not None:
                 js = chunk.join_source.tolist() if chunk.join_source is not None else None
-                writer.write(phi, js)
+                writer.write(phi, js)  # a failed record's row has empty cells
+            failed = _failed(phi, res.f_x)
+            if failed.any():
+                run.failed_rows.extend((chunk.start_row + np.flatnonzero(failed)).tolist())
+                phi = phi[~failed]
             aggregator.add(phi)
             run.n_rows += len(chunk.features)
             run.model_rows += res.model_rows
@@ -340,6 +365,8 @@ def _explain_tabular(
             writer.close()
     if base_value is None:
         return run
+    if aggregator.count == 0:
+        raise ModelError(f"model: gave no scores for any of the {run.n_rows} records; nothing was explained.")
     run.global_values = aggregator.result()
     run.expected_value = base_value
     run.section = kernel_shap_section(labels, explained, run.global_values, base_value)
@@ -405,8 +432,20 @@ def _explain_text(
             n, n_out = len(chunk.features), res.f_x.shape[1]
             totals = np.zeros((n, len(names), n_out))
             js = chunk.join_source.tolist() if chunk.join_source is not None else None
+            ok = np.ones(n, dtype=bool)
             for i in range(n):
                 phi, players = res.phi[i], res.players[i]
+                if not (
+                    np.isfinite(phi).all() and np.isfinite(res.f_x[i]).all() and np.isfinite(res.base_value[i]).all()
+                ):
+                    ok[i] = False
+                    run.failed_rows.append(chunk.start_row + i)
+                    if writer is not None:
+                        failure: dict[str, Any] = {"explanations": [], "error": _FAILED_RECORD}
+                        if js is not None:
+                            failure["join_source_value"] = _json_value(js[i])
+                        writer.write(failure)
+                    continue
                 explanations: list[dict[str, Any]] = []
                 for j, name in enumerate(names):
                     idx = [p for p, pl in enumerate(players) if pl.column == j]
@@ -436,8 +475,8 @@ def _explain_text(
                     writer.write(record)
             if run.n_rows == 0 and n:
                 run.first_phi, run.first_fx = totals[0], res.f_x[0]
-            aggregator.add(totals)
-            base_mean.add(res.base_value[:, None, :])
+            aggregator.add(totals[ok])
+            base_mean.add(res.base_value[ok][:, None, :])
             run.n_rows += n
             run.model_rows += res.model_rows
             run.model_calls += res.model_calls
@@ -457,6 +496,10 @@ def _explain_text(
             "numbered from 0): their text gets no attributions.",
             OpenClarifyWarning,
             stacklevel=3,
+        )
+    if base_mean.count == 0:
+        raise ModelError(
+            f"model: gave no scores for any of the {run.n_rows} records' coalitions; nothing was explained."
         )
     run.global_values = aggregator.result()
     run.expected_value = base_mean.result()[0]
@@ -605,7 +648,22 @@ def run_analysis(
                 raise DataError(
                     f"dataset '{location}': no records to explain; got 0 rows. Give a dataset with records."
                 )
-            write_analysis_json(stage.path(ANALYSIS_JSON), {"kernel_shap": run.section})
+            extra: dict[str, Any] = {}
+            if run.failed_rows:
+                if len(run.failed_rows) == run.n_rows:
+                    raise ModelError(
+                        f"model: gave no scores for any of the {run.n_rows} records; nothing was explained."
+                    )
+                shown = ", ".join(str(r) for r in run.failed_rows[:10]) + (", ..." if len(run.failed_rows) > 10 else "")
+                warnings.warn(
+                    f"{len(run.failed_rows)} of {run.n_rows} records could not be explained because the model "
+                    f"failed on them (records {shown}, numbered from 0); they are left out of the global values "
+                    "and listed in analysis.json under failed_records.",
+                    OpenClarifyWarning,
+                    stacklevel=2,
+                )
+                extra["failed_records"] = {"count": len(run.failed_rows), "rows": run.failed_rows[:_MAX_LISTED]}
+            write_analysis_json(stage.path(ANALYSIS_JSON), {"kernel_shap": run.section}, extra)
             write_baseline_csv(stage.path(BASELINE_CSV), baseline)
             files = stage.commit()
     except BaseException:
@@ -632,4 +690,5 @@ def run_analysis(
         model_calls=run.model_calls,
         text_columns=tuple(text_cols),
         top_text=run.top_text,
+        failed_rows=tuple(run.failed_rows),
     )

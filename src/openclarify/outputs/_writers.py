@@ -58,9 +58,10 @@ def kernel_shap_section(
     return section
 
 
-def write_analysis_json(path: Path, explanations: dict[str, Any]) -> None:
-    """Write ``{"version": "1.0", "explanations": {...}}`` (no NaN or Infinity: strict JSON)."""
-    document = {"version": "1.0", "explanations": explanations}
+def write_analysis_json(path: Path, explanations: dict[str, Any], extra: Mapping[str, Any] | None = None) -> None:
+    """Write ``{"version": "1.0", "explanations": {...}}`` (no NaN or Infinity: strict JSON), then the
+    top-level keys of ``extra`` (``failed_records`` when some records could not be explained)."""
+    document = {"version": "1.0", "explanations": explanations, **(extra or {})}
     path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
@@ -71,7 +72,8 @@ def write_baseline_csv(path: Path, baseline: pd.DataFrame) -> None:
 
 
 def _cell(value: float) -> str:
-    return repr(float(value)) if math.isfinite(value) else "nan"
+    # a non-finite value only comes from a record the model gave no scores for: an empty cell
+    return repr(float(value)) if math.isfinite(value) else ""
 
 
 class LocalShapCsvWriter:
