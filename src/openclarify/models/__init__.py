@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from ._endpoint import EndpointPredictor, EndpointStats
 from ._fasttext import FastTextPredictor
 from ._inprocess import SklearnPredictor, load_model
 from ._protocol import CallablePredictor, Predictor, as_predictor, check_scores
 
 __all__ = [
     "CallablePredictor",
+    "EndpointPredictor",
+    "EndpointStats",
     "FastTextPredictor",
     "Predictor",
     "SklearnPredictor",

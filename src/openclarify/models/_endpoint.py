@@ -1,0 +1,688 @@
+"""Client for a model behind the SageMaker container contract (``POST /invocations``): batching, retries, timeouts.
+
+Requests carry several records, as Clarify's do, cut by record count and by the 6 MB ``InvokeEndpoint``
+payload limit (clarify-spec §4.1); the wire format itself (§4.2, §4.3) lives in ``_endpoint_codec``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import re
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass
+from typing import Any, Final, Literal, Protocol, TypeVar, cast
+
+import numpy as np
+import pandas as pd
+
+from .._typing import FloatArray
+from ..config import PredictorConfig
+from ..errors import ConfigError, MissingDependencyError, ModelError
+from ._endpoint_codec import RequestCodec, ResponseFormatError, ResponseParser, plan_batches, snippet
+
+__all__ = ["MAX_PAYLOAD_BYTES", "EndpointPredictor", "EndpointStats", "OnRecordFailure"]
+
+logger = logging.getLogger(__name__)
+
+#: What to do with a record that the model keeps failing on, alone in its request.
+OnRecordFailure = Literal["raise", "nan"]
+_ON_RECORD_FAILURE: Final = ("raise", "nan")
+
+#: ``InvokeEndpoint`` rejects a ``Body`` larger than this (botocore ``sagemaker-runtime`` model, clarify-spec §4.1).
+MAX_PAYLOAD_BYTES: Final = 6_291_456
+
+_REQUEST_TYPES: Final = ("text/csv", "application/jsonlines", "application/json")
+_RESPONSE_TYPES: Final = ("text/csv", "application/jsonlines", "application/json")
+
+# Statuses worth another attempt: the server is busy, restarting or timed out (RFC 9110 §15.5.9, §15.5.29).
+_RETRY_STATUSES: Final = frozenset({408, 429})
+# Statuses every request would get as well: the URL, the content or accept type, or the credentials are
+# wrong. Other 4xx (400, 413, 422, ...) may be caused by one record, so a batch that gets one is split.
+_CONFIG_STATUSES: Final = frozenset({401, 403, 404, 405, 406, 411, 415})
+_MAX_BACKOFF: Final = 20.0
+_MAX_RETRY_AFTER: Final = 30.0
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+# ---------------------------------------------------------------------------------------------------
+# transports
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    status: int
+    body: bytes
+    retry_after: float | None = None
+    #: An error every request would get (wrong endpoint name, credentials): stop the job.
+    fatal: bool = False
+
+
+class _TransportError(Exception):
+    """No HTTP answer: ``kind`` is ``timeout``, ``dropped`` (connection closed or reset) or ``connect``."""
+
+    def __init__(self, kind: Literal["timeout", "dropped", "connect"], message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class _Transport(Protocol):
+    where: str
+
+    def send(self, body: bytes) -> _Reply: ...
+
+    def close(self) -> None: ...
+
+
+def _invocations_url(url: str) -> str:
+    if not re.match(r"^https?://[^/]", url):
+        raise ConfigError(
+            f"must be an http:// or https:// URL; got {url!r}. Example: 'http://127.0.0.1:8080'.", path="endpoint_url"
+        )
+    url = url.rstrip("/")
+    return url if url.endswith("/invocations") else url + "/invocations"
+
+
+class _HttpTransport:
+    """``POST /invocations`` over a keep-alive connection pool (urllib3), one connection per request in flight."""
+
+    def __init__(self, url: str, headers: Mapping[str, str], *, timeout: float, max_in_flight: int) -> None:
+        import urllib3
+
+        self.url = _invocations_url(url)
+        self.where = f"POST {self.url}"
+        self._headers = dict(headers)
+        self._pool = urllib3.connection_from_url(
+            self.url,
+            maxsize=max_in_flight,
+            block=True,
+            retries=False,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        )
+        self._path = urllib3.util.parse_url(self.url).request_uri
+        self._timeout = timeout
+
+    def send(self, body: bytes) -> _Reply:
+        from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, ReadTimeoutError
+
+        try:
+            response = self._pool.urlopen(
+                "POST",
+                self._path,
+                body=body,
+                headers=self._headers,
+                retries=False,
+                redirect=False,
+                preload_content=True,
+            )
+        except ReadTimeoutError:
+            raise _TransportError("timeout", f"{self.where} timed out after {self._timeout:g} s") from None
+        except (NewConnectionError, ConnectTimeoutError) as exc:
+            raise _TransportError("connect", f"{self.where}: cannot connect ({_reason(exc)})") from None
+        except (HTTPError, OSError) as exc:
+            raise _TransportError(
+                "dropped", f"{self.where}: the connection closed without an answer ({_reason(exc)})"
+            ) from None
+        return _Reply(response.status, response.data, _retry_after(response.headers.get("Retry-After")))
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    # urllib3 messages repeat the connection object: keep the part after the last ': '.
+    return text.rsplit(": ", 1)[-1] if ": " in text else text or type(exc).__name__
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return min(max(float(value), 0.0), _MAX_RETRY_AFTER)
+    except ValueError:
+        return None  # an HTTP date: use our own backoff
+
+
+# SageMaker runtime error codes (botocore ``sagemaker-runtime`` model) that another attempt may cure.
+_BOTO_RETRY_CODES: Final = frozenset(
+    {
+        "ThrottlingException",
+        "ModelNotReadyException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalDependencyException",
+    }
+)
+
+
+class _Boto3Transport:
+    """``sagemaker-runtime`` ``InvokeEndpoint`` with botocore's own retries off (we retry, as Clarify does)."""
+
+    def __init__(
+        self,
+        endpoint_name: str,
+        *,
+        content_type: str,
+        accept_type: str,
+        custom_attributes: str | None,
+        target_model: str | None,
+        client: Any,
+        timeout: float,
+        max_in_flight: int,
+    ) -> None:
+        if client is None:
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError:
+                raise MissingDependencyError(
+                    "predictor.endpoint_name needs the optional dependency 'boto3'. "
+                    "Install it with: pip install 'openclarify[aws]'."
+                ) from None
+            client = boto3.client(
+                "sagemaker-runtime",
+                config=Config(
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    connect_timeout=timeout,
+                    read_timeout=timeout,
+                    max_pool_connections=max_in_flight,
+                ),
+            )
+        self._client = client
+        self.where = f"InvokeEndpoint {endpoint_name!r}"
+        self._params: dict[str, str] = {
+            "EndpointName": endpoint_name,
+            "ContentType": content_type,
+            "Accept": accept_type,
+        }
+        if custom_attributes is not None:
+            self._params["CustomAttributes"] = custom_attributes
+        if target_model is not None:
+            self._params["TargetModel"] = target_model
+        self._timeout = timeout
+
+    def send(self, body: bytes) -> _Reply:
+        from botocore.exceptions import (
+            ClientError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            HTTPClientError,
+            ReadTimeoutError,
+        )
+
+        try:
+            response = self._client.invoke_endpoint(Body=body, **self._params)
+            return _Reply(200, response["Body"].read())
+        except ClientError as exc:
+            return _client_error_reply(exc.response)
+        except ReadTimeoutError:
+            raise _TransportError("timeout", f"{self.where} timed out after {self._timeout:g} s") from None
+        except (ConnectTimeoutError, EndpointConnectionError) as exc:
+            raise _TransportError("connect", f"{self.where}: cannot connect ({exc})") from None
+        except HTTPClientError as exc:
+            raise _TransportError("dropped", f"{self.where}: the connection closed without an answer ({exc})") from None
+
+    def close(self) -> None:
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
+
+def _client_error_reply(response: Mapping[str, Any]) -> _Reply:
+    error = response.get("Error", {})
+    code = str(error.get("Code", ""))
+    message = str(response.get("OriginalMessage") or error.get("Message", ""))
+    http_status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+    body = f"{code}: {message}".encode()
+    if code == "ModelError":
+        # The container answered with an error status: judge it as if we had called the container.
+        return _Reply(int(response.get("OriginalStatusCode") or 500), body)
+    if code in _BOTO_RETRY_CODES:
+        return _Reply(429 if http_status < 500 else http_status, body)
+    return _Reply(http_status, body, fatal=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the predictor
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStats:
+    """Traffic of an :class:`EndpointPredictor` so far (for the job summary).
+
+    ``seconds`` is the wall time spent in ``predict`` calls (summed over calling threads).
+    """
+
+    requests: int = 0
+    retries: int = 0
+    fallbacks: int = 0
+    failed_records: int = 0
+    records: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """Clarify's job-log line: ``Model endpoint delivered 107.74733 requests per second ...``."""
+        rate = self.requests / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"Model endpoint delivered {rate:.5f} requests per second and a total of {self.requests} requests "
+            f"over {self.seconds:.0f} seconds"
+        )
+
+
+class _RequestFailed(Exception):
+    """A request that failed in a way one record may cause: the batch is resent record by record."""
+
+
+class EndpointPredictor:
+    """A model behind the SageMaker container contract, called over HTTP or through ``InvokeEndpoint``.
+
+    Records are serialised as ``predictor.content_type`` asks (clarify-spec §4.2), sent in batches of at
+    most ``max_records`` records and ``max_payload_bytes`` bytes, up to ``max_in_flight`` requests at
+    once, and the answers are read as ``predictor.accept_type`` with ``predictor.probability`` /
+    ``predictor.label`` (§4.3) and put back in order.
+
+    Faults: a 5xx, 408 or 429 answer, a timeout or a dropped connection is retried ``retries`` times
+    with exponential backoff (``backoff * 2**k`` seconds with a deterministic jitter, or the server's
+    ``Retry-After``). A batch that keeps failing, or whose answer cannot be read, is resent one record
+    per request, as Clarify does. A record that fails alone raises :class:`~openclarify.errors.ModelError`
+    naming its position in the DataFrame (``on_record_failure="raise"``), or gets NaN scores and is
+    listed in :attr:`failed_rows` (``"nan"``); good scores are always finite, so a NaN row is exactly a
+    failed record. Answers every request would get fail at once: 401, 403, 404, 405, 406, 411, 415, a
+    server that cannot be reached, or a rejected endpoint name.
+
+    Parameters
+    ----------
+    url
+        Base URL of the model server (``http://127.0.0.1:8080``; ``/invocations`` is added), or None to
+        call the SageMaker endpoint ``endpoint_name`` (or ``predictor_config.endpoint_name``) with boto3.
+    predictor_config
+        The config's ``predictor``: ``content_type`` (default ``dataset_type``), ``accept_type`` (default
+        the content type), templates, ``probability`` / ``label``, ``custom_attributes`` (header
+        ``X-Amzn-SageMaker-Custom-Attributes``) and ``target_model`` (``X-Amzn-SageMaker-Target-Model``).
+    feature_names
+        The model's input columns, in order; ``predict`` sends these columns of its records.
+    endpoint_name
+        SageMaker endpoint to call when ``url`` is None; default ``predictor_config.endpoint_name``.
+    dataset_type
+        The content type to send when ``predictor_config.content_type`` is absent (Clarify's default).
+    max_records
+        Most records in one request (forced to 1 by a JSON ``content_template`` with ``$record``).
+    max_payload_bytes
+        Most bytes in one request body; a single record larger than this is sent alone.
+    max_in_flight
+        Requests sent at once (threads, and connections kept alive).
+    timeout
+        Seconds to connect, and to wait for the answer, per attempt.
+    retries
+        Further attempts after a retryable failure.
+    backoff
+        Seconds before the first retry; doubles with each retry (at most 20 s).
+    on_record_failure
+        ``"raise"`` or ``"nan"``, see above.
+    client
+        A ``sagemaker-runtime`` boto3 client to use instead of creating one (tests pass a client with a
+        ``botocore.stub.Stubber``). The boto3 path is tested with ``Stubber`` only: no AWS call runs in
+        the test suite.
+
+    Raises
+    ------
+    ConfigError
+        A predictor setting or argument the client cannot use (its path names it).
+    MissingDependencyError
+        ``endpoint_name`` without boto3 installed.
+    """
+
+    def __init__(
+        self,
+        url: str | None,
+        predictor_config: PredictorConfig,
+        feature_names: Sequence[str],
+        *,
+        endpoint_name: str | None = None,
+        dataset_type: str | None = None,
+        max_records: int = 1000,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+        max_in_flight: int = 4,
+        timeout: float = 60.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+        on_record_failure: OnRecordFailure = "raise",
+        client: Any = None,
+    ) -> None:
+        _check_int("max_records", max_records, 1)
+        _check_int("max_payload_bytes", max_payload_bytes, 1)
+        _check_int("max_in_flight", max_in_flight, 1)
+        _check_int("retries", retries, 0)
+        _check_number("timeout", timeout, positive=True)
+        _check_number("backoff", backoff, positive=False)
+        if on_record_failure not in _ON_RECORD_FAILURE:
+            raise ConfigError(f"must be 'raise' or 'nan'; got {on_record_failure!r}.", path="on_record_failure")
+        content_type = predictor_config.content_type or dataset_type or "text/csv"
+        if content_type not in _REQUEST_TYPES:
+            raise ConfigError(
+                f"the endpoint client sends one of {', '.join(map(repr, _REQUEST_TYPES))}; got {content_type!r}.",
+                path="predictor.content_type",
+            )
+        accept_type = predictor_config.accept_type or content_type
+        if accept_type not in _RESPONSE_TYPES:
+            raise ConfigError(
+                f"must be one of {', '.join(map(repr, _RESPONSE_TYPES))}; got {accept_type!r}.",
+                path="predictor.accept_type",
+            )
+        self.feature_names = tuple(feature_names)
+        self.content_type = content_type
+        self.accept_type = accept_type
+        self.max_records = max_records
+        self.max_payload_bytes = max_payload_bytes
+        self.max_in_flight = max_in_flight
+        self.timeout = float(timeout)
+        self.retries = retries
+        self.backoff = float(backoff)
+        self.on_record_failure: OnRecordFailure = on_record_failure
+        self._codec = RequestCodec(predictor_config, content_type, self.feature_names)
+        self._parser = ResponseParser(predictor_config, accept_type)
+        if self._codec.one_record_per_request:
+            self.max_records = 1
+        self._transport: _Transport
+        if url is not None:
+            headers = {"Content-Type": content_type, "Accept": accept_type}
+            if predictor_config.custom_attributes is not None:
+                headers["X-Amzn-SageMaker-Custom-Attributes"] = predictor_config.custom_attributes
+            if predictor_config.target_model is not None:
+                headers["X-Amzn-SageMaker-Target-Model"] = predictor_config.target_model
+            self._transport = _HttpTransport(url, headers, timeout=self.timeout, max_in_flight=max_in_flight)
+        else:
+            name = endpoint_name or predictor_config.endpoint_name
+            if not name:
+                raise ConfigError(
+                    "no model to call: give an endpoint URL (--endpoint-url http://127.0.0.1:8080) or "
+                    "predictor.endpoint_name; got neither.",
+                    path="predictor.endpoint_name",
+                )
+            self._transport = _Boto3Transport(
+                name,
+                content_type=content_type,
+                accept_type=accept_type,
+                custom_attributes=predictor_config.custom_attributes,
+                target_model=predictor_config.target_model,
+                client=client,
+                timeout=self.timeout,
+                max_in_flight=max_in_flight,
+            )
+        self.where = self._transport.where
+        self._n_outputs: int | None = None
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
+        self._lock = threading.Lock()
+        self._counts: dict[str, float] = {f.name: 0 for f in dataclasses.fields(EndpointStats)}
+        self._local = threading.local()
+        self._executor: ThreadPoolExecutor | None = None
+
+    # -- public -------------------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> EndpointStats:
+        """Requests, retries, fallbacks, failed records, bytes and seconds so far."""
+        with self._lock:
+            counts = dict(self._counts)
+        return EndpointStats(
+            **{name: int(value) for name, value in counts.items() if name != "seconds"}, seconds=counts["seconds"]
+        )
+
+    @property
+    def failed_rows(self) -> tuple[int, ...]:
+        """Positions (0-based, in the DataFrame) of the records whose scores are NaN in this thread's last
+        ``predict`` call (``on_record_failure="nan"``)."""
+        return cast(tuple[int, ...], getattr(self._local, "failed_rows", ()))
+
+    def predict(self, records: pd.DataFrame) -> FloatArray:
+        """Scores of ``records``, shape ``(n_records, n_outputs)``, in the records' order.
+
+        Raises
+        ------
+        ModelError
+            The model cannot be reached, answers with an error every request would get, or fails on a
+            record alone (``on_record_failure="raise"``); with ``"nan"``, when every record failed before
+            any answer told the number of outputs.
+        """
+        started = time.perf_counter()
+        self._local.failed_rows = ()
+        try:
+            return self._predict(records)
+        finally:
+            self._add(seconds=time.perf_counter() - started)
+
+    def close(self) -> None:
+        """Close the connections and stop the request threads."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        self._transport.close()
+
+    def __enter__(self) -> EndpointPredictor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"EndpointPredictor({self.where!r}, content_type={self.content_type!r}, accept_type={self.accept_type!r})"
+        )
+
+    # -- batching -----------------------------------------------------------------------------------
+
+    def _predict(self, records: pd.DataFrame) -> FloatArray:
+        frame = self._features(records)
+        n_records = len(frame)
+        if n_records == 0:
+            return np.empty((0, self._n_outputs or 0), dtype=np.float64)
+        pieces = self._codec.encode(frame)
+        spans = plan_batches(
+            [len(p) for p in pieces],
+            max_records=self.max_records,
+            max_payload_bytes=self.max_payload_bytes,
+            body_size=self._codec.body_size,
+        )
+        self._add(records=n_records)
+        first = self._map(lambda s: self._attempt_span(pieces, s), spans)
+        results: dict[tuple[int, int], FloatArray | _RequestFailed] = {
+            span: result for span, result in zip(spans, first, strict=True) if result is not None
+        }
+        singles: list[tuple[int, int]] = []
+        for span, result in results.items():
+            if isinstance(result, _RequestFailed) and span[1] - span[0] > 1:
+                logger.warning(
+                    "Fallback to per-record prediction because of model error. (records %d-%d of %d: %s)",
+                    span[0],
+                    span[1] - 1,
+                    n_records,
+                    result,
+                )
+                self._add(fallbacks=1)
+                singles.extend((i, i + 1) for i in range(*span))
+        if singles:
+            stop = None if self.on_record_failure == "nan" else (lambda r: isinstance(r, _RequestFailed))
+            outcomes = self._map(lambda s: self._attempt_span(pieces, s), singles, stop)
+            for span, outcome in zip(singles, outcomes, strict=True):
+                if outcome is not None:
+                    results[span] = outcome
+        failures = sorted(
+            (span[0], result)
+            for span, result in results.items()
+            if isinstance(result, _RequestFailed) and span[1] - span[0] == 1
+        )
+        if failures:
+            self._add(failed_records=len(failures))
+            if self.on_record_failure == "raise":
+                position, error = failures[0]
+                raise ModelError(
+                    f"record at position {position} of {n_records}: the model fails on it alone; got: {error}. "
+                    "Fix the model or the record, or mark such records as failed instead (on_record_failure='nan')."
+                )
+        return self._assemble(results, n_records, failures)
+
+    def _features(self, records: pd.DataFrame) -> pd.DataFrame:
+        if tuple(records.columns) == self.feature_names:
+            return records
+        missing = [name for name in self.feature_names if name not in records.columns]
+        if missing:
+            raise ModelError(
+                f"{self.where}: the records lack the feature columns {missing[:10]!r}; got columns "
+                f"{list(records.columns)[:10]!r}. Pass records with the predictor's feature_names."
+            )
+        return records.loc[:, list(self.feature_names)]
+
+    def _assemble(
+        self,
+        results: Mapping[tuple[int, int], FloatArray | _RequestFailed],
+        n_records: int,
+        failures: Sequence[tuple[int, _RequestFailed]],
+    ) -> FloatArray:
+        n_outputs = self._n_outputs
+        if n_outputs is None:  # every record failed, and no request ever succeeded
+            first = failures[0][1] if failures else "no answer"
+            raise ModelError(
+                f"{self.where}: every one of the {n_records} records failed; first: {first}. "
+                "Check that the model server answers (openclarify serve) and the predictor settings."
+            )
+        scores = np.full((n_records, n_outputs), np.nan, dtype=np.float64)
+        for (start, stop), result in results.items():
+            if not isinstance(result, _RequestFailed):
+                scores[start:stop] = result
+        failed = tuple(position for position, _ in failures)
+        for position, error in failures:
+            logger.warning("record at position %d failed; its scores are NaN: %s", position, error)
+        self._local.failed_rows = failed
+        return scores
+
+    def _map(self, fn: Callable[[T], R], items: Sequence[T], stop: Callable[[R], bool] | None = None) -> list[R | None]:
+        """``fn`` over ``items`` on up to ``max_in_flight`` threads; after an item for which ``stop`` is true,
+        items not started yet are skipped (their result is None). An exception cancels the rest and propagates."""
+        if len(items) == 1 or self.max_in_flight == 1:
+            out: list[R | None] = [None] * len(items)
+            for i, item in enumerate(items):
+                out[i] = result = fn(item)
+                if stop is not None and stop(result):
+                    break
+            return out
+        executor = self._get_executor()
+        futures: list[Future[R]] = [executor.submit(fn, item) for item in items]
+        try:
+            for future in as_completed(futures):
+                if stop is not None and stop(future.result()):
+                    break
+                future.result()  # re-raises a job-level error
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        # Stopped: skip the items not started yet, but let the started ones finish. Items start in order,
+        # so every item before the one that stopped us has a result, and the first failing item is found
+        # whatever the timing.
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        return [f.result() if not f.cancelled() else None for f in futures]
+
+    def _get_executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="openclarify-endpoint")
+            return self._executor
+
+    # -- one request, with retries ------------------------------------------------------------------
+
+    def _attempt_span(self, pieces: Sequence[bytes], span: tuple[int, int]) -> FloatArray | _RequestFailed:
+        start, stop = span
+        try:
+            return self._request(self._codec.body(pieces[start:stop]), stop - start)
+        except _RequestFailed as failure:
+            return failure
+
+    def _request(self, body: bytes, n_records: int) -> FloatArray:
+        """Send one body; the scores, or :class:`_RequestFailed` (batch-level), or ModelError (job-level)."""
+        last = ""
+        connect_failed = False
+        retry_after: float | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._add(retries=1)
+                time.sleep(self._delay(body, attempt, retry_after))
+            retry_after = None
+            with self._in_flight:
+                try:
+                    reply = self._transport.send(body)
+                except _TransportError as exc:
+                    self._add(requests=1, bytes_sent=len(body))
+                    last, connect_failed = str(exc), exc.kind == "connect"
+                    continue
+            self._add(requests=1, bytes_sent=len(body), bytes_received=len(reply.body))
+            message = (
+                f"{self.where} returned {reply.status} for content_type {self.content_type!r}: {snippet(reply.body)}"
+            )
+            if 200 <= reply.status < 300:
+                return self._parse(reply, n_records)
+            if reply.fatal or reply.status in _CONFIG_STATUSES or reply.status < 400:
+                raise ModelError(message)
+            if reply.status in _RETRY_STATUSES or reply.status >= 500:
+                last, retry_after = message, reply.retry_after
+                continue
+            raise _RequestFailed(message)
+        attempts = f"({self.retries + 1} attempt{'s' if self.retries else ''})"
+        if connect_failed:
+            raise ModelError(f"{last} {attempts}. Check that the model server is running and the URL is right.")
+        raise _RequestFailed(f"{last} {attempts}")
+
+    def _parse(self, reply: _Reply, n_records: int) -> FloatArray:
+        try:
+            scores = self._parser.parse(reply.body, n_records)
+        except ResponseFormatError as exc:
+            raise _RequestFailed(self._unreadable(reply, n_records, str(exc))) from None
+        with self._lock:
+            if self._n_outputs is None:
+                self._n_outputs = scores.shape[1]
+            expected = self._n_outputs
+        if scores.shape[1] != expected:
+            detail = f"{scores.shape[1]} scores per record where earlier answers had {expected}"
+            raise _RequestFailed(self._unreadable(reply, n_records, detail))
+        return scores
+
+    def _unreadable(self, reply: _Reply, n_records: int, detail: str) -> str:
+        return (
+            f"{self.where} returned {reply.status} for content_type {self.content_type!r} and {n_records} "
+            f"record{'s' if n_records != 1 else ''}, an answer that cannot be read as accept_type "
+            f"{self.accept_type!r}: {detail}: {snippet(reply.body)}"
+        )
+
+    def _delay(self, body: bytes, attempt: int, retry_after: float | None) -> float:
+        base = min(self.backoff * 2.0 ** (attempt - 1), _MAX_BACKOFF)
+        # Jitter spreads retries of concurrent requests; seeded by the request, so runs are repeatable.
+        jitter = float(random.Random(zlib.crc32(body) * 31 + attempt).uniform(0.5, 1.0))
+        delay = base * jitter
+        return max(delay, retry_after) if retry_after is not None else delay
+
+    def _add(self, **counts: float) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                self._counts[name] += value
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"must be an integer >= {minimum}; got {value!r}.", path=name)
+
+
+def _check_number(name: str, value: Any, *, positive: bool) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    if not ok or value < 0 or (positive and value == 0):
+        raise ConfigError(f"must be a number {'> 0' if positive else '>= 0'}; got {value!r}.", path=name)
