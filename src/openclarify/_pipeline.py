@@ -36,7 +36,7 @@ from .outputs import (
 from .shapley import TextShapResult, kernel_shap, kernel_shap_text, summarize_baseline
 from .text import Segmenter, WhitespaceMode
 
-__all__ = ["AnalysisResult", "run_analysis"]
+__all__ = ["AnalysisResult", "ModelFactory", "run_analysis"]
 
 logger = logging.getLogger("openclarify")
 
@@ -513,10 +513,13 @@ def _explain_text(
     return run
 
 
+ModelFactory = Callable[[DatasetSchema], Predictor]
+
+
 def run_analysis(
     config: AnalysisConfig,
     *,
-    model: Predictor,
+    model: Predictor | ModelFactory,
     output_dir: str | Path,
     data: str | Path | None = None,
     config_dir: str | Path | None = None,
@@ -535,7 +538,8 @@ def run_analysis(
     config
         A validated analysis config (see :func:`openclarify.config.load_analysis_config`).
     model
-        The model to explain.
+        The model to explain, or a function that makes it from the dataset's schema once the dataset is
+        open (an :class:`~openclarify.models.EndpointPredictor` needs the feature names).
     output_dir
         Where ``analysis.json`` and ``explanations_shap/`` are written. Files appear only when the
         whole job succeeded.
@@ -587,6 +591,8 @@ def run_analysis(
         excluded_columns=config.excluded_columns,
     )
     schema = dataset.schema
+    if not isinstance(model, Predictor):
+        model = model(schema)
     players, explained = _players(config, schema)
     seed = int(shap.seed) if shap.seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
     text_cols: list[str] = []

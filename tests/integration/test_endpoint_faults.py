@@ -165,7 +165,7 @@ def test_record_that_always_fails_gets_nan_in_nan_mode(tabular, caplog):
     assert np.isnan(scores).any(axis=1).nonzero()[0].tolist() == [POISON]
     keep = np.arange(len(records)) != POISON
     assert same_bits(scores[keep], tabular_model(records)[keep])
-    assert f"record at position {POISON} failed; its scores are NaN" in caplog.text
+    assert f"(first at position {POISON}); their scores are NaN" in caplog.text
     stats = predictor.stats
     assert (stats.fallbacks, stats.failed_records) == (1, 1)
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .._pipeline import AnalysisResult, run_analysis
+from .._pipeline import AnalysisResult, ModelFactory, run_analysis
 from ..config import load_analysis_config
-from ..models import load_model
+from ..data import DatasetSchema
+from ..models import EndpointPredictor, Predictor, load_model
 
 __all__ = ["analyze"]
 
@@ -51,9 +52,33 @@ def _summary(res: AnalysisResult) -> str:
 @click.option(
     "--model",
     "model",
-    required=True,
+    default=None,
     type=str,
-    help="model.joblib (scikit-learn estimator or pipeline) or path/to/file.py:function.",
+    help="A model loaded in process: model.joblib (scikit-learn estimator or pipeline), a fastText / "
+    "BlazingText model.bin or its folder, or path/to/file.py:function.",
+)
+@click.option(
+    "--endpoint-url",
+    default=None,
+    type=str,
+    help="Explain the model behind this server instead (SageMaker container contract: POST <url>/invocations, "
+    "requests and responses as the config's predictor says). Without --model or --endpoint-url, "
+    "predictor.endpoint_name is called through sagemaker-runtime (needs boto3 and AWS credentials).",
+)
+@click.option(
+    "--on-record-failure",
+    default="stop",
+    show_default=True,
+    type=click.Choice(["stop", "continue"]),
+    help="Endpoint models: when a record keeps failing (after retries and one request per record), stop "
+    "the job, or go on, leave it unexplained and list it in analysis.json (failed_records) and on stderr.",
+)
+@click.option(
+    "--max-in-flight",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Endpoint models: requests sent at once.",
 )
 @click.option(
     "--chunk-size",
@@ -98,7 +123,10 @@ def analyze(
     config_path: Path,
     data: str | None,
     output: Path,
-    model: str,
+    model: str | None,
+    endpoint_url: str | None,
+    on_record_failure: str,
+    max_in_flight: int,
     chunk_size: int,
     max_batch_rows: int,
     workers: int,
@@ -111,7 +139,35 @@ def analyze(
     if quiet:  # warnings and errors only
         logging.getLogger("openclarify").setLevel(logging.WARNING)
     config = load_analysis_config(config_path)
-    predictor = load_model(model)
+    endpoint: list[EndpointPredictor] = []
+    predictor: Predictor | ModelFactory
+    endpoint_name = config.predictor.endpoint_name if config.predictor else None
+    if model is not None and endpoint_url is not None:
+        raise click.UsageError("give either --model or --endpoint-url, not both.")
+    if model is not None:
+        predictor = load_model(model)
+    elif endpoint_url is not None or endpoint_name:
+        assert config.predictor is not None  # noqa: S101 - the config parser requires it for shap
+
+        def make_endpoint(schema: DatasetSchema) -> Predictor:
+            ep = EndpointPredictor(
+                endpoint_url,
+                config.predictor,  # type: ignore[arg-type]
+                schema.feature_names,
+                endpoint_name=None if endpoint_url else endpoint_name,
+                dataset_type=config.dataset_type,
+                max_in_flight=max_in_flight,
+                on_record_failure="nan" if on_record_failure == "continue" else "raise",
+            )
+            endpoint.append(ep)
+            return ep
+
+        predictor = make_endpoint
+    else:
+        raise click.UsageError(
+            "no model: give --model (a model file), --endpoint-url (a model server), or set "
+            "predictor.endpoint_name in the config (a SageMaker endpoint)."
+        )
     bar = None
 
     def on_start(total: int | None, n_features: int) -> None:
@@ -145,6 +201,10 @@ def analyze(
     finally:
         if bar is not None:
             bar.close()
+        for ep in endpoint:
+            ep.close()
+            if not quiet:
+                click.echo(f"openclarify: {ep.stats.summary()}", err=True)
     if not quiet:
         click.echo(_summary(result), err=True)
         top = np.argsort(-np.abs(result.global_shap_values[:, 0]))[:5]

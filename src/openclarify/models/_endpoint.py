@@ -560,8 +560,13 @@ class EndpointPredictor:
             if not isinstance(result, _RequestFailed):
                 scores[start:stop] = result
         failed = tuple(position for position, _ in failures)
-        for position, error in failures:
-            logger.warning("record at position %d failed; its scores are NaN: %s", position, error)
+        # one line per failing batch, not per record: the masked copies of one failing record are many,
+        # and the analysis reports the explained records that failed
+        if failures:
+            logger.warning(
+                "%d of %d records in this batch failed (first at position %d); their scores are NaN: %s",
+                len(failures), len(scores), failures[0][0], failures[0][1],
+            )  # fmt: skip
         self._local.failed_rows = failed
         return scores
 
