@@ -11,6 +11,7 @@ import click
 
 from ..errors import ConfigError, DataError, MissingDependencyError, ModelError, OpenClarifyError, OutputError
 from ._analyze import analyze
+from ._serve import proxy, serve
 from ._train import prepare_dbpedia_command, train
 
 __all__ = ["EXIT_CONFIG", "EXIT_DATA", "EXIT_MODEL", "EXIT_OUTPUT", "EXIT_UNEXPECTED", "main"]
@@ -40,6 +41,8 @@ def cli() -> None:
 cli.add_command(analyze)
 cli.add_command(train)
 cli.add_command(prepare_dbpedia_command)
+cli.add_command(serve)
+cli.add_command(proxy)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:

@@ -430,6 +430,11 @@ class EndpointPredictor:
     # -- public -------------------------------------------------------------------------------------
 
     @property
+    def label_headers(self) -> tuple[str, ...] | None:
+        """Output names read from the answers (the same ``label`` list for every record), else None."""
+        return self._parser.label_names
+
+    @property
     def stats(self) -> EndpointStats:
         """Requests, retries, fallbacks, failed records, bytes and seconds so far."""
         with self._lock:

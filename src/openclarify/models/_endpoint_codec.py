@@ -329,6 +329,15 @@ class ResponseParser:
         self._selector = selector
         self._index: int | None = None
         self._path: Any = None
+        # Names of the outputs, when the answer carries them: a `label` JMESPath next to `probability`
+        # that gives the same list of label strings for every record ({"label": [...], "prob": [...]}).
+        self.label_names: tuple[str, ...] | None = None
+        self._label_path: Any = None
+        if predictor.probability is not None and isinstance(predictor.label, str) and accept_type != "text/csv":
+            try:
+                self._label_path = jmespath.compile(predictor.label)
+            except jmespath.exceptions.JMESPathError:
+                self._label_path = None
         if selector is None:
             return
         if isinstance(selector, int):
@@ -412,13 +421,30 @@ class ResponseParser:
         if len(lines) != n_records:
             raise ResponseFormatError(f"expected {n_records} JSON lines, one per record; got {len(lines)}")
         items = []
+        values = []
         for i, line in enumerate(lines):
             try:
                 value = json.loads(line)
             except ValueError as exc:
                 raise ResponseFormatError(f"line {i} is not JSON ({exc})") from None
+            values.append(value)
             items.append(self._select(value, f"line {i}"))
+        if self._label_path is not None and self.label_names is None:
+            self._learn_labels([self._label_path.search(v) for v in values], items)
         return items
+
+    def _learn_labels(self, labels: list[Any], items: list[Any]) -> None:
+        """Keep the label list as output names if every record has the same one, as long as its scores.
+        A server that answers its top labels (a different order per record) gives no names: its outputs
+        are positions (label0, label1, ...), as Clarify reads them."""
+        first = labels[0] if labels else None
+        if not isinstance(first, list) or not all(isinstance(x, str) for x in first):
+            return
+        if not isinstance(items[0], list) or len(items[0]) != len(first) or any(lab != first for lab in labels):
+            return
+        names = tuple(x.removeprefix("__label__") for x in first)
+        if len(set(names)) == len(names):
+            self.label_names = names
 
     def _json(self, text: str, n_records: int) -> list[Any]:
         try:

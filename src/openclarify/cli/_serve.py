@@ -1,0 +1,255 @@
+"""``openclarify serve`` and ``openclarify proxy``: thin layers over :mod:`openclarify.serving`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+__all__ = ["proxy", "serve"]
+
+_MEDIA = ("text/csv", "application/jsonlines", "application/json")
+
+
+def _names(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
+def _media_types(value: str | None, option: str) -> tuple[Any, ...]:
+    if value is None:
+        return _MEDIA
+    chosen = _names(value) or ()
+    bad = [x for x in chosen if x not in _MEDIA]
+    if bad or not chosen:
+        raise click.BadParameter(
+            f"must be a comma-separated list of {', '.join(_MEDIA)}; got {value!r}.", param_hint=option
+        )
+    return chosen
+
+
+def _check_features(value: str | None) -> str | None:
+    from ..serving._codec import compile_features
+
+    try:
+        compile_features(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--features: "), param_hint="--features") from None
+    return value
+
+
+def _common(fn: Any) -> Any:
+    """Options shared by serve and proxy (applied bottom-up, so listed here in reverse help order)."""
+    options = [
+        click.option("--debug", is_flag=True, help="Show tracebacks on errors."),
+        click.option(
+            "--access-log/--no-access-log", default=False, show_default=True, help="Log one line per request."
+        ),
+        click.option(
+            "--max-payload-bytes",
+            type=click.IntRange(1),
+            default=6_291_456,
+            show_default=True,
+            help="Largest request body; larger ones get 413 (InvokeEndpoint's limit is 6 MB).",
+        ),
+        click.option(
+            "--content-types",
+            default=None,
+            help="Comma-separated request formats to accept; others get 415.  [default: text/csv, "
+            "application/jsonlines, application/json]",
+        ),
+        click.option(
+            "--features",
+            default=None,
+            help="JMESPath expression giving the feature list inside each JSON record (e.g. 'data.features'). "
+            'Default: detected ({"features": [...]}, {"source": "..."}, a list, or {"name": value}).',
+        ),
+        click.option(
+            "--text-columns",
+            default=None,
+            help="Comma-separated columns always kept as text, even when every value of a request looks like a "
+            "number (a column is otherwise numeric when all its values parse as numbers, as in 'analyze').",
+        ),
+        click.option(
+            "--feature-names",
+            default=None,
+            help="Comma-separated column names of the records, for models that do not know them "
+            "(file.py:function models). A scikit-learn model fitted on a DataFrame names its own columns. "
+            "Default: column_0, column_1, ...",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=60.0,
+            show_default=True,
+            envvar="SAGEMAKER_MODEL_SERVER_TIMEOUT",
+            show_envvar=True,
+            help="Seconds a request may take; slower ones get 504.",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1),
+            default=None,
+            envvar="SAGEMAKER_MODEL_SERVER_WORKERS",
+            show_envvar=True,
+            help="Worker processes; each serve worker loads its own copy of the model.  "
+            "[default: the number of CPU cores]",
+        ),
+        click.option(
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=8080,
+            show_default=True,
+            envvar="SAGEMAKER_BIND_TO_PORT",
+            show_envvar=True,
+            help="Port to listen on.",
+        ),
+        click.option(
+            "--host",
+            default="127.0.0.1",
+            show_default=True,
+            envvar="OPENCLARIFY_SERVE_HOST",
+            show_envvar=True,
+            help="Address to listen on; 0.0.0.0 for every interface (the Docker image sets it).",
+        ),
+    ]
+    for option in options:
+        fn = option(fn)
+    return fn
+
+
+@click.command()
+@click.option(
+    "--model",
+    default="/opt/ml/model",
+    show_default=True,
+    help="model.bin (fastText / BlazingText) or its folder, model.joblib (scikit-learn), path/to/file.py:function, "
+    "or a folder holding model.bin, model.joblib or a model.py defining predict (SageMaker's layout).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Requests each worker runs in the model at a time (on threads; the event loop stays free for /ping).",
+)
+@_common
+def serve(
+    model: str,
+    threads: int,
+    host: str,
+    port: int,
+    workers: int | None,
+    timeout: float,
+    feature_names: str | None,
+    text_columns: str | None,
+    features: str | None,
+    content_types: str | None,
+    max_payload_bytes: int,
+    access_log: bool,
+    debug: bool,
+) -> None:
+    """Serve a model over HTTP with SageMaker's container contract.
+
+    GET /ping answers 200 once the model is loaded (503 before). POST /invocations reads records as
+    text/csv (no header, one per line), application/jsonlines ({"features": [...]} or BlazingText's
+    {"source": "..."} per line) or application/json (BlazingText's {"instances": [...]}), and answers
+    in the Accept format: CSV score lines, or {"label": [...], "prob": [...]} per record for a
+    classifier ({"score": x} otherwise). Errors, with {"error": "..."}: 400 bad body, 406 Accept, 413 too
+    large, 415 Content-Type, 500 model failure, 503 loading, 504 timeout.
+
+    In a container, `docker run IMAGE serve` serves /opt/ml/model on port 8080 (SAGEMAKER_BIND_TO_PORT).
+    """
+    from ..serving import ServeConfig, resolve_model
+    from ..serving import serve as run_server
+    from ..serving._config import default_workers
+
+    resolve_model(model)  # fail now, with exit code 4, on a missing file; loading happens in the workers
+    config = ServeConfig(
+        model=model,
+        feature_names=_names(feature_names),
+        text_columns=_names(text_columns) or (),
+        features=_check_features(features),
+        content_types=_media_types(content_types, "--content-types"),
+        max_payload_bytes=max_payload_bytes,
+        timeout=timeout,
+        threads=threads,
+        workers=workers or default_workers(),
+        host=host,
+        port=port,
+        access_log=access_log,
+    )
+    run_server(config)
+
+
+@click.command()
+@click.option(
+    "--upstream",
+    required=True,
+    help="The model server to forward to: http://host:port (/invocations is added) or a full URL.",
+)
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(_MEDIA),
+    default="application/json",
+    show_default=True,
+    help="The request format the upstream server reads.",
+)
+@click.option(
+    "--labels",
+    default=None,
+    help="Comma-separated class labels of the upstream model, in the order the score vectors should have "
+    "(with or without __label__). Default: the labels in its answers, sorted.",
+)
+@click.option(
+    "--k",
+    type=click.IntRange(1),
+    default=None,
+    help="BlazingText's k sent upstream (labels returned per record).  [default: the number of --labels]",
+)
+@_common
+def proxy(
+    upstream: str,
+    to: str,
+    labels: str | None,
+    k: int | None,
+    host: str,
+    port: int,
+    workers: int | None,
+    timeout: float,
+    feature_names: str | None,
+    text_columns: str | None,
+    features: str | None,
+    content_types: str | None,
+    max_payload_bytes: int,
+    access_log: bool,
+    debug: bool,
+) -> None:
+    """Convert Clarify's formats for a model server that reads only another one (an inference pipeline).
+
+    Reads CSV / JSON Lines / JSON records as `serve` does, forwards them to UPSTREAM in the --to format
+    (BlazingText's {"instances": [...], "configuration": {"k": N}} by default), and answers with one
+    full score vector per record, labels in a fixed order, in the Accept format.
+    """
+    from ..serving import ProxyConfig, run_proxy
+    from ..serving._config import default_workers
+
+    config = ProxyConfig(
+        upstream=upstream,
+        to=to,  # type: ignore[arg-type]
+        labels=_names(labels),
+        k=k,
+        feature_names=_names(feature_names),
+        text_columns=_names(text_columns) or (),
+        features=_check_features(features),
+        content_types=_media_types(content_types, "--content-types"),
+        max_payload_bytes=max_payload_bytes,
+        timeout=timeout,
+        workers=workers or default_workers(),
+        host=host,
+        port=port,
+        access_log=access_log,
+    )
+    run_proxy(config)

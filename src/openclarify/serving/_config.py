@@ -1,0 +1,138 @@
+"""Settings of ``openclarify serve`` and ``openclarify proxy``, handed to every worker process as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ._codec import MEDIA_TYPES, MediaType
+
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "DEFAULT_MODEL_DIR",
+    "DEFAULT_PORT",
+    "DEFAULT_TIMEOUT",
+    "ProxyConfig",
+    "ServeConfig",
+    "default_workers",
+]
+
+DEFAULT_MODEL_DIR = "/opt/ml/model"  # where SageMaker unpacks model.tar.gz in a serving container
+DEFAULT_PORT = 8080
+DEFAULT_TIMEOUT = 60.0  # seconds; SageMaker's model servers default to 60
+DEFAULT_MAX_PAYLOAD_BYTES = 6_291_456  # InvokeEndpoint's Body limit (6 MB)
+
+
+def default_workers() -> int:
+    """The number of CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _from_dict(cls: type[Any], values: dict[str, Any]) -> Any:
+    fields = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in fields}
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """How ``openclarify serve`` runs.
+
+    Parameters
+    ----------
+    model
+        What :func:`openclarify.models.load_model` takes, or a folder holding ``model.bin``,
+        ``model.joblib`` (or ``.pkl``) or a ``model.py`` with a ``predict`` function.
+    feature_names
+        Column names of the records, for models that do not know them (a scikit-learn model fitted
+        on a DataFrame does, and its names win); default ``column_0``, ``column_1``, ...
+    text_columns
+        Columns kept as text even when every value of a request looks like a number.
+    features
+        JMESPath expression that finds the feature list in each JSON record; default: detected.
+    content_types
+        Request formats accepted; others get 415.
+    max_payload_bytes
+        Largest request body; larger ones get 413.
+    timeout
+        Seconds a request may take in the model; slower ones get 504.
+    threads
+        Requests each worker process runs in the model at a time.
+    workers
+        Worker processes, each with its own copy of the model.
+    host, port, access_log
+        Where to listen, and whether to log one line per request.
+    """
+
+    model: str = DEFAULT_MODEL_DIR
+    feature_names: tuple[str, ...] | None = None
+    text_columns: tuple[str, ...] = ()
+    features: str | None = None
+    content_types: tuple[MediaType, ...] = MEDIA_TYPES
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    timeout: float = DEFAULT_TIMEOUT
+    threads: int = 1
+    workers: int = 1
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    access_log: bool = False
+
+    def to_json(self) -> str:
+        """The settings as JSON, for the environment of worker processes."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeConfig:
+        """The settings :meth:`to_json` wrote."""
+        return _from_dict(cls, json.loads(text))  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    """How ``openclarify proxy`` runs: a format converter in front of another model server.
+
+    Parameters
+    ----------
+    upstream
+        The model server, ``http://host:port`` (``/invocations`` is added) or a full URL.
+    to
+        The request format the upstream server accepts; its answers are read in any of the three.
+    labels
+        The model's class labels in a fixed order (with or without ``__label__``): the order of the
+        score vector of each record. Default: the labels of the upstream's answers, sorted.
+    k
+        BlazingText's ``k`` sent upstream (labels returned per record); default: the number of
+        ``labels``, else none is sent.
+    feature_names, text_columns, features, content_types, max_payload_bytes, timeout, workers, host, port, access_log
+        As for :class:`ServeConfig`; ``timeout`` bounds each upstream call.
+    """
+
+    upstream: str
+    to: MediaType = "application/json"
+    labels: tuple[str, ...] | None = None
+    k: int | None = None
+    feature_names: tuple[str, ...] | None = None
+    text_columns: tuple[str, ...] = ()
+    features: str | None = None
+    content_types: tuple[MediaType, ...] = MEDIA_TYPES
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    timeout: float = DEFAULT_TIMEOUT
+    workers: int = 1
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    access_log: bool = False
+
+    def to_json(self) -> str:
+        """The settings as JSON, for the environment of worker processes."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ProxyConfig:
+        """The settings :meth:`to_json` wrote."""
+        return _from_dict(cls, json.loads(text))  # type: ignore[no-any-return]

@@ -1,0 +1,128 @@
+"""Decoded records to the model's DataFrame, with the column types the analysis data layer gave them.
+
+The analysis data layer types a column from the first records of the whole dataset: numeric (float64)
+when every present value parses as a number, else text (Python ``str``, ``None`` where empty). The
+server sees one request at a time, so it reads the types the client wrote: a quoted CSV field or a
+JSON string is text (Clarify quotes strings: ``"This is a good product",5``), as is a value that does
+not parse as a number; a column is numeric when all its values are numbers or missing. ``text_columns``
+forces columns to text. Numbers are parsed correctly rounded, so a float the client wrote with
+``repr()`` arrives bit-identical.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data._columns import is_numeric, to_float, to_text, where_fixed
+from ._codec import Payload, RequestError
+
+__all__ = ["records_frame"]
+
+# Cells made only of these characters are parsed with float() (correctly rounded, like pandas on repr()
+# output) in one numpy call; anything else (NA tokens, "nan", text) goes through the data layer's rules.
+_PLAIN_NUMBERS = re.compile(r"[0-9eE.+\-]*")
+
+
+def _fast_floats(values: Sequence[Any]) -> np.ndarray | None:
+    """``values`` as float64 when they are all plain numbers (or numeric strings); else ``None``."""
+    first = values[0]
+    try:
+        if isinstance(first, str):
+            if not all(isinstance(v, str) for v in values) or not _PLAIN_NUMBERS.fullmatch("".join(values)):
+                return None
+            return np.array(values, dtype=np.float64)
+        if {type(v) for v in values} <= {float, int}:
+            return np.array(values, dtype=np.float64)
+    except (ValueError, OverflowError):
+        return None
+    return None
+
+
+def _column(values: Sequence[Any], name: str, text: bool) -> pd.Series:
+    if not text:
+        fast = _fast_floats(values)
+        if fast is not None:
+            return pd.Series(fast, dtype=np.float64)
+        if is_numeric(values):
+            return to_float(values, name, where_fixed("request"), "")
+    return to_text(values)
+
+
+def _names(payload: Payload, feature_names: Sequence[str] | None) -> tuple[str, ...]:
+    rows = payload.rows
+    if isinstance(rows[0], dict):
+        keys = tuple(str(k) for k in rows[0])
+        if feature_names is None:
+            return keys
+        unknown = sorted(set(keys) - set(feature_names))
+        if unknown:
+            raise RequestError(
+                400,
+                f"record 1: unknown feature names {unknown[:10]!r}; the model's features are "
+                f"{list(feature_names)[:20]!r}.",
+            )
+        return tuple(feature_names)
+    width = len(rows[0])
+    if feature_names is None:
+        return tuple(f"column_{j}" for j in range(width))
+    return tuple(feature_names)
+
+
+def records_frame(
+    payload: Payload,
+    *,
+    feature_names: Sequence[str] | None = None,
+    text_columns: frozenset[str] | bool = frozenset(),
+) -> pd.DataFrame:
+    """The DataFrame the model receives, one row per record, columns ``feature_names``.
+
+    ``feature_names`` come from the model or the server's options (``column_0``, ``column_1``, ...
+    when ``None``). ``text_columns`` names columns kept as text whatever they hold; ``True`` keeps
+    every column as text (a text model).
+
+    Raises
+    ------
+    RequestError
+        400 when a record has the wrong number of values or misses a named feature.
+    """
+    if payload.n_records == 0:
+        raise RequestError(400, "body: has no records; send at least one.")
+    names = _names(payload, feature_names)
+    n = len(names)
+    rows = payload.rows
+    columns: list[Sequence[Any]]
+    if isinstance(rows[0], dict):
+        columns = []
+        for name in names:
+            try:
+                columns.append([row[name] for row in rows])
+            except KeyError:
+                missing = next(i for i, row in enumerate(rows) if name not in row)
+                raise RequestError(400, f"record {missing + 1}: no value for feature {name!r}.") from None
+    else:
+        for i, row in enumerate(rows):
+            if len(row) != n:
+                origin = "the model's features" if feature_names is not None else "the first record"
+                raise RequestError(
+                    400,
+                    f"record {i + 1}: expected {n} values ({origin}); got {len(row)}. "
+                    "Send every record with the same number of values.",
+                )
+        columns = list(zip(*rows, strict=True)) if n > 1 else [[row[0] for row in rows]]
+    text_all = text_columns is True
+    forced: frozenset[str] = frozenset() if isinstance(text_columns, bool) else text_columns
+    if payload.csv:  # a quoted field makes a text column
+        quoted = payload.quoted_columns or frozenset()
+        given = [j in quoted for j in range(n)]
+    else:  # a JSON string makes a text column
+        given = [any(isinstance(v, str) for v in values) for values in columns]
+    data = {
+        name: _column(values, name, text_all or name in forced or given[j])
+        for j, (name, values) in enumerate(zip(names, columns, strict=True))
+    }
+    return pd.DataFrame(data)

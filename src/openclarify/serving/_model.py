@@ -1,0 +1,103 @@
+"""The served model: where it is (SageMaker's ``/opt/ml/model`` layout), and what it says about its columns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelError
+from ..models import FastTextPredictor, Predictor, load_model
+
+__all__ = ["ServedModel", "load_served_model", "resolve_model"]
+
+_JOBLIB_FILES = ("model.joblib", "model.pkl")
+_PYTHON_FILE = "model.py"
+_PYTHON_FUNCTION = "predict"
+
+
+def resolve_model(spec: str) -> str:
+    """The ``load_model`` spec for ``spec``; a folder holds ``model.bin``, ``model.joblib`` or ``model.py``.
+
+    A folder (SageMaker unpacks ``model.tar.gz`` into ``/opt/ml/model``) is searched in that order; a
+    ``model.py`` must define ``predict(records) -> scores``. Anything else is returned as it is.
+
+    Raises
+    ------
+    ModelError
+        The path does not exist, or the folder holds none of those files.
+    """
+    head, sep, tail = spec.rpartition(":")
+    path = Path(head if sep and head.endswith(".py") and tail.isidentifier() else spec)
+    if not path.exists():
+        raise ModelError(f"--model '{spec}': no such file or folder. Give a model file, a folder or file.py:function.")
+    if not path.is_dir():
+        return spec
+    if (path / "model.bin").is_file():
+        return str(path)
+    for name in _JOBLIB_FILES:
+        if (path / name).is_file():
+            return str(path / name)
+    if (path / _PYTHON_FILE).is_file():
+        return f"{path / _PYTHON_FILE}:{_PYTHON_FUNCTION}"
+    found = sorted(p.name for p in path.iterdir())[:20]
+    raise ModelError(
+        f"--model '{spec}': the folder holds no model.bin, {', '.join(_JOBLIB_FILES)} or {_PYTHON_FILE}; "
+        f"got {found!r}. Put the model there, or name the file."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    """A loaded model and how records become its DataFrame.
+
+    ``feature_names`` are the column names (``None``: ``column_0``, ... by position); ``text_columns``
+    is ``True`` for a text model (every column text) or the columns kept as text; ``output_names``
+    names the scores (class labels) when the model knows them.
+    """
+
+    predictor: Predictor
+    feature_names: tuple[str, ...] | None
+    text_columns: frozenset[str] | bool
+    output_names: tuple[str, ...] | None
+
+
+def _names(values: object) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    return tuple(str(v) for v in values)  # type: ignore[attr-defined]
+
+
+def load_served_model(
+    spec: str, *, feature_names: Sequence[str] | None = None, text_columns: Sequence[str] = ()
+) -> ServedModel:
+    """Load the model named by ``spec`` (see :func:`resolve_model`) and work out its columns.
+
+    Column names come from the model when it knows them (a scikit-learn estimator fitted on a
+    DataFrame has ``feature_names_in_``), else from ``feature_names``. A fastText model takes one
+    text column.
+
+    Raises
+    ------
+    ModelError
+        The model cannot be loaded, or ``feature_names`` contradicts the model.
+    """
+    predictor = load_model(resolve_model(spec))
+    given = tuple(feature_names) if feature_names is not None else None
+    known = _names(getattr(getattr(predictor, "estimator", None), "feature_names_in_", None))
+    if known is not None and given is not None and given != known:
+        raise ModelError(
+            f"--feature-names: the model was fitted on the columns {list(known)!r}; got {list(given)!r}. "
+            "Leave the option out, or give the model's names."
+        )
+    if isinstance(predictor, FastTextPredictor):
+        if given is not None and len(given) != 1:
+            raise ModelError(f"--feature-names: a fastText model takes one text column; got {list(given)!r}.")
+        return ServedModel(predictor, given or ("text",), True, predictor.output_names)
+    names = known or given
+    if names is not None:
+        unknown = sorted(set(text_columns) - set(names))
+        if unknown:
+            raise ModelError(f"--text-columns: not among the model's columns {list(names)[:20]!r}; got {unknown!r}.")
+    outputs = _names(getattr(predictor, "output_names", None))
+    return ServedModel(predictor, names, frozenset(text_columns), outputs)

@@ -1,0 +1,140 @@
+"""Run the server or the proxy on uvicorn, with one process per worker, each loading the model once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+
+from ._app import create_app
+from ._config import ProxyConfig, ServeConfig
+from ._proxy import create_proxy_app
+
+__all__ = ["background_server", "proxy_app_from_environment", "run_proxy", "serve", "serve_app_from_environment"]
+
+# uvicorn starts each worker as a fresh interpreter that imports an app factory by name; the settings
+# travel in the environment, which the workers inherit.
+_SERVE_ENV = "OPENCLARIFY_SERVE_CONFIG"
+_PROXY_ENV = "OPENCLARIFY_PROXY_CONFIG"
+
+
+def _worker_logging() -> None:
+    log = logging.getLogger("openclarify")
+    if not log.handlers:  # a worker process: the CLI's set-up did not run here
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("openclarify: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def serve_app_from_environment() -> Starlette:
+    """App factory for worker processes of :func:`serve`."""
+    _worker_logging()
+    return create_app(ServeConfig.from_json(os.environ[_SERVE_ENV]))
+
+
+def proxy_app_from_environment() -> Starlette:
+    """App factory for worker processes of :func:`run_proxy`."""
+    _worker_logging()
+    return create_proxy_app(ProxyConfig.from_json(os.environ[_PROXY_ENV]))
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def _uvicorn_options(config: ServeConfig | ProxyConfig) -> dict[str, Any]:
+    return {
+        "host": config.host,
+        "port": config.port,
+        "access_log": config.access_log,
+        "log_level": "info",
+        "lifespan": "on",
+        "ws": "none",  # no websocket routes; avoids importing a websocket library
+        "server_header": False,
+    }
+
+
+def serve(config: ServeConfig) -> None:
+    """Serve ``config.model`` until interrupted (SIGINT or SIGTERM).
+
+    With one worker the app runs in this process; with more, uvicorn starts ``config.workers``
+    processes that each load the model (so memory grows with the worker count) and share the port.
+    """
+    import uvicorn
+
+    if config.workers == 1:
+        uvicorn.run(create_app(config), **_uvicorn_options(config))
+        return
+    with _environment(_SERVE_ENV, config.to_json()):
+        uvicorn.run(
+            f"{__name__}:serve_app_from_environment", factory=True, workers=config.workers, **_uvicorn_options(config)
+        )
+
+
+def run_proxy(config: ProxyConfig) -> None:
+    """Run the format proxy until interrupted (SIGINT or SIGTERM), with ``config.workers`` processes."""
+    import uvicorn
+
+    if config.workers == 1:
+        uvicorn.run(create_proxy_app(config), **_uvicorn_options(config))
+        return
+    with _environment(_PROXY_ENV, config.to_json()):
+        uvicorn.run(
+            f"{__name__}:proxy_app_from_environment", factory=True, workers=config.workers, **_uvicorn_options(config)
+        )
+
+
+@contextmanager
+def background_server(app: Starlette, *, host: str = "127.0.0.1", startup_timeout: float = 30.0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free port in a background thread; yield its base URL.
+
+    For tests and notebooks: the socket is bound before the server starts (no race for the port),
+    and the server is stopped when the block ends. The model may still be loading when the URL is
+    yielded: wait for ``GET /ping`` to answer 200.
+
+    Examples
+    --------
+    >>> from openclarify.serving import ServeConfig, background_server, create_app
+    >>> with background_server(create_app(ServeConfig(model="model/"))) as url:  # doctest: +SKIP
+    ...     httpx.get(url + "/ping")
+    """
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="openclarify-server", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server on {host}:{port} did not start")
+            time.sleep(0.005)
+        yield f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=startup_timeout)
+        sock.close()
