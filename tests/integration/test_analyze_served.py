@@ -1,0 +1,132 @@
+"""`analyze --endpoint-url` against `openclarify serve` on a real loopback socket: the same files, byte for
+byte, as the in-process run with the same seed, for the abalone pipeline and a 14-class DBpedia fastText
+model (CSV requests, JSON Lines answers with `label` / `prob`, as the BlazingText seed configures it)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import urllib.request
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from openclarify.cli import main
+from openclarify.serving import ServeConfig, background_server, create_app
+from openclarify.training import prepare_dbpedia, train_text_classifier
+
+ROOT = Path(__file__).resolve().parents[2]
+FEATURES = ["Sex", "Length", "Diameter", "Height", "Whole_weight", "Shucked_weight", "Viscera_weight", "Shell_weight"]
+
+
+def _wait(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/ping", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url}/ping never answered 200")
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _analyze(work: Path, out: str, *model: str) -> int:
+    args = ["analyze", "--config", str(work / "cfg.json"), "--data", str(work / "test.csv")]
+    return main([*args, "--output", str(work / out), "--quiet", *model])
+
+
+def test_abalone_pipeline_through_the_server(tmp_path):
+    frame = pd.read_csv(ROOT / "data" / "abalone" / "abalone.csv")
+    train, test = frame.iloc[:800], frame.iloc[800:860]
+    numeric = FEATURES[1:]
+    model = Pipeline(
+        [
+            ("cols", ColumnTransformer([("num", "passthrough", numeric), ("sex", OneHotEncoder(), ["Sex"])])),
+            ("rf", RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0, n_jobs=1)),
+        ]
+    ).fit(train[FEATURES], train["Rings"])
+    joblib.dump(model, tmp_path / "model.joblib")
+    test.to_csv(tmp_path / "test.csv", index=False)
+    config = {
+        "dataset_type": "text/csv",
+        "label": "Rings",
+        "predictor": {"model_name": "abalone", "content_type": "text/csv", "accept_type": "text/csv"},
+        "methods": {
+            "shap": {
+                "baseline": [["M", 0.545, 0.425, 0.14, 0.7995, 0.336, 0.171, 0.234]],
+                "num_samples": 60,
+                "seed": 5,
+                "save_local_shap_values": True,
+            }
+        },
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    assert _analyze(tmp_path, "local", "--model", str(tmp_path / "model.joblib")) == 0
+    with background_server(create_app(ServeConfig(model=str(tmp_path / "model.joblib")))) as url:
+        _wait(url)
+        assert _analyze(tmp_path, "remote", "--endpoint-url", url) == 0
+    assert _files(tmp_path / "remote") == _files(tmp_path / "local")
+
+
+@pytest.fixture(scope="module")
+def dbpedia_model(tmp_path_factory):
+    work = tmp_path_factory.mktemp("dbpedia")
+    data = ROOT / "data" / "dbpedia"
+    with (data / "train.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))[::4]  # 3,150 abstracts, 14 classes
+    with (work / "train.csv").open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    prepare_dbpedia(work / "train.csv", data / "classes.txt", work / "train.txt")
+    hp = {"epochs": 5, "learning_rate": 0.5, "vector_dim": 10, "min_count": 2, "buckets": 100_000}
+    train_text_classifier(work / "train.txt", work / "model", hyperparameters=hp, threads=1, seed=0,
+                          text_normalization="lower-tokenize")  # fmt: skip
+    return work / "model"
+
+
+def test_dbpedia_fasttext_through_the_server(tmp_path, dbpedia_model):
+    with (ROOT / "data" / "dbpedia" / "test.csv").open(encoding="utf-8", newline="") as fh:
+        test = [row[2] for row in csv.reader(fh)][::140]
+    pd.DataFrame({"Text": test}).to_csv(tmp_path / "test.csv", index=False, header=False)
+    config = {
+        "dataset_type": "text/csv",
+        "headers": ["Text"],
+        "predictor": {
+            "model_name": "blazingtext",
+            "content_type": "text/csv",
+            "accept_type": "application/jsonlines",
+            "label": "label",
+            "probability": "prob",
+        },
+        "methods": {
+            "shap": {
+                "baseline": [["<UNK>"]],
+                "num_samples": 400,
+                "seed": 11,
+                "save_local_shap_values": True,
+                "text_config": {"granularity": "token", "language": "english"},
+            }
+        },
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    assert _analyze(tmp_path, "local", "--model", str(dbpedia_model)) == 0
+    with background_server(create_app(ServeConfig(model=str(dbpedia_model)))) as url:
+        _wait(url)
+        assert _analyze(tmp_path, "remote", "--endpoint-url", url) == 0
+    local = _files(tmp_path / "local")
+    assert _files(tmp_path / "remote") == local
+    section = json.loads(local["analysis.json"])["explanations"]["kernel_shap"]
+    assert len(section) == 14 and "NaturalPlace" in section  # outputs named by the class labels
+    assert len(local["explanations_shap/out.jsonl"].decode().splitlines()) == len(test) == 10
