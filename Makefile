@@ -29,6 +29,7 @@ bench: install
 	$(BIN)/python bench/tabular_games.py
 	$(BIN)/python bench/threads.py
 	$(BIN)/python bench/text_games.py
+	$(BIN)/python bench/serving.py
 
 lint: install
 	$(BIN)/ruff check src tests examples bench

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import csv
 import io
+import itertools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -272,6 +273,11 @@ def plan_batches(
 # response parsing (clarify-spec §4.3)
 
 
+# json.loads(s) is JSONDecoder.decode: JSON whitespace around one value read by the (C) scanner.
+_JSON_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_JSON_WHITESPACE: Final = " \t\n\r"
+
+
 class ResponseFormatError(Exception):
     """The response cannot be read as one score or score vector per record."""
 
@@ -296,6 +302,37 @@ def _vector(item: Any) -> list[float]:
             raise ResponseFormatError("expected a score or a list of scores; got an empty list")
         return [_number(v) for v in item]
     return [_number(item)]
+
+
+def _float_matrix(items: list[Any]) -> FloatArray | None:
+    """``items`` as a float64 matrix when every item is a float or every item is a list of floats of one
+    length (the usual answer); ``None`` otherwise, and the items go through :func:`_vector` one by one."""
+    if not items:
+        return None
+    first = items[0]
+    if type(first) is float:
+        if set(map(type, items)) <= {float}:
+            return np.array(items, dtype=np.float64).reshape(len(items), 1)
+        return None
+    if type(first) is not list or not first:
+        return None
+    width = len(first)
+    for item in items:
+        if type(item) is not list or len(item) != width:
+            return None
+    if not set(map(type, itertools.chain.from_iterable(items))) <= {float}:
+        return None
+    return np.array(items, dtype=np.float64)
+
+
+def _field_name(expression: Any) -> str | None:
+    """The key when a compiled JMESPath expression is a bare field (``prob``), which ``dict.get`` finds
+    exactly as JMESPath does; ``None`` for anything else."""
+    tree = getattr(expression, "parsed", None)
+    if isinstance(tree, dict) and tree.get("type") == "field" and not tree.get("children"):
+        value = tree.get("value")
+        return value if isinstance(value, str) else None
+    return None
 
 
 def _csv_cell_value(cell: str) -> Any:
@@ -329,6 +366,7 @@ class ResponseParser:
         self._selector = selector
         self._index: int | None = None
         self._path: Any = None
+        self._field: str | None = None  # the JMESPath is a bare field name: dict.get does the same, faster
         # Names of the outputs, when the answer carries them: a `label` JMESPath next to `probability`
         # that gives the same list of label strings for every record ({"label": [...], "prob": [...]}).
         self.label_names: tuple[str, ...] | None = None
@@ -357,6 +395,7 @@ class ResponseParser:
                 raise ConfigError(
                     f"is not a JMESPath expression ({exc}); got {selector!r}.", path=f"predictor.{key}"
                 ) from None
+            self._field = _field_name(self._path)
 
     def parse(self, body: bytes, n_records: int) -> FloatArray:
         try:
@@ -369,12 +408,14 @@ class ResponseParser:
             items = self._jsonlines(text, n_records)
         else:
             items = self._json(text, n_records)
-        vectors = [_vector(item) for item in items]
-        width = len(vectors[0])
-        for i, v in enumerate(vectors):
-            if len(v) != width:
-                raise ResponseFormatError(f"record 0 has {width} scores but record {i} has {len(v)}")
-        scores = np.array(vectors, dtype=np.float64).reshape(n_records, width)
+        scores = _float_matrix(items) if len(items) == n_records else None
+        if scores is None:
+            vectors = [_vector(item) for item in items]
+            width = len(vectors[0])
+            for i, v in enumerate(vectors):
+                if len(v) != width:
+                    raise ResponseFormatError(f"record 0 has {width} scores but record {i} has {len(v)}")
+            scores = np.array(vectors, dtype=np.float64).reshape(n_records, width)
         if not np.isfinite(scores).all():
             row = int(np.argwhere(~np.isfinite(scores))[0][0])
             raise ResponseFormatError(f"record {row} has a non-finite score {scores[row].tolist()!r}")
@@ -382,7 +423,10 @@ class ResponseParser:
 
     def _select(self, value: Any, where: str) -> Any:
         if self._path is not None:
-            found = self._path.search(value)
+            if self._field is not None and type(value) is dict:
+                found = value.get(self._field)
+            else:
+                found = self._path.search(value)
             if found is None:
                 raise ResponseFormatError(f"predictor.{self.selector_key} {self._selector!r} finds nothing in {where}")
             return found
@@ -422,11 +466,20 @@ class ResponseParser:
             raise ResponseFormatError(f"expected {n_records} JSON lines, one per record; got {len(lines)}")
         items = []
         values = []
+        scan = _JSON_SCAN
         for i, line in enumerate(lines):
+            # json.loads without its Python layers: the C scanner on the line stripped of JSON whitespace;
+            # anything it does not read whole goes to json.loads, for the same value or the same error
+            text = line.strip(_JSON_WHITESPACE)
             try:
-                value = json.loads(line)
-            except ValueError as exc:
-                raise ResponseFormatError(f"line {i} is not JSON ({exc})") from None
+                value, end = scan(text, 0)
+            except (StopIteration, ValueError):
+                end = -1
+            if end != len(text):
+                try:
+                    value = json.loads(line)
+                except ValueError as exc:
+                    raise ResponseFormatError(f"line {i} is not JSON ({exc})") from None
             values.append(value)
             items.append(self._select(value, f"line {i}"))
         if self._label_path is not None and self.label_names is None:

@@ -8,17 +8,18 @@ Errors are answered with ``{"error": "<one-line message>"}``; none ends the work
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -79,6 +80,77 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(status, f"{request.method} {request.url.path}: {detail}")
 
 
+class _Job:
+    __slots__ = ("abandoned", "done", "fn", "future")
+
+    def __init__(self, fn: Callable[[], bytes]) -> None:
+        self.fn = fn
+        self.future: Future[bytes] = Future()
+        self.done = False  # the call has returned (or raised)
+        self.abandoned = False  # it outlived its timeout: its thread was replaced and ends after it
+
+
+class ModelThreads:
+    """Runs requests' model work on ``threads`` threads, in order of arrival, with a timeout each.
+
+    Jobs wait in one queue that the threads take from directly, so a thread that finishes a job starts
+    the next one at once, without a round trip through the event loop (which, on a busy loop, costs as
+    much as scoring a small request). A job past its timeout is answered 504: if it had not started it
+    is dropped; if it is still running, its thread is left to finish it and then end, and a new thread
+    takes its place, so that a model call that hangs does not hold up the requests after it.
+    """
+
+    def __init__(self, threads: int, name: str = "openclarify-model") -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._name = name
+        self._threads = threads
+        for _ in range(threads):
+            self._start_thread()
+
+    def _start_thread(self) -> None:
+        threading.Thread(target=self._work, name=self._name, daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            if not job.future.set_running_or_notify_cancel():  # timed out while it waited
+                continue
+            try:
+                result = job.fn()
+            except BaseException as exc:  # noqa: BLE001 - handed to the request, which answers it
+                with self._lock:
+                    job.done = True
+                job.future.set_exception(exc)
+            else:
+                with self._lock:
+                    job.done = True
+                job.future.set_result(result)
+            if job.abandoned:  # a new thread has taken this one's place
+                return
+
+    async def run(self, fn: Callable[[], bytes], timeout: float) -> bytes:
+        """``fn()`` on a model thread; ``TimeoutError`` when it has not returned within ``timeout`` seconds."""
+        job = _Job(fn)
+        self._jobs.put(job)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(job.future), timeout)
+        except (TimeoutError, asyncio.TimeoutError):
+            if not job.future.cancel():  # running: abandon it to its thread, which a new one replaces
+                with self._lock:
+                    if not job.done:
+                        job.abandoned = True
+                        self._start_thread()
+            raise TimeoutError from None
+
+    def close(self) -> None:
+        """End the threads once the jobs already queued are done (abandoned threads end on their own)."""
+        for _ in range(self._threads):
+            self._jobs.put(None)
+
+
 class _State:
     """What a worker process knows: the model once loaded, or why it failed to load."""
 
@@ -87,7 +159,7 @@ class _State:
         self.model = model
         self.load_error: str | None = None
         self.features = compile_features(config.features)
-        self.limiter: anyio.CapacityLimiter | None = None
+        self.threads: ModelThreads | None = None
 
     def load(self) -> None:
         start = time.perf_counter()
@@ -112,7 +184,10 @@ class _State:
 
     def score(self, model: ServedModel, body: bytes, media: MediaType, charset: str, accept: MediaType) -> bytes:
         """Decode, predict and encode one request (runs on a worker thread)."""
-        payload = decode_request(body, media, charset=charset, features=self.features)
+        # a text model reads every column as text: which CSV fields were quoted does not matter
+        payload = decode_request(
+            body, media, charset=charset, features=self.features, find_quoted=model.text_columns is not True
+        )
         if model.output_names is None and any(k is not None for k in payload.top_k):
             raise RequestError(400, "k: this model has no class labels to rank; leave k out.")
         frame = records_frame(payload, feature_names=model.feature_names, text_columns=model.text_columns)
@@ -120,11 +195,6 @@ class _State:
         return encode_scores(
             scores, accept, output_names=model.output_names, top_k=payload.top_k, blazingtext=payload.blazingtext
         )
-
-
-async def _run_limited(state: _State, fn: Callable[[], bytes]) -> bytes:
-    with anyio.fail_after(state.config.timeout):
-        return await anyio.to_thread.run_sync(fn, limiter=state.limiter, abandon_on_cancel=True)
 
 
 def create_app(config: ServeConfig, *, model: ServedModel | None = None) -> Starlette:
@@ -145,10 +215,13 @@ def create_app(config: ServeConfig, *, model: ServedModel | None = None) -> Star
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.limiter = anyio.CapacityLimiter(config.threads)
+        state.threads = ModelThreads(config.threads)
         if state.model is None:
             threading.Thread(target=state.load, name="openclarify-model-load", daemon=True).start()
-        yield
+        try:
+            yield
+        finally:
+            state.threads.close()
 
     async def ping(request: Request) -> Response:
         return JSONResponse({"status": "ok"}) if state.model is not None else state.unavailable()
@@ -157,11 +230,14 @@ def create_app(config: ServeConfig, *, model: ServedModel | None = None) -> Star
         model = state.model
         if model is None:
             return state.unavailable()
+        if state.threads is None:  # served without the lifespan (uvicorn --lifespan off)
+            state.threads = ModelThreads(config.threads)
         try:
             media, charset = parse_content_type(request.headers.get("content-type"), config.content_types)
             accept = choose_accept(request.headers.get("accept"), media)
             body = await read_body(request, config.max_payload_bytes)
-            content = await _run_limited(state, partial(state.score, model, body, media, charset, accept))
+            work = partial(state.score, model, body, media, charset, accept)
+            content = await state.threads.run(work, config.timeout)
         except RequestError as exc:
             return error_response(exc.status, str(exc))
         except TimeoutError:

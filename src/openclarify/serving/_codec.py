@@ -261,7 +261,7 @@ def _quoted_columns(text: str, rows: list[list[str]]) -> frozenset[int] | None:
     return frozenset(quoted) if records == rows else None
 
 
-def _decode_csv(text: str) -> Payload:
+def _decode_csv(text: str, find_quoted: bool) -> Payload:
     # The csv module, not pandas: pandas pads a short row with empty strings, which would go unnoticed.
     csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
     reader = csv.reader(io.StringIO(text, newline=""), dialect="excel")
@@ -269,7 +269,8 @@ def _decode_csv(text: str) -> Payload:
         rows = [row for row in reader if row]
     except csv.Error as exc:
         raise RequestError(400, f"text/csv body line {reader.line_num}: not valid CSV ({exc}).") from None
-    return Payload(rows, (None,) * len(rows), csv=True, quoted_columns=_quoted_columns(text, rows))
+    quoted = _quoted_columns(text, rows) if find_quoted else None
+    return Payload(rows, (None,) * len(rows), csv=True, quoted_columns=quoted)
 
 
 def _decode_jsonlines(text: str, features: Any) -> Payload:
@@ -314,7 +315,9 @@ def _decode_json(text: str, features: Any) -> Payload:
     return _payload([_record(body, "application/json body", features)])
 
 
-def decode_request(body: bytes, content_type: MediaType, *, charset: str = "utf-8", features: Any = None) -> Payload:
+def decode_request(
+    body: bytes, content_type: MediaType, *, charset: str = "utf-8", features: Any = None, find_quoted: bool = True
+) -> Payload:
     """Decode a request body into records.
 
     - ``text/csv``: no header, one record per line, RFC 4180 quoting (a quoted field may hold commas,
@@ -328,6 +331,10 @@ def decode_request(body: bytes, content_type: MediaType, *, charset: str = "utf-
     (Clarify's ``$features_kvp``); ``features``, a compiled JMESPath expression, picks the feature list
     out of each record instead.
 
+    ``find_quoted=False`` skips working out which CSV columns had quoted fields
+    (:attr:`Payload.quoted_columns` is then ``None``): a second pass over the body that only matters when
+    columns are typed from the request, not for a text model whose every column is text.
+
     Raises
     ------
     RequestError
@@ -335,7 +342,7 @@ def decode_request(body: bytes, content_type: MediaType, *, charset: str = "utf-
     """
     text = _text(body, charset)
     if content_type == "text/csv":
-        return _decode_csv(text)
+        return _decode_csv(text, find_quoted)
     if content_type == "application/jsonlines":
         return _decode_jsonlines(text, features)
     return _decode_json(text, features)
@@ -394,12 +401,33 @@ def encode_scores(
     Every float is written with ``repr()``: it reads back bit-identical.
     """
     if accept == "text/csv":
-        lines = map(_floats, scores.tolist())
-        return "".join(line + "\n" for line in lines).encode()
-    objects = record_objects(scores, output_names, top_k)
+        return "".join([_floats(row) + "\n" for row in scores.tolist()]).encode()
+    objects = _json_objects(scores, output_names, top_k)
     if accept == "application/jsonlines":
-        return "".join(json.dumps(obj, ensure_ascii=False) + "\n" for obj in objects).encode()
-    return json.dumps(objects if blazingtext else {"predictions": objects}, ensure_ascii=False).encode()
+        return "".join([obj + "\n" for obj in objects]).encode()
+    listed = "[" + ", ".join(objects) + "]"
+    return (listed if blazingtext else '{"predictions": ' + listed + "}").encode()
+
+
+def _json_objects(
+    scores: FloatArray, output_names: Sequence[str] | None, top_k: Sequence[int | None] | None
+) -> list[str]:
+    """:func:`record_objects` as the text ``json.dumps(obj, ensure_ascii=False)`` gives, built faster.
+
+    ``json.dumps`` writes a finite float with ``float.__repr__`` and separates items with ``", "``, so a
+    record is a fixed head (its labels) followed by the ``repr`` of its scores; records with a BlazingText
+    ``k`` and non-finite scores (``NaN``, ``Infinity`` in JSON) go through ``json.dumps`` itself.
+    """
+    plain = top_k is None or all(k is None for k in top_k)
+    if not plain or not np.isfinite(scores).all():
+        return [json.dumps(obj, ensure_ascii=False) for obj in record_objects(scores, output_names, top_k)]
+    rows: list[list[float]] = scores.tolist()
+    if output_names is not None:
+        head = '{"label": ' + json.dumps(list(output_names), ensure_ascii=False) + ', "prob": ['
+        return [head + ", ".join(map(repr, row)) + "]}" for row in rows]
+    if scores.shape[1] == 1:
+        return ['{"score": ' + repr(row[0]) + "}" for row in rows]
+    return ['{"scores": [' + ", ".join(map(repr, row)) + "]}" for row in rows]
 
 
 def encode_csv_records(rows: Iterable[Sequence[Any]]) -> bytes:

@@ -11,6 +11,7 @@ forces columns to text. Numbers are parsed correctly rounded, so a float the cli
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -121,8 +122,19 @@ def records_frame(
         given = [j in quoted for j in range(n)]
     else:  # a JSON string makes a text column
         given = [any(isinstance(v, str) for v in values) for values in columns]
-    data = {
-        name: _column(values, name, text_all or name in forced or given[j])
+    series = [
+        _column(values, name, text_all or name in forced or given[j])
         for j, (name, values) in enumerate(zip(names, columns, strict=True))
-    }
-    return pd.DataFrame(data)
+    ]
+    if len(set(names)) < n:  # repeated names: the last column of a name wins, as in a dict
+        return pd.DataFrame(dict(zip(names, series, strict=True)), copy=False)
+    # The same frame as pd.DataFrame({name: column}), without building the column index from the names
+    # again for every request (a string index is an Arrow array in pandas 3: the costliest part).
+    frame = pd.DataFrame(dict(enumerate(series)), copy=False)  # the columns are new: no need to copy them
+    frame.columns = _column_index(names)
+    return frame
+
+
+@functools.lru_cache(maxsize=64)
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    return pd.Index(list(names))  # what pd.DataFrame({name: ...}) makes of the names; an Index is immutable
