@@ -55,31 +55,19 @@ from pathlib import Path
 from typing import Any
 
 import _common  # noqa: I001 - first: single-threaded BLAS / OpenMP before numpy is imported
+import _dbpedia
 import fasttext
 import numpy as np
 import pandas as pd
 
 from openclarify.models import FastTextPredictor
-from openclarify.training import normalize_texts
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-CACHE = HERE / ".cache"
-DATA = ROOT / "data" / "dbpedia"
+CACHE = _dbpedia.CACHE
 BIN = Path(sys.executable).parent
 
-# The fastText model of bench/text_games.py (same parameters, same cache file).
-FT_PARAMS: dict[str, Any] = {
-    "epoch": 10,
-    "wordNgrams": 2,
-    "dim": 10,
-    "minCount": 2,
-    "lr": 0.5,
-    "thread": 1,
-    "seed": 0,
-    "verbose": 0,
-}
 ROW_COUNTS = (1, 100, 1000)
 CONNECTIONS = 8
 SEED_WORKERS = 2
@@ -95,36 +83,10 @@ JUDGED_WORKERS = 2  # = the cores here, serve's default; the seed stack also run
 
 
 # --------------------------------------------------------------------------------------------- data
-def load_split(name: str) -> tuple[np.ndarray, list[str]]:
-    """DBpedia csv (class, "title", "content"): 1-based class index and title + content."""
-    labels: list[int] = []
-    texts: list[str] = []
-    with (DATA / f"{name}.csv").open(newline="", encoding="utf-8") as f:
-        for row in csv.reader(f):
-            labels.append(int(row[0]))
-            texts.append(" ".join(f"{row[1]} {row[2]}".split()))
-    return np.array(labels), texts
-
-
 def model_dir() -> tuple[Path, dict[str, Any]]:
-    """The served model folder: bench/text_games.py's cached fastText model + openclarify-model.json."""
-    digest = hashlib.sha256((DATA / "train.csv").read_bytes())
-    digest.update(json.dumps(FT_PARAMS, sort_keys=True).encode())
-    digest.update(b"lower-tokenize")
-    key = digest.hexdigest()[:16]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"dbpedia_fasttext_{key}.bin"
-    info: dict[str, Any] = {"params": FT_PARAMS, "normalization": "lower-tokenize", "cached": path.is_file()}
-    if not path.is_file():
-        train_labels, train_texts = load_split("train")
-        train_file = CACHE / f"dbpedia_train_{key}.txt"
-        with train_file.open("w", encoding="utf-8") as f:
-            for y, t in zip(train_labels, normalize_texts(train_texts), strict=True):
-                f.write(f"__label__{y} {t}\n")
-        t0 = time.perf_counter()
-        fasttext.train_supervised(str(train_file), **FT_PARAMS).save_model(str(path))
-        info["train_seconds"] = time.perf_counter() - t0
-        train_file.unlink()
+    """The served model folder: the benchmarks' cached fastText model + openclarify-model.json."""
+    path, info = _dbpedia.cached_model()
+    key = path.stem.removeprefix("dbpedia_fasttext_")
     folder = CACHE / f"serving_model_{key}"
     folder.mkdir(exist_ok=True)
     target = folder / "model.bin"
@@ -566,7 +528,7 @@ def run(quick: bool) -> dict[str, Any]:
 
     folder, model_info = model_dir()
     predictor = FastTextPredictor(folder)  # reads openclarify-model.json: lower-tokenize, as the server does
-    test_labels, test_texts = load_split("test")
+    test_labels, test_texts = _dbpedia.load_split("test")
     scores = predictor.predict(text_frame(test_texts))
     pred = np.array([int(predictor.labels[j]) for j in scores.argmax(axis=1)])
     model_info["test_accuracy"] = float(np.mean(pred == test_labels))

@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
-import csv  # noqa: E402
-import hashlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import pstats  # noqa: E402
@@ -51,6 +49,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import _common  # noqa: I001 - first: single-threaded BLAS / OpenMP before numpy is imported
+import _dbpedia
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -77,22 +76,9 @@ torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-CACHE = HERE / ".cache"
-DATA = ROOT / "data" / "dbpedia"
 
 MASK = "<UNK>"
 COLUMN = "text"
-# fastText model of the benchmark (train_supervised arguments); test accuracy is reported
-FT_PARAMS: dict[str, Any] = {
-    "epoch": 10,
-    "wordNgrams": 2,
-    "dim": 10,
-    "minCount": 2,
-    "lr": 0.5,
-    "thread": 1,
-    "seed": 0,
-    "verbose": 0,
-}
 SPEED_BUDGET = 1000
 SPEED_UNITS = (40, 60)  # tokens per abstract in the speed protocol
 ERROR_BUDGETS = (64, 256, 1000)
@@ -110,45 +96,10 @@ SEG = Segmenter("token", "en")
 
 
 # --------------------------------------------------------------------------------------------- data
-def load_split(name: str) -> tuple[np.ndarray, list[str]]:
-    """DBpedia csv (class, "title", "content"): 1-based class index and title + content."""
-    labels: list[int] = []
-    texts: list[str] = []
-    with (DATA / f"{name}.csv").open(newline="", encoding="utf-8") as f:
-        for row in csv.reader(f):
-            labels.append(int(row[0]))
-            texts.append(" ".join(f"{row[1]} {row[2]}".split()))
-    return np.array(labels), texts
-
-
-def train_model(train_labels: np.ndarray, train_texts: list[str]) -> tuple[Any, dict[str, Any]]:
-    """fastText supervised model on lower-tokenized text, cached under bench/.cache/ by data + parameters."""
-    digest = hashlib.sha256((DATA / "train.csv").read_bytes())
-    digest.update(json.dumps(FT_PARAMS, sort_keys=True).encode())
-    digest.update(b"lower-tokenize")
-    key = digest.hexdigest()[:16]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"dbpedia_fasttext_{key}.bin"
-    info: dict[str, Any] = {
-        "params": FT_PARAMS,
-        "normalization": "lower-tokenize",
-        "cache": str(path.relative_to(ROOT)),
-    }
-    if path.is_file():
-        info["train_seconds"] = None
-        info["cached"] = True
-        return fasttext.load_model(str(path)), info
-    train_file = CACHE / f"dbpedia_train_{key}.txt"
-    with train_file.open("w", encoding="utf-8") as f:
-        for y, t in zip(train_labels, normalize_texts(train_texts), strict=True):
-            f.write(f"__label__{y} {t}\n")
-    t0 = time.perf_counter()
-    model = fasttext.train_supervised(str(train_file), **FT_PARAMS)
-    info["train_seconds"] = time.perf_counter() - t0
-    info["cached"] = False
-    model.save_model(str(path))
-    train_file.unlink()
-    return model, info
+def train_model() -> tuple[Any, dict[str, Any]]:
+    """The benchmark's fastText model (bench/_dbpedia.py: trained once, then cached)."""
+    path, info = _dbpedia.cached_model()
+    return fasttext.load_model(str(path)), info
 
 
 class LocalFastTextPredictor:
@@ -535,9 +486,9 @@ def run(quick: bool, profile: bool) -> dict[str, Any]:
     }
 
     # model
-    train_y, train_x = load_split("train")
-    test_y, test_x = load_split("test")
-    model, model_info = train_model(train_y, train_x)
+    train_y, _ = _dbpedia.load_split("train")
+    test_y, test_x = _dbpedia.load_split("test")
+    model, model_info = train_model()
     predictor, kind, timed_ft = make_predictor(model)
     counted = Counted(predictor, timed_ft)
     probs = predictor.predict(pd.DataFrame({COLUMN: test_x}))
