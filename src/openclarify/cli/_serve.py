@@ -39,6 +39,35 @@ def _check_features(value: str | None) -> str | None:
     return value
 
 
+def _listen_settings(
+    host: str,
+    port: int,
+    workers: int | None,
+    timeout: float,
+    feature_names: str | None,
+    text_columns: str | None,
+    features: str | None,
+    content_types: str | None,
+    max_payload_bytes: int,
+    access_log: bool,
+) -> dict[str, Any]:
+    """The settings of the options in :func:`_common`, checked, as ServeConfig / ProxyConfig take them."""
+    from ..serving._config import default_workers
+
+    return {
+        "feature_names": _names(feature_names),
+        "text_columns": _names(text_columns) or (),
+        "features": _check_features(features),
+        "content_types": _media_types(content_types, "--content-types"),
+        "max_payload_bytes": max_payload_bytes,
+        "timeout": timeout,
+        "workers": workers or default_workers(),
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+    }
+
+
 def _common(fn: Any) -> Any:
     """Options shared by serve and proxy (applied bottom-up, so listed here in reverse help order)."""
     options = [
@@ -163,23 +192,16 @@ def serve(
     """
     from ..serving import ServeConfig, resolve_model
     from ..serving import serve as run_server
-    from ..serving._config import default_workers
 
     resolve_model(model)  # fail now, with exit code 4, on a missing file; loading happens in the workers
     config = ServeConfig(
         model=model,
-        feature_names=_names(feature_names),
-        text_columns=_names(text_columns) or (),
-        features=_check_features(features),
-        content_types=_media_types(content_types, "--content-types"),
-        max_payload_bytes=max_payload_bytes,
-        timeout=timeout,
         threads=threads,
-        workers=workers or default_workers(),
-        host=host,
-        port=port,
-        access_log=access_log,
-    )
+        **_listen_settings(
+            host, port, workers, timeout, feature_names, text_columns, features, content_types,
+            max_payload_bytes, access_log,
+        ),
+    )  # fmt: skip
     run_server(config)
 
 
@@ -234,22 +256,15 @@ def proxy(
     full score vector per record, labels in a fixed order, in the Accept format.
     """
     from ..serving import ProxyConfig, run_proxy
-    from ..serving._config import default_workers
 
     config = ProxyConfig(
         upstream=upstream,
         to=to,  # type: ignore[arg-type]
         labels=_names(labels),
         k=k,
-        feature_names=_names(feature_names),
-        text_columns=_names(text_columns) or (),
-        features=_check_features(features),
-        content_types=_media_types(content_types, "--content-types"),
-        max_payload_bytes=max_payload_bytes,
-        timeout=timeout,
-        workers=workers or default_workers(),
-        host=host,
-        port=port,
-        access_log=access_log,
-    )
+        **_listen_settings(
+            host, port, workers, timeout, feature_names, text_columns, features, content_types,
+            max_payload_bytes, access_log,
+        ),
+    )  # fmt: skip
     run_proxy(config)

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ._codec import MEDIA_TYPES, MediaType
 
@@ -40,8 +40,36 @@ def _from_dict(cls: type[Any], values: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-@dataclass(frozen=True, slots=True)
-class ServeConfig:
+_Config = TypeVar("_Config", bound="_ListenConfig")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ListenConfig:
+    """The settings ``serve`` and ``proxy`` share: how records are read, limits, where to listen."""
+
+    feature_names: tuple[str, ...] | None = None
+    text_columns: tuple[str, ...] = ()
+    features: str | None = None
+    content_types: tuple[MediaType, ...] = MEDIA_TYPES
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    timeout: float = DEFAULT_TIMEOUT
+    workers: int = 1
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    access_log: bool = False
+
+    def to_json(self) -> str:
+        """The settings as JSON, for the environment of worker processes."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls: type[_Config], text: str) -> _Config:
+        """The settings :meth:`to_json` wrote."""
+        return _from_dict(cls, json.loads(text))  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServeConfig(_ListenConfig):
     """How ``openclarify serve`` runs.
 
     Parameters
@@ -71,30 +99,11 @@ class ServeConfig:
     """
 
     model: str = DEFAULT_MODEL_DIR
-    feature_names: tuple[str, ...] | None = None
-    text_columns: tuple[str, ...] = ()
-    features: str | None = None
-    content_types: tuple[MediaType, ...] = MEDIA_TYPES
-    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
-    timeout: float = DEFAULT_TIMEOUT
     threads: int = 1
-    workers: int = 1
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    access_log: bool = False
-
-    def to_json(self) -> str:
-        """The settings as JSON, for the environment of worker processes."""
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> ServeConfig:
-        """The settings :meth:`to_json` wrote."""
-        return _from_dict(cls, json.loads(text))  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True, slots=True)
-class ProxyConfig:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyConfig(_ListenConfig):
     """How ``openclarify proxy`` runs: a format converter in front of another model server.
 
     Parameters
@@ -117,22 +126,3 @@ class ProxyConfig:
     to: MediaType = "application/json"
     labels: tuple[str, ...] | None = None
     k: int | None = None
-    feature_names: tuple[str, ...] | None = None
-    text_columns: tuple[str, ...] = ()
-    features: str | None = None
-    content_types: tuple[MediaType, ...] = MEDIA_TYPES
-    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
-    timeout: float = DEFAULT_TIMEOUT
-    workers: int = 1
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    access_log: bool = False
-
-    def to_json(self) -> str:
-        """The settings as JSON, for the environment of worker processes."""
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> ProxyConfig:
-        """The settings :meth:`to_json` wrote."""
-        return _from_dict(cls, json.loads(text))  # type: ignore[no-any-return]
