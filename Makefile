@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra,pdf]'
 	touch $(STAMP)
 
 demo: install
@@ -25,7 +25,7 @@ test: install
 bench: install
 	# captum needs torch; the CPU build keeps the install small (torch==2.13.0 is the CPU wheel here)
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
-	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra,pdf,bench]'
 	$(BIN)/python bench/tabular_games.py
 	$(BIN)/python bench/threads.py
 	$(BIN)/python bench/text_games.py

@@ -105,6 +105,8 @@ def main() -> int:
         f"  expected value {analysis['expected_value']:.3f} + sum of SHAP {phi.sum():+.3f} = {total:.3f} "
         f"(model: {prediction:.3f})"
     )
+    reports = [out / f"report.{ext}" for ext in ("html", "pdf", "ipynb")]
+    print(f"\nreport: {', '.join(str(p.relative_to(HERE.parents[1])) for p in reports if p.exists())}")
     return 0
 
 

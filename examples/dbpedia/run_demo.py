@@ -103,7 +103,8 @@ def train(work: Path) -> tuple[Path, float]:
 
 
 def sample_test_records(work: Path) -> Path:
-    """The river record first, then shuffled test abstracts, ``PER_CLASS`` of each class; raw text, no header."""
+    """The river record first, then shuffled test abstracts, ``PER_CLASS`` of each class: the true class
+    name, then the raw text; no header (the config's ``headers`` name the columns, ``label`` the class)."""
     test = pd.read_csv(DATA / "test.csv", header=None, names=["label", "title", "content"], keep_default_na=False)
     river = int(np.flatnonzero(test["content"] == RIVER)[0])
     order = [river] + [i for i in test.sample(frac=1.0, random_state=0).index if i != river]
@@ -113,8 +114,12 @@ def sample_test_records(work: Path) -> Path:
         if taken[test.at[i, "label"]] < PER_CLASS:
             taken[test.at[i, "label"]] += 1
             picked.append(i)
+    classes = (DATA / "classes.txt").read_text(encoding="utf-8").split()
+    sample = pd.DataFrame(
+        {"Class": [classes[test.at[i, "label"] - 1] for i in picked], "Text": test.loc[picked, "content"]}
+    )
     path = work / "test_sample.csv"
-    test.loc[picked, ["content"]].to_csv(path, header=False, index=False)
+    sample.to_csv(path, header=False, index=False)
     return path
 
 
@@ -165,9 +170,12 @@ def run(work: Path = WORK) -> dict[str, Any]:
         )
         for token, value in top:
             print(f"  {token:<16} {value:.4f}  {bar(value, top[0][1])}")
+    reports = [out / f"report.{ext}" for ext in ("html", "pdf", "ipynb")]
+    print(f"\nreport: {', '.join(shown(p) for p in reports if p.exists())}")
     return {
         "test_accuracy": accuracy,
         "n_explained": len(records),
+        "reports": [p for p in reports if p.exists()],
         "river_prediction": labels[k],
         "river_tokens": ranked,
         "top_tokens": top_tokens,

@@ -138,7 +138,7 @@ def run(work: Path = WORK) -> dict[str, Any]:
 
     chosen = long_reviews(test)
     sample = work / "test_sample.csv"
-    chosen[[TEXT]].to_csv(sample, header=False, index=False)
+    chosen[["label", TEXT]].to_csv(sample, header=False, index=False)  # the config names them Sentiment, Review Text
     out = work / "clarify_output"
     openclarify(
         "analyze", "--config", HERE / "analysis_config.json", "--data", sample, "--model", model_dir, "--output", out
@@ -188,9 +188,12 @@ def run(work: Path = WORK) -> dict[str, Any]:
 
     correct = int(np.sum(np.asarray(labels)[predicted] == chosen["label"].to_numpy()))
     print(f"\nthe model labels {correct} of these {len(records)} long reviews correctly")
+    reports = [out / f"report.{ext}" for ext in ("html", "pdf", "ipynb")]
+    print(f"\nreport: {', '.join(shown(p) for p in reports if p.exists())}")
     return {
         **facts,
         "n_explained": len(records),
+        "reports": [p for p in reports if p.exists()],
         "n_sentences": [len(r["explanations"][0]["attributions"]) for r in records],
         "shown_review": int(row["review_id"]),
     }

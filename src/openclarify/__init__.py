@@ -16,6 +16,7 @@ from .errors import (
     OpenClarifyError,
     OpenClarifyWarning,
     OutputError,
+    ReportError,
 )
 from .models import FastTextPredictor, Predictor, load_model
 from .outputs import aggregate
@@ -47,6 +48,7 @@ __all__ = [
     "OpenClarifyWarning",
     "OutputError",
     "Predictor",
+    "ReportError",
     "Segmenter",
     "ShapResult",
     "TextMasker",

@@ -22,16 +22,23 @@ from .models import Predictor
 from .outputs import (
     ANALYSIS_JSON,
     BASELINE_CSV,
+    CONFIG_JSON,
     LOCAL_SHAP_CSV,
     LOCAL_SHAP_JSONL,
+    PREDICTIONS_JSONL,
+    RUN_SUMMARY_JSON,
     GlobalAggregator,
     LocalShapCsvWriter,
     LocalShapJsonlWriter,
     OutputStaging,
+    PredictionsJsonlWriter,
+    RecordSelection,
     TopTextAggregator,
     kernel_shap_section,
+    read_output_folder,
     write_analysis_json,
     write_baseline_csv,
+    write_json,
 )
 from .shapley import TextShapResult, kernel_shap, kernel_shap_text, summarize_baseline
 from .text import Segmenter, WhitespaceMode
@@ -98,8 +105,6 @@ def _check_supported(config: AnalysisConfig) -> None:
         )
     if problems:
         raise ConfigError(problems)
-    if methods.report is not None:
-        logger.warning("methods.report: reports are not produced yet; skipping the report, computing the rest.")
 
 
 def _resolve(location: str, base_dir: Path | None) -> str:
@@ -319,6 +324,7 @@ def _explain_tabular(
     n_explained = len(explained)
     base_value: FloatArray | None = None
     writer: LocalShapCsvWriter | None = None
+    predictions: PredictionsJsonlWriter | None = None
     aggregator = GlobalAggregator(shap.agg_method)
     run = _Run(explained, {}, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
     if on_start is not None:
@@ -346,10 +352,13 @@ def _explain_tabular(
                 base_value = res.base_value
                 if shap.save_local_shap_values:
                     writer = LocalShapCsvWriter(stage.path(LOCAL_SHAP_CSV), explained, labels, schema.joinsource_name)
+                    predictions = PredictionsJsonlWriter(stage.path(PREDICTIONS_JSONL))
                 run.first_phi, run.first_fx = phi[0], res.f_x[0]
             if writer is not None:
                 js = chunk.join_source.tolist() if chunk.join_source is not None else None
                 writer.write(phi, js)  # a failed record's row has empty cells
+            if predictions is not None:
+                predictions.write(res.f_x, chunk.label.tolist() if chunk.label is not None else None)
             failed = _failed(phi, res.f_x)
             if failed.any():
                 run.failed_rows.extend((chunk.start_row + np.flatnonzero(failed)).tolist())
@@ -363,6 +372,8 @@ def _explain_tabular(
     finally:
         if writer is not None:
             writer.close()
+        if predictions is not None:
+            predictions.close()
     if base_value is None:
         return run
     if aggregator.count == 0:
@@ -406,6 +417,7 @@ def _explain_text(
     ]
     segmenter = Segmenter(tc.granularity, tc.language, whitespace=whitespace)
     writer = LocalShapJsonlWriter(stage.path(LOCAL_SHAP_JSONL)) if shap.save_local_shap_values else None
+    predictions = PredictionsJsonlWriter(stage.path(PREDICTIONS_JSONL)) if shap.save_local_shap_values else None
     aggregator = GlobalAggregator(shap.agg_method)
     base_mean = GlobalAggregator("mean")
     top = TopTextAggregator(shap.agg_method, tc.max_top_tokens)
@@ -432,6 +444,8 @@ def _explain_text(
             n, n_out = len(chunk.features), res.f_x.shape[1]
             totals = np.zeros((n, len(names), n_out))
             js = chunk.join_source.tolist() if chunk.join_source is not None else None
+            if predictions is not None:
+                predictions.write(res.f_x, chunk.label.tolist() if chunk.label is not None else None)
             ok = np.ones(n, dtype=bool)
             for i in range(n):
                 phi, players = res.phi[i], res.players[i]
@@ -487,6 +501,8 @@ def _explain_text(
     finally:
         if writer is not None:
             writer.close()
+        if predictions is not None:
+            predictions.close()
     if run.n_rows == 0:
         return run
     if empty_rows:
@@ -516,6 +532,52 @@ def _explain_text(
 ModelFactory = Callable[[DatasetSchema], Predictor]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("openclarify")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "dev"
+
+
+def _write_reports(
+    config: AnalysisConfig, stage: OutputStaging, records: RecordSelection | None, label: str | None
+) -> None:
+    """``methods.report``: render the report from the staged output files, next to them.
+
+    A report that cannot be rendered never costs the analysis: the failure is a warning, the other
+    formats and the analysis files are still written, and ``openclarify report`` can retry.
+    """
+    from .errors import MissingDependencyError
+    from .report import REPORT_FORMATS, build_report, render_report
+
+    report_config = config.methods.report
+    assert report_config is not None  # noqa: S101 - checked by the caller
+    name = report_config.name
+    try:
+        found = read_output_folder(stage.root, records, label=label)
+        report = build_report(found, label=label, title=report_config.title)
+    except Exception as exc:  # noqa: BLE001 - the analysis files must survive a report failure
+        warnings.warn(f"methods.report: no report was written ({exc}).", OpenClarifyWarning, stacklevel=3)
+        return
+    for fmt in REPORT_FORMATS:
+        try:
+            content = render_report(report, fmt)
+        except MissingDependencyError as exc:
+            warnings.warn(f"methods.report: {name}.{fmt} was not written: {exc}", OpenClarifyWarning, stacklevel=3)
+            continue
+        except Exception as exc:  # noqa: BLE001 - the analysis files must survive a report failure
+            warnings.warn(
+                f"methods.report: {name}.{fmt} was not written ({type(exc).__name__}: {exc}); the analysis files "
+                "are complete. Run 'openclarify report' on the output folder to try again.",
+                OpenClarifyWarning,
+                stacklevel=3,
+            )
+            continue
+        stage.path(f"{name}.{fmt}").write_bytes(content)
+
+
 def run_analysis(
     config: AnalysisConfig,
     *,
@@ -530,6 +592,9 @@ def run_analysis(
     n_jobs: int = 1,
     text_columns: Sequence[str] | None = None,
     text_whitespace: WhitespaceMode = "keep",
+    model_description: str | None = None,
+    report_records: RecordSelection | None = None,
+    report_label: str | None = None,
 ) -> AnalysisResult:
     """Run the explainability analysis of ``config`` and write Clarify's output files.
 
@@ -565,6 +630,13 @@ def run_analysis(
         ``"keep"`` (Clarify's units: extra whitespace is a token unit, sentences keep the whitespace
         before them) or ``"trim"`` (no whitespace-only units, trimmed sentences); see
         :class:`openclarify.text.Segmenter`.
+    model_description
+        How the model is named in ``run_summary.json`` and the report (a path, an endpoint URL);
+        default the predictor's class name.
+    report_records, report_label
+        With ``methods.report``: the records the report shows (default the first 10) and the label
+        whose attributions it shows (default each record's predicted label); see
+        :func:`openclarify.report.load_report`.
 
     Raises
     ------
@@ -671,6 +743,33 @@ def run_analysis(
                 extra["failed_records"] = {"count": len(run.failed_rows), "rows": run.failed_rows[:_MAX_LISTED]}
             write_analysis_json(stage.path(ANALYSIS_JSON), {"kernel_shap": run.section}, extra)
             write_baseline_csv(stage.path(BASELINE_CSV), baseline)
+            if config.source:
+                write_json(stage.path(CONFIG_JSON), _plain(config.source))  # type: ignore[arg-type]
+            seconds = time.perf_counter() - started
+            write_json(
+                stage.path(RUN_SUMMARY_JSON),
+                {
+                    "tool": f"openclarify {_version()}",
+                    "dataset": location,
+                    "dataset_type": config.dataset_type,
+                    "model": model_description or type(model).__name__,
+                    "labels": labels,
+                    "n_rows": run.n_rows,
+                    "n_failed": len(run.failed_rows),
+                    "n_baseline_rows": len(baseline),
+                    "num_samples": run.num_samples,
+                    "exact": run.exact,
+                    "seed": seed,
+                    "seconds": round(seconds, 3),
+                    "model_calls": run.model_calls,
+                    "model_rows": run.model_rows,
+                    "model_seconds": round(run.model_seconds, 3),
+                    "text_columns": text_cols,
+                    "text_whitespace": text_whitespace if text_cols else None,
+                },
+            )
+            if config.methods.report is not None:
+                _write_reports(config, stage, report_records, report_label)
             files = stage.commit()
     except BaseException:
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):

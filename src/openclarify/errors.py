@@ -6,6 +6,7 @@
   x ModelError(OpenClarifyError)                     a predictor failed or answered in the wrong shape
   x EstimationError(OpenClarifyError)                numerical failure (e.g. singular system)
   x OutputError(OpenClarifyError, OSError)           the output folder cannot be created or written
+  x ReportError(OpenClarifyError, ValueError)        an output folder cannot be read back for a report
   x MissingDependencyError(OpenClarifyError, ImportError)   optional extra not installed
 * OpenClarifyWarning(UserWarning)
   x ApproximationWarning                     e.g. num_samples too small for stable estimates
@@ -25,6 +26,7 @@ __all__ = [
     "OpenClarifyError",
     "OpenClarifyWarning",
     "OutputError",
+    "ReportError",
 ]
 
 
@@ -66,6 +68,10 @@ class EstimationError(OpenClarifyError):
 
 class OutputError(OpenClarifyError, OSError):
     """The output folder cannot be created or written."""
+
+
+class ReportError(OpenClarifyError, ValueError):
+    """An output folder cannot be read back, or a report option is invalid."""
 
 
 class MissingDependencyError(OpenClarifyError, ImportError):

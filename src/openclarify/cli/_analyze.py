@@ -13,6 +13,7 @@ from .._pipeline import AnalysisResult, ModelFactory, run_analysis
 from ..config import load_analysis_config
 from ..data import DatasetSchema
 from ..models import EndpointPredictor, Predictor, load_model
+from ._report import RECORDS_HELP, parse_records
 
 __all__ = ["analyze"]
 
@@ -117,6 +118,18 @@ def _summary(res: AnalysisResult) -> str:
     help="With text_config: 'keep' makes units as Clarify does (extra whitespace such as a blank line is a "
     "token of its own; a sentence keeps the whitespace before it); 'trim' drops whitespace-only units.",
 )
+@click.option(
+    "--report-records",
+    default=None,
+    type=str,
+    help="With methods.report: " + RECORDS_HELP,
+)
+@click.option(
+    "--report-label",
+    default=None,
+    type=str,
+    help="With methods.report: show every record's attributions to this label (default: the predicted one).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 def analyze(
@@ -132,6 +145,8 @@ def analyze(
     workers: int,
     text_columns: str | None,
     text_whitespace: str,
+    report_records: str | None,
+    report_label: str | None,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -139,6 +154,7 @@ def analyze(
     if quiet:  # warnings and errors only
         logging.getLogger("openclarify").setLevel(logging.WARNING)
     config = load_analysis_config(config_path)
+    selection = parse_records(report_records, "--report-records")
     endpoint: list[EndpointPredictor] = []
     predictor: Predictor | ModelFactory
     endpoint_name = config.predictor.endpoint_name if config.predictor else None
@@ -197,6 +213,9 @@ def analyze(
             on_start=on_start,
             text_columns=[c.strip() for c in text_columns.split(",") if c.strip()] if text_columns else None,
             text_whitespace="trim" if text_whitespace == "trim" else "keep",
+            model_description=model or endpoint_url or (f"endpoint {endpoint_name}" if endpoint_name else None),
+            report_records=selection,
+            report_label=report_label,
         )
     finally:
         if bar is not None:

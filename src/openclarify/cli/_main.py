@@ -9,8 +9,17 @@ import warnings
 
 import click
 
-from ..errors import ConfigError, DataError, MissingDependencyError, ModelError, OpenClarifyError, OutputError
+from ..errors import (
+    ConfigError,
+    DataError,
+    MissingDependencyError,
+    ModelError,
+    OpenClarifyError,
+    OutputError,
+    ReportError,
+)
 from ._analyze import analyze
+from ._report import report
 from ._serve import proxy, serve
 from ._train import prepare_dbpedia_command, train
 
@@ -27,6 +36,7 @@ _EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (DataError, EXIT_DATA, "data error"),
     (ModelError, EXIT_MODEL, "model error"),
     (OutputError, EXIT_OUTPUT, "output error"),
+    (ReportError, EXIT_DATA, "report error"),
     (MissingDependencyError, EXIT_UNEXPECTED, "missing dependency"),
     (OpenClarifyError, EXIT_UNEXPECTED, "error"),
 )
@@ -43,6 +53,7 @@ cli.add_command(train)
 cli.add_command(prepare_dbpedia_command)
 cli.add_command(serve)
 cli.add_command(proxy)
+cli.add_command(report)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:

@@ -3,31 +3,57 @@
 from __future__ import annotations
 
 from ._aggregate import GlobalAggregator, TopTextAggregator, aggregate
+from ._read import (
+    ExplainedFeature,
+    ExplainedRecord,
+    ExplainedUnit,
+    LabelSummary,
+    OutputFolder,
+    RecordSelection,
+    read_output_folder,
+)
 from ._staging import OutputStaging
 from ._writers import (
     ANALYSIS_JSON,
     BASELINE_CSV,
+    CONFIG_JSON,
     LOCAL_SHAP_CSV,
     LOCAL_SHAP_JSONL,
+    PREDICTIONS_JSONL,
+    RUN_SUMMARY_JSON,
     LocalShapCsvWriter,
     LocalShapJsonlWriter,
+    PredictionsJsonlWriter,
     kernel_shap_section,
     write_analysis_json,
     write_baseline_csv,
+    write_json,
 )
 
 __all__ = [
     "ANALYSIS_JSON",
     "BASELINE_CSV",
+    "CONFIG_JSON",
     "LOCAL_SHAP_CSV",
     "LOCAL_SHAP_JSONL",
+    "PREDICTIONS_JSONL",
+    "RUN_SUMMARY_JSON",
+    "ExplainedFeature",
+    "ExplainedRecord",
+    "ExplainedUnit",
     "GlobalAggregator",
+    "LabelSummary",
     "LocalShapCsvWriter",
     "LocalShapJsonlWriter",
+    "OutputFolder",
     "OutputStaging",
+    "PredictionsJsonlWriter",
+    "RecordSelection",
     "TopTextAggregator",
     "aggregate",
     "kernel_shap_section",
+    "read_output_folder",
     "write_analysis_json",
     "write_baseline_csv",
+    "write_json",
 ]

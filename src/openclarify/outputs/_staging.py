@@ -36,6 +36,13 @@ class OutputStaging:
             ) from exc
         return self
 
+    @property
+    def root(self) -> Path:
+        """The staging folder: the output folder as it will be, while the job runs."""
+        if self._tmp is None:
+            raise RuntimeError("OutputStaging used outside its with-block")
+        return self._tmp
+
     def path(self, relative: str) -> Path:
         """Where to write ``relative`` (e.g. ``explanations_shap/out.csv``) while the job runs."""
         if self._tmp is None:

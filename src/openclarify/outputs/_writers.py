@@ -17,19 +17,29 @@ from .._typing import FloatArray
 __all__ = [
     "ANALYSIS_JSON",
     "BASELINE_CSV",
+    "CONFIG_JSON",
     "LOCAL_SHAP_CSV",
     "LOCAL_SHAP_JSONL",
     "LocalShapCsvWriter",
     "LocalShapJsonlWriter",
+    "PREDICTIONS_JSONL",
+    "RUN_SUMMARY_JSON",
+    "PredictionsJsonlWriter",
     "kernel_shap_section",
     "write_analysis_json",
     "write_baseline_csv",
+    "write_json",
 ]
 
 ANALYSIS_JSON = "analysis.json"
 LOCAL_SHAP_CSV = "explanations_shap/out.csv"
 LOCAL_SHAP_JSONL = "explanations_shap/out.jsonl"
 BASELINE_CSV = "explanations_shap/baseline.csv"
+CONFIG_JSON = "analysis_config.json"  # the SDK uploads the config next to the outputs
+# openclarify's additions to Clarify's layout, read by the reports: the run's facts and, per record of
+# out.csv / out.jsonl and in the same order, the model's scores and the dataset's label
+RUN_SUMMARY_JSON = "run_summary.json"
+PREDICTIONS_JSONL = "explanations_shap/predictions.jsonl"
 
 
 def kernel_shap_section(
@@ -63,6 +73,11 @@ def write_analysis_json(path: Path, explanations: dict[str, Any], extra: Mapping
     top-level keys of ``extra`` (``failed_records`` when some records could not be explained)."""
     document = {"version": "1.0", "explanations": explanations, **(extra or {})}
     path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def write_json(path: Path, document: Mapping[str, Any]) -> None:
+    """A JSON document (``analysis_config.json``, ``run_summary.json``), strict JSON, UTF-8."""
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def write_baseline_csv(path: Path, baseline: pd.DataFrame) -> None:
@@ -123,6 +138,32 @@ class LocalShapJsonlWriter:
         self._file.write(json.dumps(record, ensure_ascii=False, allow_nan=False))
         self._file.write("\n")
         self.rows += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class PredictionsJsonlWriter:
+    """Streams ``explanations_shap/predictions.jsonl``: per record, in the order of the local
+    explanations, ``{"prediction": [one score per label], "label": <the dataset's label>}`` (``label``
+    only when the dataset has one; ``prediction`` is null for a record the model gave no scores for)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+        self.rows = 0
+
+    def write(self, f_x: FloatArray, labels: Sequence[Any] | None = None) -> None:
+        """``f_x`` of shape ``(n_instances, n_outputs)``; ``labels`` the true labels or None."""
+        lines = []
+        for i, scores in enumerate(f_x.tolist()):
+            record: dict[str, Any] = {"prediction": scores if all(math.isfinite(v) for v in scores) else None}
+            if labels is not None:
+                value = labels[i]
+                record["label"] = value.item() if isinstance(value, np.generic) else value
+            lines.append(json.dumps(record, ensure_ascii=False, allow_nan=False))
+        if lines:
+            self._file.write("\n".join(lines) + "\n")
+        self.rows += len(lines)
 
     def close(self) -> None:
         self._file.close()

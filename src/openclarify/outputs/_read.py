@@ -1,0 +1,443 @@
+"""Reading an output folder back: ours, or one downloaded from a Clarify processing job.
+
+What is read (clarify-spec §3): ``analysis.json`` (required), ``explanations_shap/out.jsonl`` (text) or
+``explanations_shap/out.csv`` (tabular), and, when present, ``analysis_config.json`` (the SDK uploads it
+next to the outputs) and the two files openclarify adds: ``run_summary.json`` and
+``explanations_shap/predictions.jsonl``. Local explanations are streamed, one record at a time, so a
+folder with 100,000 records costs the memory of the records kept, not of the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import heapq
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import ReportError
+from ._writers import ANALYSIS_JSON, CONFIG_JSON, LOCAL_SHAP_CSV, LOCAL_SHAP_JSONL, PREDICTIONS_JSONL, RUN_SUMMARY_JSON
+
+__all__ = [
+    "ExplainedFeature",
+    "ExplainedRecord",
+    "ExplainedUnit",
+    "LabelSummary",
+    "OutputFolder",
+    "RecordSelection",
+    "read_output_folder",
+]
+
+SelectionKind = Literal["first", "top", "ids"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedUnit:
+    """One attributed unit: a text unit (``partial_text``, ``start_idx``) or a whole tabular feature."""
+
+    attribution: tuple[float, ...]  # one value per label
+    partial_text: str | None = None
+    start_idx: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedFeature:
+    """One feature of a record: ``data_type`` is ``free_text``, ``numerical`` or ``categorical``."""
+
+    feature_name: str
+    data_type: str
+    units: tuple[ExplainedUnit, ...]
+
+    def total(self, k: int) -> float:
+        """The feature's attribution to label ``k``: the sum over its units."""
+        return math.fsum(u.attribution[k] for u in self.units)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedRecord:
+    """The local explanation of one record, as the output files hold it.
+
+    ``row`` numbers the records of the output file from 0 (input order). ``prediction`` is the model's
+    score per label when the folder records it (``predictions.jsonl``), else None; ``true_label`` the
+    dataset's label when known; ``error`` says why a record was not explained (then ``features`` is
+    empty).
+    """
+
+    row: int
+    features: tuple[ExplainedFeature, ...]
+    join_source_value: Any = None
+    prediction: tuple[float, ...] | None = None
+    true_label: Any = None
+    error: str | None = None
+
+    def total(self, k: int) -> float:
+        """Sum of every attribution to label ``k`` (Σφ)."""
+        return math.fsum(f.total(k) for f in self.features)
+
+    def abs_total(self, k: int) -> float:
+        return math.fsum(abs(u.attribution[k]) for f in self.features for u in f.units)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSummary:
+    """``analysis.json``'s entry for one label (model output)."""
+
+    label: str
+    expected_value: float | None
+    global_shap_values: dict[str, float]
+    global_top_shap_text: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSelection:
+    """Which records a report shows: the ``first`` n, the ``top`` n by total |attribution| to the label
+    shown, or the records whose numbers (from 0, input order) are in ``ids``."""
+
+    kind: SelectionKind = "first"
+    n: int = 10
+    ids: tuple[int, ...] = ()
+
+    @classmethod
+    def first(cls, n: int = 10) -> RecordSelection:
+        return cls("first", _positive(n))
+
+    @classmethod
+    def top(cls, n: int = 10) -> RecordSelection:
+        return cls("top", _positive(n))
+
+    @classmethod
+    def rows(cls, ids: Sequence[int]) -> RecordSelection:
+        bad = [i for i in ids if not isinstance(i, int) or isinstance(i, bool) or i < 0]
+        if bad or not ids:
+            raise ReportError(
+                f"records: must be record numbers >= 0 (from 0, in input order); got {list(ids)!r}. "
+                "Give e.g. [0, 5, 9]."
+            )
+        return cls("ids", len(ids), tuple(dict.fromkeys(ids)))
+
+    def describe(self) -> str:
+        if self.kind == "first":
+            return f"the first {self.n} records"
+        if self.kind == "top":
+            return f"the {self.n} records with the largest total |attribution| to the label shown"
+        return "records " + ", ".join(str(i) for i in self.ids)
+
+
+def _positive(n: int) -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ReportError(f"records: the number of records to show must be an integer >= 1; got {n!r}.")
+    return n
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFolder:
+    """What :func:`read_output_folder` found.
+
+    ``labels`` are ``analysis.json``'s label keys in order; ``n_records`` counts every record of the
+    local explanations file (0 when there is none); ``records`` holds the selected ones in input order;
+    ``missing_ids`` the requested record numbers the file does not have.
+    """
+
+    path: Path
+    labels: tuple[str, ...]
+    summaries: tuple[LabelSummary, ...]
+    records: tuple[ExplainedRecord, ...]
+    n_records: int
+    n_failed: int
+    local_file: str | None
+    selection: RecordSelection
+    missing_ids: tuple[int, ...] = ()
+    config: dict[str, Any] | None = None
+    run_summary: dict[str, Any] | None = None
+    has_predictions: bool = False
+    analysis: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_text(self) -> bool:
+        return self.local_file == LOCAL_SHAP_JSONL
+
+
+def _load_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{what} '{path}': not UTF-8 ({exc.reason}). Give the file the analysis wrote.") from exc
+    except json.JSONDecodeError as exc:
+        raise ReportError(
+            f"{what} '{path}': not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
+            "Give the file the analysis wrote, complete."
+        ) from exc
+    except OSError as exc:
+        raise ReportError(f"{what} '{path}': cannot be read ({exc.strerror or exc}).") from exc
+
+
+def _summaries(analysis: Any, path: Path) -> tuple[LabelSummary, ...]:
+    where = f"analysis.json '{path}'"
+    if not isinstance(analysis, dict) or not isinstance(analysis.get("explanations"), dict):
+        raise ReportError(
+            f"{where}: has no 'explanations' object; got keys {sorted(analysis)!r}. "
+            "Give the analysis.json of an explainability job."
+            if isinstance(analysis, dict)
+            else f"{where}: must be a JSON object; got {type(analysis).__name__}."
+        )
+    section = analysis["explanations"].get("kernel_shap")
+    if not isinstance(section, dict) or not section:
+        raise ReportError(
+            f"{where}: explanations has no 'kernel_shap' results; got {sorted(analysis['explanations'])!r}. "
+            "Reports cover SHAP explanations; run the job with methods.shap."
+        )
+    out = []
+    for label, entry in section.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("global_shap_values", {}), dict):
+            raise ReportError(f"{where}: explanations.kernel_shap.{label} is not a label entry; got {entry!r:.80}.")
+        expected = entry.get("expected_value")
+        top = entry.get("global_top_shap_text") or {}
+        out.append(
+            LabelSummary(
+                label=str(label),
+                expected_value=float(expected) if isinstance(expected, int | float) else None,
+                global_shap_values={str(k): float(v) for k, v in entry.get("global_shap_values", {}).items()},
+                global_top_shap_text={str(f): {str(u): float(v) for u, v in units.items()} for f, units in top.items()},
+            )
+        )
+    return tuple(out)
+
+
+def _float(value: Any) -> float:
+    if value is None or value == "":
+        return math.nan
+    return float(value)
+
+
+def _jsonl_records(
+    path: Path, n_labels: int, keep: Callable[[int], bool]
+) -> Iterator[tuple[int, bool, ExplainedRecord | None]]:
+    """``(row, failed, record)`` per line; ``record`` is parsed only for the rows ``keep`` wants."""
+    with path.open("r", encoding="utf-8") as fh:
+        for row, line in enumerate(fh):
+            if not keep(row):
+                # only a failed record has an "error" key; inside a JSON string the quotes are escaped
+                yield row, '"error":' in line, None
+                continue
+            where = f"'{path}' line {row + 1}"
+            try:
+                doc = json.loads(line)
+                features = []
+                for feat in doc.get("explanations", []):
+                    units = []
+                    for a in feat.get("attributions", []):
+                        values = tuple(_float(v) for v in a["attribution"])
+                        if len(values) != n_labels:
+                            raise ReportError(
+                                f"{where}: an attribution has {len(values)} values but analysis.json has "
+                                f"{n_labels} labels. Give the out.jsonl and analysis.json of the same job."
+                            )
+                        desc = a.get("description") or {}
+                        start = desc.get("start_idx")
+                        units.append(
+                            ExplainedUnit(
+                                values,
+                                desc.get("partial_text"),
+                                int(start) if start is not None else None,
+                            )
+                        )
+                    features.append(
+                        ExplainedFeature(str(feat["feature_name"]), str(feat.get("data_type", "")), tuple(units))
+                    )
+            except ReportError:
+                raise
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise ReportError(
+                    f"{where}: not a Clarify local explanation ({type(exc).__name__}: {exc}); got {line[:80]!r}. "
+                    "Give the out.jsonl the analysis wrote, complete."
+                ) from exc
+            error = doc.get("error")
+            record = ExplainedRecord(row, tuple(features), doc.get("join_source_value"), error=error)
+            yield row, error is not None, record
+
+
+def _csv_records(
+    path: Path, labels: Sequence[str], features: Sequence[str], keep: Callable[[int], bool]
+) -> Iterator[tuple[int, bool, ExplainedRecord | None]]:
+    """``(row, failed, record)`` per row; ``record`` is built only for the rows ``keep`` wants."""
+    with path.open("r", encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            return
+        expected = [f"{f}_{label}" for label in labels for f in features]
+        join = len(header) == len(expected) + 1 and header[1:] == expected
+        columns = header[1:] if join else header
+        if columns != expected:
+            # a folder from another tool may order columns differently: look each one up by name
+            missing = [c for c in expected if c not in columns]
+            if missing:
+                raise ReportError(
+                    f"'{path}': no column for {missing[:3]!r} (header {header[:6]!r}...). The columns must be "
+                    "<feature>_<label> for every feature and label of analysis.json; give the out.csv of the "
+                    "same job."
+                )
+        index = {c: i for i, c in enumerate(columns)}
+        offset = 1 if join else 0
+        for row, cells in enumerate(reader):
+            if not keep(row):
+                yield row, "" in cells[offset:], None
+                continue
+            try:
+                values = [_float(cells[offset + index[c]]) for c in expected]
+            except (IndexError, ValueError) as exc:
+                raise ReportError(
+                    f"'{path}' line {row + 2}: expected {len(header)} numeric cells; got {cells[:6]!r}. "
+                    "Give the out.csv the analysis wrote, complete."
+                ) from exc
+            n_feat = len(features)
+            feats = tuple(
+                ExplainedFeature(
+                    f,
+                    "",
+                    (ExplainedUnit(tuple(values[k * n_feat + j] for k in range(len(labels)))),),
+                )
+                for j, f in enumerate(features)
+            )
+            failed = any(math.isnan(v) for v in values)
+            yield (
+                row,
+                failed,
+                ExplainedRecord(
+                    row,
+                    () if failed else feats,
+                    cells[0] if join else None,
+                    error="the model gave no scores for this record; it is not explained" if failed else None,
+                ),
+            )
+
+
+def read_output_folder(
+    folder: str | Path,
+    selection: RecordSelection | None = None,
+    *,
+    label: str | None = None,
+) -> OutputFolder:
+    """Read the outputs of an explainability job and the local explanations of the selected records.
+
+    Parameters
+    ----------
+    folder
+        The job's output folder (the one holding ``analysis.json``).
+    selection
+        Which records to keep; default the first 10.
+    label
+        For ``top`` selections: the label whose |attributions| rank the records; default each record's
+        predicted label (when the folder records predictions), else the first label.
+
+    Raises
+    ------
+    ReportError
+        The folder holds no ``analysis.json`` with SHAP results, or a file in it is malformed.
+    """
+    root = Path(folder)
+    selection = selection or RecordSelection.first()
+    analysis_path = root / ANALYSIS_JSON
+    if not analysis_path.is_file():
+        raise ReportError(
+            f"output folder '{root}': has no {ANALYSIS_JSON}"
+            + ("" if root.is_dir() else " (the folder does not exist)")
+            + ". Give the folder an analysis wrote (openclarify analyze --output, or a Clarify job's S3 output)."
+        )
+    analysis = _load_json(analysis_path, "analysis.json")
+    summaries = _summaries(analysis, analysis_path)
+    labels = tuple(s.label for s in summaries)
+    if label is not None and label not in labels:
+        raise ReportError(f"label: not a label of this analysis; got {label!r}. The labels are {list(labels)!r}.")
+    config = _load_json(root / CONFIG_JSON, "analysis_config.json") if (root / CONFIG_JSON).is_file() else None
+    summary = _load_json(root / RUN_SUMMARY_JSON, "run_summary.json") if (root / RUN_SUMMARY_JSON).is_file() else None
+
+    wanted = set(selection.ids)
+    if selection.kind == "first":
+        keep: Callable[[int], bool] = lambda row: row < selection.n  # noqa: E731
+    elif selection.kind == "ids":
+        keep = wanted.__contains__
+    else:
+        keep = lambda row: True  # noqa: E731
+    rows: Iterator[tuple[int, bool, ExplainedRecord | None]] = iter(())
+    local_file: str | None = None
+    if (root / LOCAL_SHAP_JSONL).is_file():
+        local_file = LOCAL_SHAP_JSONL
+        rows = _jsonl_records(root / LOCAL_SHAP_JSONL, len(labels), keep)
+    elif (root / LOCAL_SHAP_CSV).is_file():
+        local_file = LOCAL_SHAP_CSV
+        rows = _csv_records(root / LOCAL_SHAP_CSV, labels, list(summaries[0].global_shap_values), keep)
+    predictions_path = root / PREDICTIONS_JSONL
+    has_predictions = local_file is not None and predictions_path.is_file()
+
+    n_records = n_failed = 0
+    kept: list[ExplainedRecord] = []
+    heap: list[tuple[float, int, ExplainedRecord]] = []
+    with contextlib.ExitStack() as stack:
+        preds = stack.enter_context(predictions_path.open("r", encoding="utf-8")) if has_predictions else None
+        for row, failed, record in rows:
+            n_records += 1
+            n_failed += failed
+            line = next(preds, None) if preds is not None else None
+            if record is None:
+                continue
+            if line is not None:
+                record = _with_prediction(record, line, predictions_path, row)
+            if selection.kind != "top":
+                kept.append(record)
+            elif record.error is None:
+                k = labels.index(label) if label is not None else _predicted_index(record, summaries)
+                item = (record.abs_total(k), -record.row, record)
+                if len(heap) < selection.n:
+                    heapq.heappush(heap, item)
+                elif item[:2] > heap[0][:2]:
+                    heapq.heapreplace(heap, item)
+    if selection.kind == "top":
+        kept = sorted((r for _, _, r in heap), key=lambda r: r.row)
+    found = {r.row for r in kept}
+    missing = tuple(i for i in selection.ids if i not in found)
+    return OutputFolder(
+        path=root,
+        labels=labels,
+        summaries=summaries,
+        records=tuple(kept),
+        n_records=n_records,
+        n_failed=n_failed,
+        local_file=local_file,
+        selection=selection,
+        missing_ids=missing,
+        config=config if isinstance(config, dict) else None,
+        run_summary=summary if isinstance(summary, dict) else None,
+        has_predictions=has_predictions,
+        analysis=analysis,
+    )
+
+
+def _with_prediction(record: ExplainedRecord, line: str, path: Path, row: int) -> ExplainedRecord:
+    try:
+        doc = json.loads(line)
+        pred = doc.get("prediction")
+        prediction = tuple(_float(v) for v in pred) if isinstance(pred, list) else None
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+        raise ReportError(
+            f"'{path}' line {row + 1}: not a prediction record ({exc}); got {line[:80]!r}. "
+            "Give the predictions.jsonl the analysis wrote, or remove it."
+        ) from exc
+    return dataclasses.replace(record, prediction=prediction, true_label=doc.get("label"))
+
+
+def _predicted_index(record: ExplainedRecord, summaries: Sequence[LabelSummary]) -> int:
+    """The label a record's explanation is shown for: the highest score, from the recorded prediction
+    or, without one, from expected_value + Σφ (exact for tabular Kernel SHAP)."""
+    if len(summaries) == 1:
+        return 0
+    if record.prediction is not None and all(math.isfinite(v) for v in record.prediction):
+        scores = list(record.prediction)
+    else:
+        scores = [(s.expected_value or 0.0) + record.total(k) for k, s in enumerate(summaries)]
+    return max(range(len(scores)), key=scores.__getitem__)

@@ -1,0 +1,69 @@
+"""HTML rendering with Jinja2, autoescape on: every string from the data is escaped.
+
+captum's ``visualize_text`` pastes tokens into its HTML unescaped, so a review holding ``<script>``
+runs it; here the environment escapes every value (``autoescape=True`` for every template, whatever
+its name), and the page also carries a Content-Security-Policy that allows no script at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+from ._model import Report
+
+__all__ = ["render_fragment", "render_html"]
+
+
+def _full(value: float) -> str:
+    """Every digit of a float (``repr``), for data attributes that tests and tools read back."""
+    return repr(float(value)) if math.isfinite(value) else "NaN"
+
+
+def _short(value: float) -> str:
+    return f"{value:.4g}" if math.isfinite(value) else "n/a"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4g}" if math.isfinite(value) else "n/a"
+
+
+@functools.cache
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("openclarify.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["full"] = _full
+    env.filters["short"] = _short
+    env.filters["signed"] = _signed
+    return env
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("openclarify")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "dev"
+
+
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML document: styles and charts inline, no script, no
+    network request (its Content-Security-Policy forbids them)."""
+    return str(_environment().get_template("report.html.j2").render(report=report, version=_version()))
+
+
+def render_fragment(which: str, **context: Any) -> str:
+    """An HTML fragment with its styles, for Jupyter's ``_repr_html_``: ``"record"``, ``"summary"``,
+    ``"global"`` or ``"report_body"``."""
+    context.setdefault("lang", None)
+    for name in ("record", "summary", "global_view", "report"):
+        context.setdefault(name, None)
+    return str(_environment().get_template("fragment.html.j2").render(which=which, **context))
