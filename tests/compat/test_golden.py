@@ -38,6 +38,25 @@ def _compare_json(actual, expected, tol, where="analysis.json"):
         assert actual == expected, where
 
 
+def _check_predictions(out: Path) -> None:
+    """predictions.jsonl has one line per record; for tabular outputs expected_value + Σφ is the score."""
+    text = (out / "explanations_shap" / "predictions.jsonl").read_text(encoding="utf-8")
+    predictions = [json.loads(x)["prediction"] for x in text.splitlines()]
+    section = json.loads((out / "analysis.json").read_text())["explanations"]["kernel_shap"]
+    local = out / "explanations_shap" / "out.csv"
+    if local.exists():
+        table = pd.read_csv(local)
+        assert len(predictions) == len(table)
+        for k, (label, entry) in enumerate(section.items()):
+            columns = [f"{f}_{label}" for f in entry["global_shap_values"]]
+            totals = entry["expected_value"] + table[columns].sum(axis=1).to_numpy()
+            np.testing.assert_allclose([p[k] for p in predictions], totals, rtol=1e-9, atol=1e-9)
+    else:
+        lines = (out / "explanations_shap" / "out.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(predictions) == len(lines)
+        assert all(len(p) == len(section) for p in predictions)
+
+
 @pytest.mark.filterwarnings("ignore::openclarify.OpenClarifyWarning")  # e.g. a record with empty text
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
 def test_golden_case(case, tmp_path, request, capsys):
@@ -69,7 +88,13 @@ def test_golden_case(case, tmp_path, request, capsys):
         pytest.fail(f"golden files of {case} rewritten; review and commit the diff")
     assert expected_dir.is_dir(), f"{case}: no expected/ folder; run pytest --update-golden"
     tol = json.loads((src / "tolerance.json").read_text())
-    assert _files(work / "out") == _files(expected_dir)
+    # Clarify's files, plus what openclarify adds next to them (run facts, per-record scores, the config)
+    additions = {"run_summary.json", "analysis_config.json", "explanations_shap/predictions.jsonl"}
+    report = json.loads((src / "analysis_config.json").read_text())["methods"].get("report")
+    if report:
+        additions |= {f"{report['name']}.{ext}" for ext in ("html", "pdf", "ipynb")}
+    assert _files(work / "out") == sorted(set(_files(expected_dir)) | additions)
+    _check_predictions(work / "out")
     _compare_json(
         json.loads((work / "out" / "analysis.json").read_text()),
         json.loads((expected_dir / "analysis.json").read_text()),

@@ -81,7 +81,12 @@ def _run(work, kind, out, *model_args):
 
 
 def _files(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    # every file but the run's facts (time, and the model named by path or URL) and the reports showing them
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "run_summary.json" and not p.name.startswith("report.")
+    }
 
 
 @pytest.mark.parametrize(("kind", "text_columns"), [("tab", ()), ("text", ("review",))])

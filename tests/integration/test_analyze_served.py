@@ -40,7 +40,12 @@ def _wait(url: str) -> None:
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    # every file but the run's facts (time, and the model named by path or URL) and the reports showing them
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "run_summary.json" and not p.name.startswith("report.")
+    }
 
 
 def _analyze(work: Path, out: str, *model: str) -> int:

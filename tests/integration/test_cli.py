@@ -98,9 +98,18 @@ def test_analyze_writes_clarify_files_that_add_up(abalone, tmp_path, capsys):
     assert code == 0, err
     assert "explained 40 records x 8 features x 1 outputs" in err
     assert "exact (all coalitions)" in err  # 2^8 - 2 = 254 <= 300
-    assert "methods.report: reports are not produced yet" in err
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert files == ["analysis.json", "explanations_shap/baseline.csv", "explanations_shap/out.csv"]
+    assert files == [
+        "analysis.json",
+        "analysis_config.json",
+        "explanations_shap/baseline.csv",
+        "explanations_shap/out.csv",
+        "explanations_shap/predictions.jsonl",
+        "report.html",
+        "report.ipynb",
+        "report.pdf",
+        "run_summary.json",
+    ]
     analysis = json.loads((out / "analysis.json").read_text())
     entry = analysis["explanations"]["kernel_shap"]["label0"]
     assert list(entry["global_shap_values"]) == FEATURES
