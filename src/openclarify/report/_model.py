@@ -71,14 +71,14 @@ class CaptumRecord:
     def to_captum(self) -> Any:
         """captum's ``VisualizationDataRecord`` for ``captum.attr.visualization.visualize_text``."""
         try:
-            from captum.attr.visualization import VisualizationDataRecord
+            from captum.attr import visualization
         except ImportError as exc:
             from ..errors import MissingDependencyError
 
             raise MissingDependencyError(
                 "to_captum needs the optional dependency 'captum'. Install it with: pip install captum."
             ) from exc
-        return VisualizationDataRecord(
+        return visualization.VisualizationDataRecord(
             list(self.word_attributions),
             self.pred_prob,
             self.pred_class,
