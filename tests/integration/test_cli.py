@@ -322,3 +322,89 @@ def test_unwritable_output_is_an_output_error(tmp_path, monkeypatch, capsys):
     code, _, err = _analyze(capsys, output="blocker/out")
     assert code == EXIT_OUTPUT, err
     assert re.search(r"output error: output folder 'blocker/out': cannot be created or written", err), err
+
+
+def test_analyze_report_shows_scores_true_labels_and_the_run(abalone, tmp_path, capsys):
+    """methods.report: the report reads the files just written; the scores are the model's, the true
+    labels the dataset's, the chart values out.csv's, and the run's facts are in the summary."""
+    from openclarify.report import RecordSelection, load_report, render_html
+
+    d, model, test = abalone
+    out = tmp_path / "out"
+    code, _, err = _run([*_abalone_args(d, out), "--report-records", "top:3"], capsys)
+    assert code == 0, err
+    report = load_report(out, records=RecordSelection.top(3))
+    local = pd.read_csv(out / "explanations_shap" / "out.csv")
+    predicted = model.predict(test[FEATURES])
+    totals = local.abs().sum(axis=1).to_numpy()
+    assert [r.row for r in report.records] == sorted(np.argsort(-totals, kind="stable")[:3].tolist())
+    for record in report.records:
+        assert record.prediction_source == "model"
+        assert record.score == pytest.approx(predicted[record.row], abs=1e-12)
+        assert record.true_label == test["Rings"].iloc[record.row]
+        assert dict(record.tabular_features) == {
+            f: pytest.approx(local[f"{f}_label0"].iloc[record.row], abs=0) for f in FEATURES
+        }
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html == render_html(report)  # the file is that report
+    summary = dict(report.summary.items)
+    assert summary["Model"] == str(d / "model.joblib")
+    assert summary["Dataset"] == f"{d / 'test.csv'} (text/csv)"
+    assert summary["Records explained"] == "40" and summary["Coalitions per record"].startswith("254 (every")
+    assert re.fullmatch(r"\d+ \(\d+ rows scored, \d+\.\d s in the model\)", summary["Model calls"])
+    assert "Showing 3 of 40 records: the 3 records with the largest total |attribution|" in html
+
+
+def test_report_command_on_a_clarify_folder(tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "job"
+    shutil.copytree(ROOT / "tests" / "compat" / "data" / "clarify_job_text", folder)
+    code, _, err = _run(["report", folder, "--records", "0,5", "--format", "html,ipynb", "--title", "Reviews"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [
+        "analysis.json",
+        "analysis_config.json",
+        "report.html",
+        "report.ipynb",
+    ]
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "<title>Reviews</title>" in html and 'id="record-0"' in html and 'id="record-5"' in html
+    assert html.count('class="oc-record"') == 2
+    assert f"wrote {folder / 'report.html'}" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--records", "first:0"], 2, "must be 'first:N', 'top:N' (N >= 1) or record numbers"),
+        (["--records", "a,b"], 2, "must be 'first:N', 'top:N' (N >= 1) or record numbers"),
+        (["--format", "docx"], 2, "must list some of html, pdf, ipynb; got 'docx'"),
+        (["--label", "label9"], EXIT_DATA, "label: not a label of this analysis; got 'label9'. The labels are"),
+    ],
+)
+def test_report_command_rejects_bad_options(tmp_path, capsys, args, code, message):
+    folder = ROOT / "tests" / "compat" / "data" / "clarify_job_tabular"
+    got, _, err = _run(["report", folder, "--output", tmp_path, *args], capsys)
+    assert got == code and message in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_command_on_a_folder_without_outputs(tmp_path, capsys):
+    code, _, err = _run(["report", tmp_path / "nothing"], capsys)
+    assert code == EXIT_DATA
+    assert f"output folder '{tmp_path / 'nothing'}': has no analysis.json (the folder does not exist)" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.filterwarnings("always::openclarify.OpenClarifyWarning")
+def test_a_report_failure_never_costs_the_analysis(abalone, tmp_path, capsys, monkeypatch):
+    """No PDF renderer: analysis files, report.html and report.ipynb are written; a warning says why."""
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    d, _, _ = abalone
+    out = tmp_path / "out"
+    code, _, err = _run(_abalone_args(d, out), capsys)
+    assert code == 0, err
+    assert "methods.report: report.pdf was not written: report.pdf needs the optional dependency 'weasyprint'" in err
+    names = {p.name for p in out.iterdir()}
+    assert {"analysis.json", "report.html", "report.ipynb"} <= names and "report.pdf" not in names
