@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -28,7 +29,7 @@ DATA = ROOT / "data" / "abalone" / "abalone.csv"
 WORK = ROOT / "demo_output" / "abalone"
 
 
-def train() -> Path:
+def train(work: Path) -> Path:
     frame = pd.read_csv(DATA)
     train_set, test_set = train_test_split(frame, test_size=0.2, random_state=0)
     features = [c for c in frame.columns if c != "Rings"]
@@ -46,16 +47,24 @@ def train() -> Path:
     )
     model.fit(train_set[features], train_set["Rings"])
     r2 = model.score(test_set[features], test_set["Rings"])
-    WORK.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, WORK / "model.joblib")
-    test_set.to_csv(WORK / "test.csv", index=False)
+    work.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, work / "model.joblib")
+    test_set.to_csv(work / "test.csv", index=False)
     print(f"trained RandomForestRegressor on {len(train_set)} abalones; test R^2 = {r2:.3f} on {len(test_set)}")
-    return WORK / "test.csv"
+    return work / "test.csv"
 
 
-def main() -> int:
-    test_csv = train()
-    out = WORK / "clarify_output"
+def shown(path: Path) -> str:
+    """``path`` relative to the repository root when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", type=Path, default=WORK, help="where the files go (default: %(default)s)")
+    work = parser.parse_args(argv).work_dir.resolve()
+    test_csv = train(work)
+    out = work / "clarify_output"
     cmd = [
         sys.executable,
         "-m",
@@ -66,15 +75,15 @@ def main() -> int:
         "--data",
         str(test_csv),
         "--model",
-        str(WORK / "model.joblib"),
+        str(work / "model.joblib"),
         "--output",
         str(out),
         "--workers",
         "2",
     ]
     print(
-        "$ openclarify analyze --config examples/abalone/analysis_config.json --data demo_output/abalone/test.csv "
-        "--model demo_output/abalone/model.joblib --output demo_output/abalone/clarify_output --workers 2"
+        f"$ openclarify analyze --config examples/abalone/analysis_config.json --data {shown(test_csv)} "
+        f"--model {shown(work / 'model.joblib')} --output {shown(out)} --workers 2"
     )
     done = subprocess.run(cmd, check=False)
     if done.returncode != 0:
@@ -91,7 +100,7 @@ def main() -> int:
     local = pd.read_csv(out / "explanations_shap" / "out.csv")
     record = pd.read_csv(test_csv).iloc[0]
     phi = local.iloc[0]
-    model = joblib.load(WORK / "model.joblib")
+    model = joblib.load(work / "model.joblib")
     prediction = float(model.predict(record.drop("Rings").to_frame().T.infer_objects())[0])
     print(
         f"\nlocal explanation of the first test abalone (true rings {int(record['Rings'])}, "
@@ -106,7 +115,7 @@ def main() -> int:
         f"(model: {prediction:.3f})"
     )
     reports = [out / f"report.{ext}" for ext in ("html", "pdf", "ipynb")]
-    print(f"\nreport: {', '.join(str(p.relative_to(HERE.parents[1])) for p in reports if p.exists())}")
+    print(f"\nreport: {', '.join(shown(p) for p in reports if p.exists())}")
     return 0
 
 

@@ -25,6 +25,39 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def _check_text_report(out: Path, unit_name: str) -> list:
+    """The demo's report.html against its output files: for every shown record, the units in text
+    order with colours of the attributions' signs, the chart's values equal to out.jsonl's for the
+    predicted label, the model's score and the true label."""
+    from openclarify.report import RecordSelection, load_report, render_html
+
+    assert all((out / f"report.{ext}").stat().st_size > 10_000 for ext in ("html", "pdf", "ipynb"))
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")
+    report = load_report(out, records=RecordSelection.first(10))
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html == render_html(report)
+    lines = _jsonl(out / "explanations_shap" / "out.jsonl")
+    predictions = _jsonl(out / "explanations_shap" / "predictions.jsonl")
+    labels = report.records[0].labels
+    assert len(report.records) == 10 and f"Showing 10 of {len(lines)} records" in html
+    for record in report.records:
+        units = lines[record.row]["explanations"][0]["attributions"]
+        scores = predictions[record.row]["prediction"]
+        k = max(range(len(scores)), key=scores.__getitem__)
+        assert record.label == record.predicted_label == labels[k] and record.score == scores[k]
+        assert record.true_label == predictions[record.row]["label"] and record.true_label in labels
+        (feature,) = record.text_features
+        assert [u.text for u in feature.units] == [u["description"]["partial_text"] for u in units]
+        assert [u.value for u in feature.units] == [u["attribution"][k] for u in units]
+        assert all(u.color.startswith("hsl(120," if u.value > 0 else "hsl(0,") for u in feature.units)
+        assert record.chart is not None and list(record.chart.values) == [u["attribution"][k] for u in units]
+        section = html.split(f'id="record-{record.row}"')[1].split("</section>")[0]
+        assert f'data-label="{labels[k]}"' in html.split(f'id="record-{record.row}"')[1][:200]
+        assert section.count('class="oc-unit"') == len(units)
+    assert f"Top units of &#39;{unit_name}&#39;" in html
+    return list(report.records)
+
+
 def test_dbpedia_demo(tmp_path, capsys):
     facts = _demo("dbpedia").run(tmp_path)
     printed = capsys.readouterr().out
@@ -36,6 +69,13 @@ def test_dbpedia_demo(tmp_path, capsys):
     assert sorted(tokens) == sorted("Klosterbeurener Bach is a river of Bavaria Germany .".split())
     assert tokens[0] == "river"
     assert facts["top_tokens"]["NaturalPlace"][0] == "river"
+    records = _check_text_report(tmp_path / "clarify_output", "Text")
+    river = records[0]
+    assert river.row == 0 and river.predicted_label == river.true_label == "NaturalPlace"
+    (feature,) = river.text_features
+    assert max(feature.units, key=lambda u: u.value).text == "river"
+    assert max(feature.units, key=lambda u: u.value).color == "hsl(120, 75%, 50%)"  # the strongest green
+    assert facts["reports"] == [tmp_path / "clarify_output" / f"report.{e}" for e in ("html", "pdf", "ipynb")]
 
 
 def test_reviews_demo(tmp_path, capsys):
@@ -52,3 +92,30 @@ def test_reviews_demo(tmp_path, capsys):
         (feature,) = line["explanations"]
         assert feature["feature_name"] == "Review Text" and feature["data_type"] == "free_text"
         assert all(len(u["attribution"]) == 2 for u in feature["attributions"])
+    records = _check_text_report(tmp_path / "clarify_output", "Review Text")
+    assert {r.true_label for r in records} <= {"negative", "positive"}
+    assert all(len(r.text_features[0].units) >= 3 for r in records)  # sentences
+
+
+def test_abalone_demo(tmp_path, capsys):
+    """The tabular demo's report: one bar per feature with out.csv's values, the model's prediction."""
+    import pandas as pd
+
+    from openclarify.report import load_report
+
+    assert _demo("abalone").main(["--work-dir", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    out = tmp_path / "clarify_output"
+    assert f"report: {out / 'report.html'}, {out / 'report.pdf'}, {out / 'report.ipynb'}" in printed
+    report = load_report(out)
+    local = pd.read_csv(out / "explanations_shap" / "out.csv")
+    test = pd.read_csv(tmp_path / "test.csv")
+    analysis = json.loads((out / "analysis.json").read_text())["explanations"]["kernel_shap"]["label0"]
+    (chart,) = report.global_view.charts
+    assert dict(zip(chart.names, chart.values, strict=True)) == analysis["global_shap_values"]
+    for record in report.records:
+        row = local.iloc[record.row]
+        assert dict(record.tabular_features) == {c.removesuffix("_label0"): row[c] for c in local.columns}
+        assert record.chart is not None and sorted(record.chart.values) == sorted(row.tolist())
+        assert record.true_label == test["Rings"].iloc[record.row]
+        assert record.score == pytest.approx(analysis["expected_value"] + row.sum(), abs=1e-9)

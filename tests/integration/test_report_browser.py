@@ -21,7 +21,6 @@ import subprocess
 import warnings
 import xml.etree.ElementTree as ET
 import zlib
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,7 +151,12 @@ def _rgb(png: bytes) -> Image.Image:
 
 
 def _count(image: Image.Image, test: Any) -> int:
-    return sum(n for color, n in Counter(image.getdata()).items() if test(color))
+    return sum(n for n, color in _colors(image) if test(color))
+
+
+def _colors(image: Image.Image) -> list[tuple[int, tuple[int, int, int]]]:
+    """(pixel count, colour) of every colour in an RGB image."""
+    return image.getcolors(maxcolors=image.width * image.height)  # type: ignore[return-value]
 
 
 def _greenish(c: tuple[int, int, int]) -> bool:
@@ -238,7 +242,7 @@ def test_desktop_page_loads_clean_and_shows_coloured_units(browser: HeadlessChro
     for (text, left, top, w, h), want in zip(strongest, [(32, 223, 32), (230, 77, 77)], strict=True):
         assert w > 5 and h > 5, text
         box = image.crop((int(left) + 1, int(top) + 1, int(left + w) - 1, int(top + h) - 1))
-        background, _ = Counter(box.getdata()).most_common(1)[0]
+        _, background = max(_colors(box))
         assert all(abs(a - b) <= 3 for a, b in zip(background, want, strict=True)), (text, background, want)
 
 
@@ -281,7 +285,8 @@ def test_hostile_text_is_shown_as_text_and_never_runs(browser: HeadlessChromium,
             assert element.tag.rsplit("}", 1)[-1] not in ("script", "foreignObject"), element.tag
             assert not [a for a in element.attrib if a.rsplit("}", 1)[-1].startswith("on")], element.attrib
             tick_labels.append(element.text or "")
-    assert "/svg><script" in tick_labels and "$5" in tick_labels  # tokens drawn as text, '$' not mathtext
+    assert "/svg><script" in tick_labels  # tokens drawn as text
+    assert tick_labels.count("$") >= 2  # the record's "$" units, as written (no mathtext)
 
 
 def test_units_follow_out_jsonl_in_text_order_with_captum_colours(browser: HeadlessChromium, output: Path) -> None:
