@@ -532,15 +532,6 @@ def _explain_text(
 ModelFactory = Callable[[DatasetSchema], Predictor]
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("openclarify")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "dev"
-
-
 def _write_reports(
     config: AnalysisConfig, stage: OutputStaging, records: RecordSelection | None, label: str | None
 ) -> None:
@@ -746,10 +737,12 @@ def run_analysis(
             if config.source:
                 write_json(stage.path(CONFIG_JSON), _plain(config.source))  # type: ignore[arg-type]
             seconds = time.perf_counter() - started
+            from . import __version__  # the package's, set once it is imported
+
             write_json(
                 stage.path(RUN_SUMMARY_JSON),
                 {
-                    "tool": f"openclarify {_version()}",
+                    "tool": f"openclarify {__version__}",
                     "dataset": location,
                     "dataset_type": config.dataset_type,
                     "model": model_description or type(model).__name__,

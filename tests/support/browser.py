@@ -273,4 +273,3 @@ def _arg_text(arg: dict[str, Any]) -> str:
         value = arg["value"]
         return value if isinstance(value, str) else json.dumps(value)
     return str(arg.get("unserializableValue") or arg.get("description") or arg.get("type", ""))
-

@@ -143,6 +143,18 @@ class LocalShapJsonlWriter:
         self._file.close()
 
 
+def _label_value(value: Any) -> Any:
+    """A dataset label as JSON: numbers read as floats from CSV come back as written (``3.0`` -> 3),
+    a missing label is null."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return int(value) if value.is_integer() else value
+    return value
+
+
 class PredictionsJsonlWriter:
     """Streams ``explanations_shap/predictions.jsonl``: per record, in the order of the local
     explanations, ``{"prediction": [one score per label], "label": <the dataset's label>}`` (``label``
@@ -158,8 +170,7 @@ class PredictionsJsonlWriter:
         for i, scores in enumerate(f_x.tolist()):
             record: dict[str, Any] = {"prediction": scores if all(math.isfinite(v) for v in scores) else None}
             if labels is not None:
-                value = labels[i]
-                record["label"] = value.item() if isinstance(value, np.generic) else value
+                record["label"] = _label_value(labels[i])
             lines.append(json.dumps(record, ensure_ascii=False, allow_nan=False))
         if lines:
             self._file.write("\n".join(lines) + "\n")

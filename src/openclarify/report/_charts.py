@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -52,9 +53,9 @@ class BarChart:
         return min(20.0, max(6.4, 0.22 * n)), 3.6
 
     def wide_px(self) -> int:
-        """For a chart too wide for a phone (many units): its width in CSS pixels, shown in a
-        horizontally scrolling box; 0 for a chart that scales to the page."""
-        if self.orientation == "v" and len(self.names) > 40:
+        """A chart of units in text order: its width in CSS pixels, shown in a horizontally scrolling
+        box so its labels stay readable on a phone; 0 for a chart that scales to the page."""
+        if self.orientation == "v":
             return int(self._size()[0] * 96)
         return 0
 
@@ -115,10 +116,14 @@ def _svg(chart: BarChart) -> str:
     # the HTML, the PDF and the notebook of one report show the same charts: draw each once
     import matplotlib as mpl
 
-    fig = chart.figure()
-    buf = io.StringIO()
-    with mpl.rc_context(_RC):  # type: ignore[arg-type]
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    with warnings.catch_warnings():
+        # "Glyph ... missing from font(s)": matplotlib measures text with its own font, but the SVG keeps
+        # the text as text and the viewer draws it with its fonts, every script included
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        fig = chart.figure()
+        buf = io.StringIO()
+        with mpl.rc_context(_RC):  # type: ignore[arg-type]
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     return buf.getvalue()
 
 

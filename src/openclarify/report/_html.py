@@ -45,19 +45,12 @@ def _environment() -> Any:
     return env
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("openclarify")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "dev"
-
-
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML document: styles and charts inline, no script, no
     network request (its Content-Security-Policy forbids them)."""
-    return str(_environment().get_template("report.html.j2").render(report=report, version=_version()))
+    from .. import __version__
+
+    return str(_environment().get_template("report.html.j2").render(report=report, version=__version__))
 
 
 def render_fragment(which: str, **context: Any) -> str:

@@ -201,7 +201,7 @@ class Report:
     n_records: int
     shown_note: str
     kind: Literal["text", "tabular"]
-    language: str | None = None
+    language: str | None = None  # the text's HTML lang code
     outputs: OutputFolder | None = field(default=None, repr=False, compare=False)
 
     def _repr_html_(self) -> str:
@@ -274,9 +274,17 @@ def build_report(found: OutputFolder, *, label: str | None = None, title: str | 
         n_records=found.n_records,
         shown_note=shown,
         kind=kind,
-        language=str(text_cfg.get("language")) if text_cfg and text_cfg.get("language") else None,
+        language=_lang_tag(text_cfg.get("language") if text_cfg else None),
         outputs=found,
     )
+
+
+def _lang_tag(language: Any) -> str | None:
+    """The HTML ``lang`` of the config's language (``"english"`` -> ``en``); None for multi-language."""
+    from ..config._languages import language_code
+
+    code = language_code(str(language)) if language else None
+    return code if code and code != "xx" else None
 
 
 def _shown_note(found: OutputFolder, views: Sequence[RecordView]) -> str:

@@ -158,3 +158,19 @@ def test_csv_with_join_source_and_failed_rows(tmp_path):
     assert found.n_failed == 1 and [r.join_source_value for r in found.records] == ["r1", "r2", "r3"]
     assert found.records[1].error is not None and found.records[1].features == ()
     assert found.records[2].total(0) == pytest.approx(-0.05)
+
+
+def test_predictions_writer_keeps_labels_as_written(tmp_path):
+    import numpy as np
+
+    from openclarify.outputs import PredictionsJsonlWriter
+
+    writer = PredictionsJsonlWriter(tmp_path / "p.jsonl")
+    writer.write(np.array([[0.25, 0.75], [np.nan, np.nan], [1.0, 0.0]]), [3.0, float("nan"), "neg"])
+    writer.close()
+    lines = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert lines == [
+        {"prediction": [0.25, 0.75], "label": 3},
+        {"prediction": None, "label": None},
+        {"prediction": [1.0, 0.0], "label": "neg"},
+    ]

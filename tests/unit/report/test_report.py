@@ -91,7 +91,7 @@ def test_clarify_text_job_report_matches_its_files():
     report = load_report(DATA / "clarify_job_text", records=[0, 3])
     lines = (DATA / "clarify_job_text" / "explanations_shap" / "out.jsonl").read_text().splitlines()
     analysis = json.loads((DATA / "clarify_job_text" / "analysis.json").read_text())["explanations"]["kernel_shap"]
-    assert [r.row for r in report.records] == [0, 3] and report.kind == "text" and report.language == "english"
+    assert [r.row for r in report.records] == [0, 3] and report.kind == "text" and report.language == "en"
     for record in report.records:
         units = json.loads(lines[record.row])["explanations"][0]["attributions"]
         (feature,) = record.text_features
@@ -123,6 +123,7 @@ def test_clarify_text_job_report_matches_its_files():
     assert "The folder has no run_summary.json" in html
     assert "Showing 2 of 6 records: records 0, 3" in html
     assert "estimated as expected_value + Σφ" in html
+    assert html.count('<div class="oc-text" dir="auto" lang="en">') == 2
 
 
 def test_clarify_tabular_job_report_is_exact():
