@@ -82,6 +82,16 @@ class ExplainedRecord:
     def abs_total(self, k: int) -> float:
         return math.fsum(abs(u.attribution[k]) for f in self.features for u in f.units)
 
+    def scores(self, expected_values: Sequence[float | None]) -> tuple[tuple[float, ...] | None, bool]:
+        """The score per label and whether the model gave it: the recorded prediction, else
+        expected_value + Σφ (the model's score for tabular Kernel SHAP; an estimate for text, whose
+        records have base values of their own); None for a failed record or a missing expected_value."""
+        if self.prediction is not None and all(math.isfinite(v) for v in self.prediction):
+            return self.prediction, True
+        if self.error is None and all(e is not None for e in expected_values):
+            return tuple((e or 0.0) + self.total(k) for k, e in enumerate(expected_values)), False
+        return None, False
+
 
 @dataclass(frozen=True, slots=True)
 class LabelSummary:
@@ -434,10 +444,7 @@ def _with_prediction(record: ExplainedRecord, line: str, path: Path, row: int) -
 def _predicted_index(record: ExplainedRecord, summaries: Sequence[LabelSummary]) -> int:
     """The label a record's explanation is shown for: the highest score, from the recorded prediction
     or, without one, from expected_value + Σφ (exact for tabular Kernel SHAP)."""
-    if len(summaries) == 1:
+    scores, _ = record.scores([s.expected_value for s in summaries])
+    if scores is None or len(scores) == 1:
         return 0
-    if record.prediction is not None and all(math.isfinite(v) for v in record.prediction):
-        scores = list(record.prediction)
-    else:
-        scores = [(s.expected_value or 0.0) + record.total(k) for k, s in enumerate(summaries)]
     return max(range(len(scores)), key=scores.__getitem__)

@@ -405,15 +405,10 @@ def _record_view(
 ) -> RecordView:
     labels = found.labels
     summaries = found.summaries
-    scores: tuple[float, ...] | None
-    source: PredictionSource
-    if record.prediction is not None and all(math.isfinite(v) for v in record.prediction):
-        scores, source = record.prediction, "model"
-    elif record.error is None and all(s.expected_value is not None for s in summaries):
-        scores = tuple((s.expected_value or 0.0) + record.total(k) for k, s in enumerate(summaries))
-        source = "exact" if kind == "tabular" else "estimate"
-    else:
-        scores, source = None, "none"
+    scores, from_model = record.scores([s.expected_value for s in summaries])
+    source: PredictionSource = (
+        "none" if scores is None else "model" if from_model else "exact" if kind == "tabular" else "estimate"
+    )
     predicted = labels[max(range(len(labels)), key=scores.__getitem__)] if scores is not None else None
     if len(labels) == 1:
         predicted = labels[0] if scores is not None else None
