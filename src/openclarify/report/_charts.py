@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import MissingDependencyError
+from ._colors import NEGATIVE_COLOR, POSITIVE_COLOR
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["BarChart"]
 
-_POSITIVE = "#20df20"  # hsl(120, 75%, 50%)
-_NEGATIVE = "#e64d4d"  # hsl(0, 75%, 60%)
 _MAX_LABEL = 40  # characters of a bar's name shown on an axis; the data table has the whole name
 
 
@@ -69,7 +68,7 @@ class BarChart:
                 "report charts need the dependency 'matplotlib'. Install it with: pip install matplotlib."
             ) from exc
         names = [_short(n) for n in self.names]
-        colors = [_POSITIVE if v > 0 else _NEGATIVE for v in self.values]
+        colors = [POSITIVE_COLOR if v > 0 else NEGATIVE_COLOR for v in self.values]
         n = max(1, len(names))
         with mpl.rc_context(_RC):  # type: ignore[arg-type]
             if self.orientation == "h":

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 __all__ = ["NEGATIVE_COLOR", "POSITIVE_COLOR", "attribution_color", "scale_attributions"]
 
-POSITIVE_COLOR = "hsl(120, 75%, 50%)"  # the strongest positive shade; also the charts' positive bars
-NEGATIVE_COLOR = "hsl(0, 75%, 60%)"
+# the strongest shades, attribution_color(1.0) and attribution_color(-1.0), as hex for the charts' bars
+POSITIVE_COLOR = "#20df20"  # hsl(120, 75%, 50%)
+NEGATIVE_COLOR = "#e64d4d"  # hsl(0, 75%, 60%)
 
 
 def scale_attributions(values: Sequence[float]) -> list[float]:

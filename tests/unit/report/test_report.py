@@ -81,6 +81,16 @@ def test_colors_match_captum_itself():
         assert attribution_color(value) == visualization._get_color(value)
 
 
+def test_chart_bars_are_the_strongest_shades():
+    import colorsys
+
+    from openclarify.report._colors import NEGATIVE_COLOR, POSITIVE_COLOR
+
+    for hue, lightness, color in ((120, 0.5, POSITIVE_COLOR), (0, 0.6, NEGATIVE_COLOR)):
+        r, g, b = colorsys.hls_to_rgb(hue / 360, lightness, 0.75)
+        assert color == "#{:02x}{:02x}{:02x}".format(*(int(255 * c + 0.5) for c in (r, g, b)))  # as browsers round
+
+
 def test_scaling_divides_by_the_largest_magnitude():
     assert scale_attributions([0.2, -0.4, 0.1]) == [0.5, -1.0, 0.25]
     assert scale_attributions([0.0, 0.0]) == [0.0, 0.0]
