@@ -88,7 +88,8 @@ def test_chart_bars_are_the_strongest_shades():
 
     for hue, lightness, color in ((120, 0.5, POSITIVE_COLOR), (0, 0.6, NEGATIVE_COLOR)):
         r, g, b = colorsys.hls_to_rgb(hue / 360, lightness, 0.75)
-        assert color == "#{:02x}{:02x}{:02x}".format(*(int(255 * c + 0.5) for c in (r, g, b)))  # as browsers round
+        rgb = (int(round(255 * c, 9) + 0.5) for c in (r, g, b))  # half up, as browsers round
+        assert color == "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
 def test_scaling_divides_by_the_largest_magnitude():
