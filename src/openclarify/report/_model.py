@@ -299,12 +299,6 @@ def _shown_note(found: OutputFolder, views: Sequence[RecordView]) -> str:
     return text
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
 def _summary(
     found: OutputFolder,
     title: str,
@@ -410,8 +404,6 @@ def _record_view(
         "none" if scores is None else "model" if from_model else "exact" if kind == "tabular" else "estimate"
     )
     predicted = labels[max(range(len(labels)), key=scores.__getitem__)] if scores is not None else None
-    if len(labels) == 1:
-        predicted = labels[0] if scores is not None else None
     shown = label or predicted or labels[0]
     k = labels.index(shown)
     text_features: list[TextFeatureView] = []
