@@ -60,7 +60,9 @@ class AnalysisResult:
     ``first_record_score`` its scores ``(n_outputs,)``. For text analyses ``text_columns`` names the text
     features (a text feature's value in ``global_shap_values`` aggregates, per record, the sum of its
     units' values), ``expected_value`` is the mean over records of their base values (every unit
-    replaced), and ``top_text[k]`` is label ``k``'s ``global_top_shap_text``.
+    replaced), and ``top_text[k]`` is label ``k``'s ``global_top_shap_text``. ``seconds`` is the whole
+    job; ``explain_seconds`` the analysis (reading, explaining, writing the files) and ``report_seconds``
+    drawing ``methods.report``.
     """
 
     output_dir: Path
@@ -83,6 +85,8 @@ class AnalysisResult:
     text_columns: tuple[str, ...] = ()
     top_text: tuple[dict[str, dict[str, float]], ...] = ()
     failed_rows: tuple[int, ...] = ()
+    explain_seconds: float = 0.0
+    report_seconds: float = 0.0
 
 
 def _check_supported(config: AnalysisConfig) -> None:
@@ -586,6 +590,8 @@ def run_analysis(
     model_description: str | None = None,
     report_records: RecordSelection | None = None,
     report_label: str | None = None,
+    overwrite: bool = False,
+    inputs: Sequence[str | Path] = (),
 ) -> AnalysisResult:
     """Run the explainability analysis of ``config`` and write Clarify's output files.
 
@@ -598,7 +604,9 @@ def run_analysis(
         open (an :class:`~openclarify.models.EndpointPredictor` needs the feature names).
     output_dir
         Where ``analysis.json`` and ``explanations_shap/`` are written. Files appear only when the
-        whole job succeeded.
+        whole job succeeded, and all together: the folder then holds exactly this job's files (an
+        earlier job's files are replaced). It must be new, empty or an earlier job's output folder,
+        unless ``overwrite``; it is locked while the job runs (see :class:`openclarify.outputs.OutputStaging`).
     data
         Dataset file or folder; default ``config.dataset_uri``.
     config_dir
@@ -628,10 +636,15 @@ def run_analysis(
         With ``methods.report``: the records the report shows (default the first 10) and the label
         whose attributions it shows (default each record's predicted label); see
         :func:`openclarify.report.load_report`.
+    overwrite
+        Replace whatever ``output_dir`` holds, even files no openclarify job wrote.
+    inputs
+        Files the job reads besides the dataset and a baseline file (the config, the model): an
+        ``overwrite`` that would delete one of them is refused.
 
     Raises
     ------
-    ConfigError, DataError, ModelError
+    ConfigError, DataError, ModelError, OutputError
     """
     started = time.perf_counter()
     _check_supported(config)
@@ -643,131 +656,129 @@ def run_analysis(
         raise DataError("dataset: no dataset given; pass --data or set dataset_uri in the analysis config.")
     if data is None:
         location = _resolve(location, base_dir)
-    dataset = open_dataset(
-        location,
-        dataset_type=config.dataset_type,
-        headers=config.headers,
-        label=config.label,
-        predicted_label=config.predicted_label,
-        features=config.features,
-        joinsource_name_or_index=config.joinsource_name_or_index,
-        excluded_columns=config.excluded_columns,
-    )
-    schema = dataset.schema
-    if not isinstance(model, Predictor):
-        model = model(schema)
-    players, explained = _players(config, schema)
-    seed = int(shap.seed) if shap.seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
-    text_cols: list[str] = []
-    if shap.text_config is not None:
-        text_cols = _text_columns(dataset, text_columns)
-        # a text column holds strings even where the file had only numbers in it
-        schema = dataclasses.replace(
-            schema,
-            categorical=tuple(
-                c or n in text_cols for n, c in zip(schema.feature_names, schema.categorical, strict=True)
-            ),
+    protected = [*inputs, location]
+    if isinstance(shap.baseline, str):
+        protected.append(_resolve(shap.baseline, base_dir))
+    # the output folder is checked and locked before the data is read, so a wrong folder fails at once
+    with OutputStaging(output_dir, overwrite=overwrite, protected=protected) as stage:
+        dataset = open_dataset(
+            location,
+            dataset_type=config.dataset_type,
+            headers=config.headers,
+            label=config.label,
+            predicted_label=config.predicted_label,
+            features=config.features,
+            joinsource_name_or_index=config.joinsource_name_or_index,
+            excluded_columns=config.excluded_columns,
         )
-        baseline = _text_baseline(config, dataset, schema, text_cols, base_dir, seed)
-    else:
-        baseline = _baseline(config, dataset, base_dir, seed)
-    player_names = [p[0] if len(p) == 1 else "+".join(p) for p in players]
-    # name the outputs before the long part of the job, so a label_headers mismatch fails at once
-    labels = _labels(config, model.predict(baseline).shape[1], getattr(model, "label_headers", None))
-
-    out_dir = Path(output_dir)
-    created = not out_dir.exists()
-    try:
-        with OutputStaging(out_dir) as stage:
-            if text_cols:
-                run = _explain_text(
-                    text_whitespace,
-                    config,
-                    dataset,
-                    model,
-                    baseline,
-                    labels,
-                    text_cols,
-                    stage,
-                    max(1, chunksize),
-                    max_batch_rows,
-                    seed,
-                    progress,
-                    on_start,
-                )
-            else:
-                run = _explain_tabular(
-                    config,
-                    dataset,
-                    model,
-                    baseline,
-                    labels,
-                    players,
-                    explained,
-                    player_names,
-                    stage,
-                    max(1, chunksize),
-                    max_batch_rows,
-                    seed,
-                    progress,
-                    on_start,
-                    n_jobs,
-                )
-            if run.n_rows == 0:
-                raise DataError(
-                    f"dataset '{location}': no records to explain; got 0 rows. Give a dataset with records."
-                )
-            extra: dict[str, Any] = {}
-            if run.failed_rows:
-                if len(run.failed_rows) == run.n_rows:
-                    raise ModelError(
-                        f"model: gave no scores for any of the {run.n_rows} records; nothing was explained."
-                    )
-                shown = ", ".join(str(r) for r in run.failed_rows[:10]) + (", ..." if len(run.failed_rows) > 10 else "")
-                warnings.warn(
-                    f"{len(run.failed_rows)} of {run.n_rows} records could not be explained because the model "
-                    f"failed on them (records {shown}, numbered from 0); they are left out of the global values "
-                    "and listed in analysis.json under failed_records.",
-                    OpenClarifyWarning,
-                    stacklevel=2,
-                )
-                extra["failed_records"] = {"count": len(run.failed_rows), "rows": run.failed_rows[:_MAX_LISTED]}
-            write_analysis_json(stage.path(ANALYSIS_JSON), {"kernel_shap": run.section}, extra)
-            write_baseline_csv(stage.path(BASELINE_CSV), baseline)
-            if config.source:
-                write_json(stage.path(CONFIG_JSON), _plain(config.source))  # type: ignore[arg-type]
-            seconds = time.perf_counter() - started
-            from . import __version__  # the package's, set once it is imported
-
-            write_json(
-                stage.path(RUN_SUMMARY_JSON),
-                {
-                    "tool": f"openclarify {__version__}",
-                    "dataset": location,
-                    "dataset_type": config.dataset_type,
-                    "model": model_description or type(model).__name__,
-                    "labels": labels,
-                    "n_rows": run.n_rows,
-                    "n_failed": len(run.failed_rows),
-                    "n_baseline_rows": len(baseline),
-                    "num_samples": run.num_samples,
-                    "exact": run.exact,
-                    "seed": seed,
-                    "seconds": round(seconds, 3),
-                    "model_calls": run.model_calls,
-                    "model_rows": run.model_rows,
-                    "model_seconds": round(run.model_seconds, 3),
-                    "text_columns": text_cols,
-                    "text_whitespace": text_whitespace if text_cols else None,
-                },
+        schema = dataset.schema
+        if not isinstance(model, Predictor):
+            model = model(schema)
+        players, explained = _players(config, schema)
+        seed = int(shap.seed) if shap.seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
+        text_cols: list[str] = []
+        if shap.text_config is not None:
+            text_cols = _text_columns(dataset, text_columns)
+            # a text column holds strings even where the file had only numbers in it
+            schema = dataclasses.replace(
+                schema,
+                categorical=tuple(
+                    c or n in text_cols for n, c in zip(schema.feature_names, schema.categorical, strict=True)
+                ),
             )
-            if config.methods.report is not None:
-                _write_reports(config, stage, report_records, report_label)
-            files = stage.commit()
-    except BaseException:
-        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        raise
+            baseline = _text_baseline(config, dataset, schema, text_cols, base_dir, seed)
+        else:
+            baseline = _baseline(config, dataset, base_dir, seed)
+        player_names = [p[0] if len(p) == 1 else "+".join(p) for p in players]
+        # name the outputs before the long part of the job, so a label_headers mismatch fails at once
+        labels = _labels(config, model.predict(baseline).shape[1], getattr(model, "label_headers", None))
+
+        if text_cols:
+            run = _explain_text(
+                text_whitespace,
+                config,
+                dataset,
+                model,
+                baseline,
+                labels,
+                text_cols,
+                stage,
+                max(1, chunksize),
+                max_batch_rows,
+                seed,
+                progress,
+                on_start,
+            )
+        else:
+            run = _explain_tabular(
+                config,
+                dataset,
+                model,
+                baseline,
+                labels,
+                players,
+                explained,
+                player_names,
+                stage,
+                max(1, chunksize),
+                max_batch_rows,
+                seed,
+                progress,
+                on_start,
+                n_jobs,
+            )
+        if run.n_rows == 0:
+            raise DataError(f"dataset '{location}': no records to explain; got 0 rows. Give a dataset with records.")
+        extra: dict[str, Any] = {}
+        if run.failed_rows:
+            if len(run.failed_rows) == run.n_rows:
+                raise ModelError(f"model: gave no scores for any of the {run.n_rows} records; nothing was explained.")
+            shown = ", ".join(str(r) for r in run.failed_rows[:10]) + (", ..." if len(run.failed_rows) > 10 else "")
+            warnings.warn(
+                f"{len(run.failed_rows)} of {run.n_rows} records could not be explained because the model "
+                f"failed on them (records {shown}, numbered from 0); they are left out of the global values "
+                "and listed in analysis.json under failed_records.",
+                OpenClarifyWarning,
+                stacklevel=2,
+            )
+            extra["failed_records"] = {"count": len(run.failed_rows), "rows": run.failed_rows[:_MAX_LISTED]}
+        write_analysis_json(stage.path(ANALYSIS_JSON), {"kernel_shap": run.section}, extra)
+        write_baseline_csv(stage.path(BASELINE_CSV), baseline)
+        if config.source:
+            write_json(stage.path(CONFIG_JSON), _plain(config.source))  # type: ignore[arg-type]
+        explain_seconds = time.perf_counter() - started
+        from . import __version__  # the package's, set once it is imported
+
+        summary: dict[str, Any] = {
+            "tool": f"openclarify {__version__}",
+            "dataset": location,
+            "dataset_type": config.dataset_type,
+            "model": model_description or type(model).__name__,
+            "labels": labels,
+            "n_rows": run.n_rows,
+            "n_failed": len(run.failed_rows),
+            "n_baseline_rows": len(baseline),
+            "num_samples": run.num_samples,
+            "exact": run.exact,
+            "seed": seed,
+            "seconds": round(explain_seconds, 3),
+            "model_calls": run.model_calls,
+            "model_rows": run.model_rows,
+            "model_seconds": round(run.model_seconds, 3),
+            "text_columns": text_cols,
+            "text_whitespace": text_whitespace if text_cols else None,
+        }
+        write_json(stage.path(RUN_SUMMARY_JSON), summary)
+        report_seconds = 0.0
+        if config.methods.report is not None:
+            # the report shows the run's facts, so it is drawn from the summary above; its own time is
+            # added afterwards, apart from the explaining time ("seconds")
+            report_started = time.perf_counter()
+            _write_reports(config, stage, report_records, report_label)
+            report_seconds = time.perf_counter() - report_started
+            write_json(stage.path(RUN_SUMMARY_JSON), {**summary, "report_seconds": round(report_seconds, 3)})
+        files = stage.commit()
+    out_dir = Path(output_dir)
     return AnalysisResult(
         output_dir=out_dir,
         files=tuple(files),
@@ -783,6 +794,8 @@ def run_analysis(
         exact=run.exact,
         seed=seed,
         seconds=time.perf_counter() - started,
+        explain_seconds=explain_seconds,
+        report_seconds=report_seconds,
         model_seconds=run.model_seconds,
         model_rows=run.model_rows,
         model_calls=run.model_calls,

@@ -18,7 +18,7 @@ CASES = Path(__file__).parent / "cases"
 
 
 def _files(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 def _compare_json(actual, expected, tol, where="analysis.json"):

@@ -44,7 +44,7 @@ def _files(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "run_summary.json" and not p.name.startswith("report.")
+        if p.is_file() and p.name != "run_summary.json" and not p.name.startswith(("report.", "."))
     }
 
 

@@ -98,7 +98,7 @@ def test_analyze_writes_clarify_files_that_add_up(abalone, tmp_path, capsys):
     assert code == 0, err
     assert "explained 40 records x 8 features x 1 outputs" in err
     assert "exact (all coalitions)" in err  # 2^8 - 2 = 254 <= 300
-    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
     assert files == [
         "analysis.json",
         "analysis_config.json",
@@ -291,17 +291,21 @@ def _analyze(capsys, *extra: str, output: str = "out"):
 
 def test_failure_after_output_dir_exists_leaves_old_files_alone(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "keep.txt").write_text("x")
+    # an earlier job's folder
+    _job(tmp_path, {"baseline": [[0, 0]]}, "a,b,y\n" + "".join(f"{i},{i},0\n" for i in range(100)), "")
+    _write(tmp_path, "model.py", "def predict(df):\n    return df['a'] + df['b']\n")
+    assert _analyze(capsys, "--quiet")[0] == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
     # fails on the second chunk: records are fine for a while, then the model breaks
     model = (
         "def predict(df):\n    if (df['a'] > 50).any():\n        raise RuntimeError('boom')\n"
         "    return df['a'] + df['b']\n"
     )
-    _job(tmp_path, {"baseline": [[0, 0]]}, "a,b,y\n" + "".join(f"{i},{i},0\n" for i in range(100)), model)
+    _write(tmp_path, "model.py", model)
     code, _, err = _analyze(capsys, "--chunk-size", "64")
     assert code == EXIT_MODEL, err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["keep.txt"]
+    after = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert after == before  # the earlier job's files, byte for byte, and no staging left
 
 
 @pytest.mark.filterwarnings("always::openclarify.errors.ApproximationWarning")

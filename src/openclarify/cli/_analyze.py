@@ -14,18 +14,26 @@ from ..config import load_analysis_config
 from ..data import DatasetSchema
 from ..models import EndpointPredictor, Predictor, load_model
 from ._report import RECORDS_HELP, parse_records
+from ._terminal import echo
 
 __all__ = ["analyze"]
 
 
 def _summary(res: AnalysisResult) -> str:
-    rate = res.n_rows / res.seconds if res.seconds > 0 else float("inf")
+    rate = res.n_rows / res.explain_seconds if res.explain_seconds > 0 else float("inf")
     mode = "exact (all coalitions)" if res.exact else f"{res.num_samples} coalitions/record"
+    report = f"; report drawn in {res.report_seconds:.2f}s" if res.report_seconds else ""
     return (
         f"explained {res.n_rows} records x {len(res.feature_names)} features x {len(res.labels)} outputs "
-        f"in {res.seconds:.2f}s ({rate:.0f} records/s; {mode}; {res.n_baseline_rows} baseline rows; "
-        f"{res.model_calls} model calls taking {res.model_seconds:.2f}s) -> {res.output_dir}"
+        f"in {res.explain_seconds:.2f}s ({rate:.0f} records/s; {mode}; {res.n_baseline_rows} baseline rows; "
+        f"{res.model_calls} model calls taking {res.model_seconds:.2f}s{report}) -> {res.output_dir}"
     )
+
+
+def _model_path(spec: str) -> Path:
+    """The file behind ``--model`` (``file.py:function`` names a file)."""
+    head, sep, tail = spec.rpartition(":")
+    return Path(head if sep and head.endswith(".py") and tail.isidentifier() else spec)
 
 
 @click.command()
@@ -130,6 +138,12 @@ def _summary(res: AnalysisResult) -> str:
     type=str,
     help="With methods.report: show every record's attributions to this label (default: the predicted one).",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace whatever the output folder holds. Without it the folder must be new, empty, or an earlier "
+    "openclarify job's output (which is replaced as a whole).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 def analyze(
@@ -147,6 +161,7 @@ def analyze(
     text_whitespace: str,
     report_records: str | None,
     report_label: str | None,
+    overwrite: bool,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -216,6 +231,8 @@ def analyze(
             model_description=model or endpoint_url or (f"endpoint {endpoint_name}" if endpoint_name else None),
             report_records=selection,
             report_label=report_label,
+            overwrite=overwrite,
+            inputs=[config_path] + ([_model_path(model)] if model is not None else []),
         )
     finally:
         if bar is not None:
@@ -223,12 +240,12 @@ def analyze(
         for ep in endpoint:
             ep.close()
             if not quiet:
-                click.echo(f"openclarify: {ep.stats.summary()}", err=True)
+                echo(f"openclarify: {ep.stats.summary()}")
     if not quiet:
-        click.echo(_summary(result), err=True)
+        echo(_summary(result))
         top = np.argsort(-np.abs(result.global_shap_values[:, 0]))[:5]
         names = ", ".join(f"{result.feature_names[j]}={result.global_shap_values[j, 0]:.4g}" for j in top)
-        click.echo(f"top features ({result.labels[0]}): {names}", err=True)
+        echo(f"top features ({result.labels[0]}): {names}")
         for feature, units in result.top_text[0].items() if result.top_text else ():
             shown = ", ".join(f"{u!r}={v:.4g}" for u, v in list(units.items())[:8])
-            click.echo(f"top units of {feature!r} ({result.labels[0]}): {shown}", err=True)
+            echo(f"top units of {feature!r} ({result.labels[0]}): {shown}")

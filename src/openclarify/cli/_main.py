@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import traceback
 import warnings
 
@@ -21,6 +23,7 @@ from ..errors import (
 from ._analyze import analyze
 from ._report import report
 from ._serve import proxy, serve
+from ._terminal import echo, safe
 from ._train import prepare_dbpedia_command, train
 
 __all__ = ["EXIT_CONFIG", "EXIT_DATA", "EXIT_MODEL", "EXIT_OUTPUT", "EXIT_UNEXPECTED", "main"]
@@ -57,17 +60,54 @@ cli.add_command(report)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
-    click.echo(f"openclarify: warning: {message}", err=True)
+    echo(f"openclarify: warning: {message}")
+
+
+class _SafeFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return safe(super().format(record))
 
 
 def _setup_logging() -> None:
     warnings.showwarning = _show_warning  # one line per warning, no source excerpt
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("openclarify: %(message)s"))
+    handler.setFormatter(_SafeFormatter("openclarify: %(message)s"))
     log = logging.getLogger("openclarify")
     log.handlers[:] = [handler]
     log.setLevel(logging.INFO)
     log.propagate = False
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``docker stop``, Kubernetes) or SIGHUP: stop as Ctrl-C does, leaving no partial output."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # once: a second signal while the job cleans up must not cut the clean-up short
+    signal.signal(signum, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def _handle_termination() -> None:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` in the main thread (servers install their own)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) in (signal.SIG_DFL, None):
+            signal.signal(signum, _terminate)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    if isinstance(exc, Terminated):
+        echo(f"openclarify: stopped by {exc}; no output was written.")
+        return 128 + exc.signum
+    echo("openclarify: interrupted; no output was written.")
+    return 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,11 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     _setup_logging()
+    _handle_termination()
     try:
         cli.main(args=args, prog_name="openclarify", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("openclarify: interrupted; no output was written.", err=True)
-        return 130
+    except click.exceptions.Abort as exc:
+        cause = exc.__cause__ or exc.__context__  # click wraps Ctrl-C (and our SIGTERM) in Abort
+        return _interrupted(cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt())
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
@@ -94,13 +135,12 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(exc, cls):
                 _report(label, exc, debug)
                 return code
-    except KeyboardInterrupt:
-        click.echo("openclarify: interrupted; no output was written.", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback on --debug
         _report(f"unexpected {type(exc).__name__}", exc, debug)
         if not debug:
-            click.echo("openclarify: run again with --debug for the traceback, and please report it.", err=True)
+            echo("openclarify: run again with --debug for the traceback, and please report it.")
         return EXIT_UNEXPECTED
     return 0
 
@@ -108,4 +148,4 @@ def main(argv: list[str] | None = None) -> int:
 def _report(label: str, exc: BaseException, debug: bool) -> None:
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"openclarify: {label}: {exc}", err=True)
+    echo(f"openclarify: {label}: {exc}")

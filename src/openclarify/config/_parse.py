@@ -186,6 +186,19 @@ def _string(*, non_empty: bool = False) -> _Validator:
     return validate
 
 
+def _file_name(value: Any, path: str, errors: _Errors) -> Any:
+    """A plain file base name inside the output folder: no folder part, not hidden, not '.' or '..'."""
+    if not isinstance(value, str) or not value:
+        return errors.add(path, f"must be a non-empty string; got {_show(value)}.")
+    if "/" in value or "\\" in value or "\x00" in value or value.startswith(".") or len(value) > 200:
+        return errors.add(
+            path,
+            f"must be a plain file name inside the output folder (no '/', '\\', leading '.' or NUL, at most 200 "
+            f"characters); got {_show(value)}. Use e.g. 'report'.",
+        )
+    return value
+
+
 def _integer(minimum: int | None = None) -> _Validator:
     def validate(value: Any, path: str, errors: _Errors) -> Any:
         if not _is_int(value) or (minimum is not None and value < minimum):
@@ -610,7 +623,7 @@ _ASV = _Spec(
 )
 
 _REPORT = _Spec(
-    {"name": _string(non_empty=True), "title": _string()},
+    {"name": _file_name, "title": _string()},
     required={"name": "Set it to the report's file base name, e.g. 'report'."},
 )
 

@@ -12,7 +12,7 @@ from ._read import (
     RecordSelection,
     read_output_folder,
 )
-from ._staging import OutputStaging
+from ._staging import MANIFEST_FILE, OutputStaging, published_files
 from ._writers import (
     ANALYSIS_JSON,
     BASELINE_CSV,
@@ -36,6 +36,7 @@ __all__ = [
     "CONFIG_JSON",
     "LOCAL_SHAP_CSV",
     "LOCAL_SHAP_JSONL",
+    "MANIFEST_FILE",
     "PREDICTIONS_JSONL",
     "RUN_SUMMARY_JSON",
     "ExplainedFeature",
@@ -52,6 +53,7 @@ __all__ = [
     "TopTextAggregator",
     "aggregate",
     "kernel_shap_section",
+    "published_files",
     "read_output_folder",
     "write_analysis_json",
     "write_baseline_csv",

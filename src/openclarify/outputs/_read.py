@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ReportError
+from ._staging import published_files
 from ._writers import ANALYSIS_JSON, CONFIG_JSON, LOCAL_SHAP_CSV, LOCAL_SHAP_JSONL, PREDICTIONS_JSONL, RUN_SUMMARY_JSON
 
 __all__ = [
@@ -352,8 +353,14 @@ def read_output_folder(
     """
     root = Path(folder)
     selection = selection or RecordSelection.first()
+    # a folder with a manifest: only the files its job published count (a stopped publish is refused)
+    published = published_files(root)
+
+    def present(relative: str) -> bool:
+        return (root / relative).is_file() and (published is None or relative in published)
+
     analysis_path = root / ANALYSIS_JSON
-    if not analysis_path.is_file():
+    if not present(ANALYSIS_JSON):
         raise ReportError(
             f"output folder '{root}': has no {ANALYSIS_JSON}"
             + ("" if root.is_dir() else " (the folder does not exist)")
@@ -364,8 +371,8 @@ def read_output_folder(
     labels = tuple(s.label for s in summaries)
     if label is not None and label not in labels:
         raise ReportError(f"label: not a label of this analysis; got {label!r}. The labels are {list(labels)!r}.")
-    config = _load_json(root / CONFIG_JSON, "analysis_config.json") if (root / CONFIG_JSON).is_file() else None
-    summary = _load_json(root / RUN_SUMMARY_JSON, "run_summary.json") if (root / RUN_SUMMARY_JSON).is_file() else None
+    config = _load_json(root / CONFIG_JSON, "analysis_config.json") if present(CONFIG_JSON) else None
+    summary = _load_json(root / RUN_SUMMARY_JSON, "run_summary.json") if present(RUN_SUMMARY_JSON) else None
 
     wanted = set(selection.ids)
     if selection.kind == "first":
@@ -376,14 +383,14 @@ def read_output_folder(
         keep = lambda row: True  # noqa: E731
     rows: Iterator[tuple[int, bool, ExplainedRecord | None]] = iter(())
     local_file: str | None = None
-    if (root / LOCAL_SHAP_JSONL).is_file():
+    if present(LOCAL_SHAP_JSONL):
         local_file = LOCAL_SHAP_JSONL
         rows = _jsonl_records(root / LOCAL_SHAP_JSONL, len(labels), keep)
-    elif (root / LOCAL_SHAP_CSV).is_file():
+    elif present(LOCAL_SHAP_CSV):
         local_file = LOCAL_SHAP_CSV
         rows = _csv_records(root / LOCAL_SHAP_CSV, labels, list(summaries[0].global_shap_values), keep)
     predictions_path = root / PREDICTIONS_JSONL
-    has_predictions = local_file is not None and predictions_path.is_file()
+    has_predictions = local_file is not None and present(PREDICTIONS_JSONL)
 
     n_records = n_failed = 0
     kept: list[ExplainedRecord] = []

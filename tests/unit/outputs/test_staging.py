@@ -1,0 +1,165 @@
+"""Output folders published as a whole: manifest written last, lock, stale staging, foreign files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from openclarify.errors import OutputError, ReportError
+from openclarify.outputs import MANIFEST_FILE, OutputStaging, published_files, read_output_folder
+from openclarify.outputs import _staging as staging
+
+ANALYSIS = {"explanations": {"kernel_shap": {"label0": {"global_shap_values": {"a": 1.0}, "expected_value": 0.5}}}}
+
+
+def _publish(out, files, **kwargs):
+    with OutputStaging(out, **kwargs) as stage:
+        for name, text in files.items():
+            stage.path(name).write_text(text)
+        stage.commit()
+
+
+def _visible(out):
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def test_a_second_job_replaces_the_first_as_a_whole(tmp_path):
+    out = tmp_path / "out"
+    _publish(out, {"analysis.json": "{}", "explanations_shap/out.csv": "a\n", "report.html": "<p>"})
+    _publish(out, {"analysis.json": '{"new": 1}', "other.html": "<p>"})
+    assert _visible(out) == ["analysis.json", "other.html"]
+    assert not (out / "explanations_shap").exists()  # the folder the first job's files were in
+    assert published_files(out) == {"analysis.json", "other.html"}
+    manifest = json.loads((out / MANIFEST_FILE).read_text())
+    assert manifest["schema_version"] == 1
+    assert manifest["files"] == [{"bytes": 10, "path": "analysis.json"}, {"bytes": 3, "path": "other.html"}]
+
+
+def test_a_folder_with_files_no_job_wrote_is_refused_unless_overwrite(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "sub").mkdir()
+    with pytest.raises(OutputError, match=r"holds 2 files no openclarify job wrote \('notes.txt', 'sub/'\).*--overwrite"):
+        _publish(out, {"analysis.json": "{}"})
+    assert (out / "notes.txt").read_text() == "mine"  # nothing was touched
+    assert sorted(p.name for p in out.iterdir()) == [".openclarify.lock", "notes.txt", "sub"]
+    _publish(out, {"analysis.json": "{}"}, overwrite=True)
+    assert _visible(out) == ["analysis.json"]
+    assert not (out / "sub").exists()
+
+
+def test_overwrite_never_deletes_an_input_of_the_job(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "data.csv").write_text("a\n1\n")
+    with pytest.raises(OutputError, match=r"holds '.*data.csv', an input of this job, which --overwrite would delete"):
+        _publish(out, {"analysis.json": "{}"}, overwrite=True, protected=[out / "data.csv"])
+    assert (out / "data.csv").read_text() == "a\n1\n"
+
+
+def test_a_folder_an_earlier_version_wrote_is_ours_by_its_run_summary(tmp_path):
+    out = tmp_path / "out"
+    (out / "explanations_shap").mkdir(parents=True)
+    (out / "run_summary.json").write_text(json.dumps({"tool": "openclarify 0.0.9"}))
+    (out / "analysis_config.json").write_text(json.dumps({"methods": {"report": {"name": "mine"}}}))
+    for name in ("analysis.json", "explanations_shap/out.csv", "mine.html", "mine.pdf"):
+        (out / name).write_text("x")
+    _publish(out, {"analysis.json": "{}"})
+    assert _visible(out) == ["analysis.json"]
+    # a Clarify job's folder (no run_summary.json) is not ours
+    clarify = tmp_path / "clarify"
+    clarify.mkdir()
+    (clarify / "analysis.json").write_text("{}")
+    with pytest.raises(OutputError, match="no openclarify job wrote"):
+        _publish(clarify, {"analysis.json": "{}"})
+
+
+def test_a_second_job_into_a_locked_folder_stops_at_once(tmp_path):
+    out = tmp_path / "out"
+    with OutputStaging(out) as stage:
+        stage.path("analysis.json").write_text("{}")
+        with pytest.raises(OutputError, match=rf"another openclarify job is writing it \(pid {os.getpid()} on "):
+            _publish(out, {"analysis.json": "{}"})
+        stage.commit()
+    assert _visible(out) == ["analysis.json"]
+    _publish(out, {"analysis.json": "{}"})  # the lock went with the first job
+
+
+def test_the_lock_of_a_killed_process_is_gone_and_its_staging_is_cleared(tmp_path):
+    out = tmp_path / "out"
+    script = textwrap.dedent(
+        f"""
+        import os
+        from openclarify.outputs import OutputStaging
+        stage = OutputStaging({str(out)!r}).__enter__()
+        stage.path("explanations_shap/out.csv").write_text("partial")
+        os.kill(os.getpid(), 9)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], check=False)
+    assert done.returncode == -9
+    stale = [p.name for p in out.iterdir() if p.name.startswith(".openclarify-staging-")]
+    assert len(stale) == 1
+    _publish(out, {"analysis.json": "{}"})
+    assert [p.name for p in out.iterdir() if p.name.startswith(".openclarify-staging-")] == []
+    assert _visible(out) == ["analysis.json"]
+
+
+class _Stop(BaseException):
+    pass
+
+
+@pytest.mark.parametrize("moves_before_kill", [0, 1, 2], ids=["before-first-move", "after-one-move", "after-two"])
+def test_a_publish_stopped_half_way_is_refused_by_readers_and_cleared_by_the_next_job(
+    tmp_path, monkeypatch, moves_before_kill
+):
+    out = tmp_path / "out"
+    _publish(out, {"analysis.json": json.dumps(ANALYSIS), "explanations_shap/out.csv": "a_label0\n1.0\n"})
+    assert read_output_folder(out).n_records == 1
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def replace(src, dst):
+        if str(dst).endswith(staging.JOURNAL_FILE):
+            return real_replace(src, dst)
+        if calls["n"] == moves_before_kill:
+            raise _Stop
+        calls["n"] += 1
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(staging.os, "replace", replace)
+    with pytest.raises(_Stop):
+        _publish(out, {"analysis.json": json.dumps(ANALYSIS), "run_summary.json": "{}", "report.html": "<p>"})
+    monkeypatch.setattr(staging.os, "replace", real_replace)
+    assert (out / staging.JOURNAL_FILE).exists()
+    assert not (out / MANIFEST_FILE).exists()
+    with pytest.raises(ReportError, match="a job was stopped while publishing its files here"):
+        read_output_folder(out)
+    _publish(out, {"analysis.json": json.dumps(ANALYSIS)})
+    assert _visible(out) == ["analysis.json"]
+    assert not (out / staging.JOURNAL_FILE).exists()
+    assert read_output_folder(out).local_file is None
+
+
+def test_readers_see_only_the_files_the_job_published(tmp_path):
+    out = tmp_path / "out"
+    _publish(out, {"analysis.json": json.dumps(ANALYSIS)})
+    (out / "explanations_shap").mkdir()
+    (out / "explanations_shap" / "out.csv").write_text("a_label0\n1.0\n")  # put there later, by hand
+    assert read_output_folder(out).local_file is None
+    (out / "analysis.json").write_text(json.dumps(ANALYSIS) + " ")
+    with pytest.raises(ReportError, match=r"analysis.json has \d+ bytes, not the \d+ the job wrote"):
+        read_output_folder(out)
+
+
+@pytest.mark.parametrize("relative", ["../x.html", "/tmp/x.html", "a/../../x", ".openclarify-manifest.json", ""])
+def test_staged_paths_stay_inside_the_folder(tmp_path, relative):
+    with OutputStaging(tmp_path / "out") as stage:
+        with pytest.raises(OutputError, match="must be a path inside the output folder"):
+            stage.path(relative)
