@@ -12,7 +12,7 @@ from ._read import (
     RecordSelection,
     read_output_folder,
 )
-from ._staging import MANIFEST_FILE, OutputStaging, published_files
+from ._staging import MANIFEST_FILE, OutputStaging, add_published, published_files
 from ._writers import (
     ANALYSIS_JSON,
     BASELINE_CSV,
@@ -51,6 +51,7 @@ __all__ = [
     "PredictionsJsonlWriter",
     "RecordSelection",
     "TopTextAggregator",
+    "add_published",
     "aggregate",
     "kernel_shap_section",
     "published_files",

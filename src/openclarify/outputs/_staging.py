@@ -39,6 +39,7 @@ __all__ = [
     "MANIFEST_FILE",
     "MANIFEST_SCHEMA_VERSION",
     "OutputStaging",
+    "add_published",
     "published_files",
 ]
 
@@ -186,6 +187,40 @@ def published_files(folder: str | os.PathLike[str]) -> frozenset[str] | None:
             )
         names.append(path)
     return frozenset(names)
+
+
+def add_published(folder: str | os.PathLike[str], paths: Iterable[str | os.PathLike[str]]) -> None:
+    """List files written into a published folder afterwards (``openclarify report``) in its manifest, so
+    that readers see them and the next job replaces them. A folder without a manifest is left as it is.
+
+    Raises
+    ------
+    OutputError
+        A job is writing the folder, or the manifest cannot be written.
+    """
+    root = Path(folder)
+    manifest_path = root / MANIFEST_FILE
+    if not manifest_path.exists():
+        return
+    with open(root / LOCK_FILE, "a+", encoding="utf-8") as handle:
+        if not _lock(handle):
+            raise OutputError(
+                f"output folder '{root}': an openclarify job is writing it; run the report when it has finished."
+            )
+        document = _read_json(manifest_path)
+        if not isinstance(document, dict) or not isinstance(document.get("files"), list):
+            return
+        entries = {item["path"]: item for item in document["files"] if isinstance(item, dict) and "path" in item}
+        for path in paths:
+            relative = Path(path).resolve().relative_to(root.resolve()).as_posix()
+            entries[relative] = {"path": relative, "bytes": (root / relative).stat().st_size}
+        document["files"] = list(entries.values())
+        try:
+            _write_json_atomic(manifest_path, document, root)
+        except OSError as exc:
+            raise OutputError(
+                f"output folder '{root}': {MANIFEST_FILE} cannot be written ({exc.strerror or exc})."
+            ) from exc
 
 
 class OutputStaging:

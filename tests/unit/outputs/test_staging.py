@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from openclarify.errors import OutputError, ReportError
-from openclarify.outputs import MANIFEST_FILE, OutputStaging, published_files, read_output_folder
+from openclarify.outputs import MANIFEST_FILE, OutputStaging, add_published, published_files, read_output_folder
 from openclarify.outputs import _staging as staging
 
 ANALYSIS = {"explanations": {"kernel_shap": {"label0": {"global_shap_values": {"a": 1.0}, "expected_value": 0.5}}}}
@@ -163,3 +163,21 @@ def test_staged_paths_stay_inside_the_folder(tmp_path, relative):
     with OutputStaging(tmp_path / "out") as stage:
         with pytest.raises(OutputError, match="must be a path inside the output folder"):
             stage.path(relative)
+
+
+def test_files_a_report_adds_later_join_the_manifest(tmp_path):
+    out = tmp_path / "out"
+    _publish(out, {"analysis.json": json.dumps(ANALYSIS)})
+    (out / "late.html").write_text("<p>later</p>")
+    add_published(out, [out / "late.html"])
+    assert published_files(out) == {"analysis.json", "late.html"}
+    _publish(out, {"analysis.json": "{}"})  # ours, so replaced without --overwrite
+    assert _visible(out) == ["analysis.json"]
+    with OutputStaging(out):
+        with pytest.raises(OutputError, match="an openclarify job is writing it"):
+            add_published(out, [out / "analysis.json"])
+    clarify = tmp_path / "clarify"
+    clarify.mkdir()
+    (clarify / "report.html").write_text("<p>")
+    add_published(clarify, [clarify / "report.html"])  # no manifest: left as it is
+    assert sorted(p.name for p in clarify.iterdir()) == ["report.html"]
