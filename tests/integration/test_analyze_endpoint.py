@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from openclarify.cli import EXIT_MODEL, main
-from support.fault_server import Faults, FaultServer
+from openclarify.cli import EXIT_CONFIG, EXIT_MODEL, main
+from support.fault_server import Faults, FaultServer, labelled_scores
 
 MODEL = """
 import numpy as np
@@ -85,7 +85,7 @@ def _files(root):
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "run_summary.json" and not p.name.startswith("report.")
+        if p.is_file() and p.name != "run_summary.json" and not p.name.startswith(("report.", "."))
     }
 
 
@@ -127,3 +127,67 @@ def test_no_model_at_all_is_a_usage_error(work, capsys):
     (work / "tab.json").write_text(json.dumps(cfg))
     assert _run(work, "tab", "none") == 2
     assert "no model: give --model" in capsys.readouterr().err
+
+
+def _predictor(work, kind, **settings):
+    cfg = json.loads((work / f"{kind}.json").read_text())
+    cfg["predictor"].update(settings)
+    (work / f"{kind}.json").write_text(json.dumps(cfg))
+
+
+def _score(work, kind):
+    module = _module(work / "model.py")
+    return (module.tabular, ["a", "b", "c"], ()) if kind == "tab" else (module.text, ["review"], ("review",))
+
+
+@pytest.mark.parametrize("kind", ["tab", "text"])
+def test_labels_ordered_by_probability_give_the_same_files_as_in_process(work, kind):
+    # BlazingText's hosting lists each record's labels most probable first; label_headers name the model's
+    # outputs [1 - p, p], so the in-process run and the endpoint run name and order them the same.
+    _predictor(
+        work, kind, accept_type="application/jsonlines", label="label", probability="prob", label_headers=["neg", "pos"]
+    )
+    assert _run(work, kind, "local", "--model", f"{work / 'model.py'}:{'tabular' if kind == 'tab' else 'text'}") == 0
+    score, names, text_columns = _score(work, kind)
+    encode = labelled_scores(["__label__neg", "__label__pos"], order="probability")
+    with FaultServer(score, feature_names=names, text_columns=text_columns, encode=encode) as server:
+        assert _run(work, kind, "remote", "--endpoint-url", server.url) == 0
+    assert _files(work / "remote") == _files(work / "local")
+
+
+def test_top_k_labels_stop_the_job(work, capsys):
+    _predictor(work, "tab", accept_type="application/jsonlines", label="label", probability="prob")
+    score, names, _ = _score(work, "tab")
+    with FaultServer(score, feature_names=names, encode=labelled_scores(["neg", "pos"], top_k=1)) as server:
+        assert _run(work, "tab", "remote", "--endpoint-url", server.url) == EXIT_MODEL
+    err = capsys.readouterr().err
+    assert "model error" in err and "of the first answer; got ['" in err and "only its top k labels" in err
+    assert not (work / "remote").exists()
+
+
+def test_answers_cut_short_once_give_the_same_files_as_a_clean_run(work):
+    score, names, _ = _score(work, "tab")
+    with FaultServer(score, feature_names=names, line_end="\n") as server:
+        assert _run(work, "tab", "clean", "--endpoint-url", server.url) == 0
+    # every answer is first cut short by 2 bytes (its line break and a digit): it still parses
+    faults = Faults(every=1, truncate_first=1, truncate_bytes=2)
+    with FaultServer(score, feature_names=names, faults=faults, line_end="\n") as server:
+        assert _run(work, "tab", "cut", "--endpoint-url", server.url) == 0
+        assert server.seen.actions["truncate"] > 1
+    assert _files(work / "cut") == _files(work / "clean")
+
+
+def test_endpoint_name_without_an_aws_region_is_a_config_error(work, capsys, monkeypatch):
+    boto3 = pytest.importorskip("boto3")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    empty = work / "aws-config"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    assert _run(work, "tab", "aws") == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "predictor.endpoint_name: no AWS region to find the SageMaker endpoint in; got 'my-endpoint'" in err
+    assert "Set AWS_REGION or AWS_DEFAULT_REGION" in err and "--endpoint-url" in err
+    assert "unexpected" not in err

@@ -7,6 +7,7 @@ failure must be reported for the exact record.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import socket
@@ -20,7 +21,7 @@ import pytest
 from openclarify.config import PredictorConfig
 from openclarify.errors import ModelError
 from openclarify.models import EndpointPredictor
-from support.fault_server import Faults, FaultServer, json_scores, jsonlines_scores
+from support.fault_server import Faults, FaultServer, json_scores, jsonlines_scores, labelled_scores
 
 FEATURES = ["a", "b", "c", "d"]
 FAST = {"timeout": 0.5, "backoff": 0.01, "max_records": 32}
@@ -177,8 +178,11 @@ def test_record_answered_with_the_wrong_count_is_a_failed_record(tabular):
             scores = predictor.predict(records)
     assert predictor.failed_rows == (POISON,)
     assert np.isnan(scores[POISON]).all()
-    # A wrong count is not retried: one batch request, then one request per record of that batch.
-    assert predictor.stats.retries == 0
+    # A short answer is retried like a 5xx: the batch 3 times, then, split, the record alone 3 times.
+    stats = predictor.stats
+    # + 1 retry: the first answer is asked for again, as it does not end with a line break
+    assert (stats.retries, stats.fallbacks) == (3 + 3 + 1, 1)
+    assert stats.requests == 10 + 7 + 32
 
 
 def test_415_fails_fast(tabular):
@@ -225,7 +229,8 @@ def test_fallback_recovers_exact_scores(tabular, caplog):
             scores = predictor.predict(tabular.iloc[:100])
     assert same_bits(scores, tabular_model(tabular.iloc[:100]))
     assert caplog.text.count("Fallback to per-record prediction because of model error.") == 2
-    assert (predictor.stats.fallbacks, predictor.stats.requests) == (2, 2 * 2 + 100)
+    # + 1: the first answer (the first record alone) is asked for again, as it does not end with a line break
+    assert (predictor.stats.fallbacks, predictor.stats.requests) == (2, 2 * 2 + 100 + 1)
 
 
 def test_callers_on_several_threads_share_one_predictor(tabular):
@@ -256,9 +261,227 @@ def test_stats_and_summary(tabular):
     stats = predictor.stats
     assert stats.records == 310
     assert stats.requests == len(server.seen.bodies) == 10 + 1 + stats.retries
-    assert stats.retries == server.seen.actions["error"] > 0
+    assert stats.retries == server.seen.actions["error"] + 1 > 1  # + the first answer asked for again
     assert stats.bytes_received > 0 and stats.seconds > 0
     assert re.fullmatch(
         r"Model endpoint delivered [\d.]+ requests per second and a total of \d+ requests over \d+ seconds",
         stats.summary(),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# answers that name their scores: labels in a different order per record, or only the top k
+
+
+LABELS = ["__label__a", "__label__b"]  # tabular_model's two outputs, in its order
+
+LABELLED = {
+    "jsonlines": PredictorConfig(accept_type="application/jsonlines", label="label", probability="prob"),
+    "json": PredictorConfig(
+        accept_type="application/json", label="predictions[*].label", probability="predictions[*].prob"
+    ),
+    "blazingtext": PredictorConfig(accept_type="application/json", label="[*].label", probability="[*].prob"),
+    "csv": PredictorConfig(label=0, probability=1),
+}
+
+
+@pytest.mark.parametrize(
+    "headers", [pytest.param(None, id="first-answer-order"), pytest.param(("b", "a"), id="label-headers")]
+)
+@pytest.mark.parametrize("fmt", list(LABELLED))
+def test_labels_ordered_by_probability_give_the_models_scores(tabular, fmt, headers):
+    config = dataclasses.replace(LABELLED[fmt], label_headers=headers)
+    encode = labelled_scores(LABELS, fmt=fmt, order="probability")
+    faults = Faults(every=3, error_first=1)
+    with FaultServer(tabular_model, feature_names=FEATURES, encode=encode, faults=faults) as server:
+        with predictor_for(server, config, max_in_flight=4) as predictor:
+            scores = predictor.predict(tabular)
+    expected = tabular_model(tabular)
+    assert len(set(map(tuple, np.argsort(-expected, axis=1, kind="stable").tolist()))) == 2  # both orders occur
+    # The outputs' order: label_headers, else the labels of the first record of the first answer.
+    names = headers or tuple(np.array(["a", "b"])[np.argsort(-expected[0], kind="stable")])
+    assert predictor.label_headers == names
+    assert same_bits(scores, expected[:, ["ab".index(n) for n in names]])
+
+
+@pytest.mark.parametrize("fmt", ["jsonlines", "blazingtext"])
+def test_top_k_labels_stop_at_once_naming_the_record(tabular, fmt):
+    encode = labelled_scores(LABELS, fmt=fmt, top_k=1)  # BlazingText's default: k = 1
+    expected = tabular_model(tabular)
+    top = expected.argmax(axis=1)
+    position = int(np.flatnonzero(top != top[0])[0])
+    first = ["a", "b"][top[0]]
+    got = ["__label__a", "__label__b"][top[position]]
+    with FaultServer(tabular_model, feature_names=FEATURES, encode=encode, line_end="\n") as server:
+        with predictor_for(server, LABELLED[fmt], on_record_failure="nan") as predictor:
+            message = (
+                f"POST {server.url}/invocations: the labels of the record at position {position} of 300 are not "
+                f"the labels ['{first}'] of the first answer; got ['{got}'] for 1 score. The server must answer a "
+                "score for every one of its labels, for every record: one that answers only its top k labels "
+                "(BlazingText's default is k = 1) needs k set to the number of labels in the request "
+                "(predictor.content_template)."
+            )
+            with pytest.raises(ModelError) as info:
+                predictor.predict(tabular)
+    assert str(info.value) == message
+    assert (predictor.stats.retries, predictor.stats.fallbacks) == (0, 0)
+
+
+def test_top_k_error_names_the_first_such_record_whatever_the_timing(tabular):
+    # 100 records whose top label is the first record's, then the others: 7 batches after the first go out
+    # at once and fail, the error names record 100 (in the 4th batch), however the answers interleave.
+    top = tabular_model(tabular).argmax(axis=1)
+    same, other = np.flatnonzero(top == top[0]), np.flatnonzero(top != top[0])
+    records = tabular.iloc[np.concatenate([same[:100], other, same[100:]])]
+    encode = labelled_scores(LABELS, fmt="jsonlines", top_k=1)
+    with FaultServer(tabular_model, feature_names=FEATURES, encode=encode, line_end="\n") as server:
+        for _ in range(5):
+            with predictor_for(server, LABELLED["jsonlines"], max_in_flight=8) as predictor:
+                with pytest.raises(ModelError, match=r": the labels of the record at position 100 of 300 are not"):
+                    predictor.predict(records)
+
+
+def test_top_k_of_label_headers_is_refused_on_the_first_record(tabular):
+    config = dataclasses.replace(LABELLED["jsonlines"], label_headers=("a", "b"))
+    encode = labelled_scores(LABELS, fmt="jsonlines", top_k=1)
+    with FaultServer(tabular_model, feature_names=FEATURES, encode=encode) as server:
+        with predictor_for(server, config) as predictor:
+            with pytest.raises(
+                ModelError, match=r"position 0 of 300 are not the labels \['a', 'b'\] of predictor.label_headers"
+            ):
+                predictor.predict(tabular)
+    assert predictor.stats.requests == 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# answers cut short with a matching Content-Length: retried, never taken for scores
+
+
+TRUNCATED = {
+    "csv": (PredictorConfig(), None),
+    "jsonlines": (
+        PredictorConfig(
+            content_type="application/jsonlines", content_template='{"features":$features}', probability="scores"
+        ),
+        jsonlines_scores("scores"),
+    ),
+    "json": (
+        PredictorConfig(
+            content_type="application/json",
+            content_template='{"instances": $records}',
+            record_template="$features",
+            probability="predictions[*].scores",
+        ),
+        json_scores("predictions", "scores"),
+    ),
+}
+
+
+@pytest.mark.parametrize("cut", [pytest.param(2, id="last-digit"), pytest.param(1, id="line-break-only")])
+@pytest.mark.parametrize("fmt", list(TRUNCATED))
+def test_answer_cut_short_is_retried_not_split(tabular, fmt, cut):
+    # The server ends its answers with a line break; a cut answer lacks it (CSV: '1.234567\n' -> '1.23456',
+    # which still parses). The first answer is cut too: it is asked again before the line break is known.
+    config, encode = TRUNCATED[fmt]
+    faults = Faults(every=1, truncate_first=1, truncate_bytes=cut)
+    kwargs = {"encode": encode} if encode is not None else {}
+    with FaultServer(tabular_model, feature_names=FEATURES, faults=faults, line_end="\n", **kwargs) as server:
+        with predictor_for(server, config) as predictor:
+            scores = predictor.predict(tabular)
+    assert same_bits(scores, tabular_model(tabular))
+    stats = predictor.stats
+    assert server.seen.actions["truncate"] == 10
+    if fmt != "csv" and cut == 1:
+        # JSON (Lines) of objects without its line break is whole: it parsed, nothing is lost, it is kept
+        assert (stats.retries, stats.fallbacks, stats.requests) == (0, 0, 10)
+    else:
+        assert (stats.retries, stats.fallbacks, stats.requests) == (10, 0, 20)
+
+
+def test_answer_cut_short_on_the_wire_is_retried(tabular):
+    # Content-Length says more than the server sends before it closes: the transport sees it.
+    with FaultServer(tabular_model, feature_names=FEATURES, faults=Faults(every=2, cut_first=1)) as server:
+        with predictor_for(server) as predictor:
+            scores = predictor.predict(tabular)
+    assert same_bits(scores, tabular_model(tabular))
+    assert predictor.stats.retries >= server.seen.actions["cut"] > 0
+    assert predictor.stats.fallbacks == 0
+
+
+@pytest.mark.parametrize("retries", [3, 0])
+def test_csv_server_without_line_breaks_is_asked_once_more_then_trusted(tabular, retries):
+    with FaultServer(tabular_model, feature_names=FEATURES) as server:
+        with predictor_for(server, retries=retries) as predictor:
+            scores = predictor.predict(tabular)
+            predictor.predict(tabular.iloc[:10])
+    assert same_bits(scores, tabular_model(tabular))
+    assert server.seen.bodies[0] == server.seen.bodies[1]
+    assert (predictor.stats.requests, predictor.stats.retries) == (12, 1)
+
+
+@pytest.mark.parametrize("fmt", ["jsonlines", "json"])
+def test_json_answers_without_line_breaks_are_not_asked_again(tabular, fmt):
+    # a JSON object cut short does not parse: the first answer, read whole, shows no line break is used
+    config, encode = TRUNCATED[fmt]
+    with FaultServer(tabular_model, feature_names=FEATURES, encode=encode) as server:
+        with predictor_for(server, config) as predictor:
+            scores = predictor.predict(tabular)
+    assert same_bits(scores, tabular_model(tabular))
+    assert (predictor.stats.requests, predictor.stats.retries) == (10, 0)
+
+
+def test_answer_without_the_line_break_the_endpoint_uses_is_a_fault(tabular):
+    # After answers that end with a line break, one without it is cut short, even when it parses.
+    faults = Faults(every=1, truncate_first=10**6, truncate_bytes=1)
+    with FaultServer(tabular_model, feature_names=FEATURES, line_end="\n") as server:
+        with predictor_for(server) as predictor:
+            predictor.predict(tabular.iloc[:5])
+            server.faults = faults
+            with pytest.raises(ModelError, match=r"does not end with a line break as the endpoint's answers do"):
+                predictor.predict(tabular.iloc[5:10])
+
+
+def test_short_answers_are_retried_then_split(tabular):
+    faults = Faults(every=1, wrong_count_first=2, min_records=2)
+    with FaultServer(tabular_model, feature_names=FEATURES, faults=faults, line_end="\n") as server:
+        with predictor_for(server) as predictor:
+            scores = predictor.predict(tabular.iloc[:64])
+    assert same_bits(scores, tabular_model(tabular.iloc[:64]))
+    assert (predictor.stats.retries, predictor.stats.fallbacks) == (4, 0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the per-record fallback is bounded
+
+
+def test_a_server_that_always_answers_short_stops_at_the_request_limit(tabular):
+    # 100 records in 4 batches: 4 x 4 attempts, then 100 records alone x 4 attempts would be 416 requests.
+    with FaultServer(tabular_model, feature_names=FEATURES, faults=Faults(always_short=True), line_end="\n") as server:
+        with predictor_for(server, on_record_failure="nan", backoff=0.0) as predictor:
+            with pytest.raises(ModelError) as info:
+                predictor.predict(tabular.iloc[:100])
+    limit = 100 + 4 * 4 + 32
+    assert str(info.value).startswith(
+        f"POST {server.url}/invocations: stopped after {limit} extra requests (retries, and records sent again "
+        "one per request) for a call of 100 records in 4 batches, the most allowed (100 + 4 x 4 + 32); got, as "
+        f"the last failure: POST {server.url}/invocations returned 200 for content_type 'text/csv' and 1 record, "
+        "an answer that cannot be read as accept_type 'text/csv': expected 1 CSV rows, one per record; got 0"
+    )
+    assert str(info.value).endswith(
+        "The endpoint fails on most requests: check the model server and the predictor settings, or raise "
+        "max_extra_requests."
+    )
+    stats = predictor.stats
+    assert (stats.extra_requests, stats.extra_limit_stops) == (limit, 1)
+    assert stats.requests == len(server.seen.bodies) == 4 + limit
+
+
+def test_max_extra_requests(tabular):
+    with FaultServer(tabular_model, feature_names=FEATURES, faults=Faults(always_short=True)) as server:
+        with predictor_for(server, on_record_failure="nan", backoff=0.0, max_extra_requests=5) as predictor:
+            with pytest.raises(
+                ModelError, match=r"stopped after 5 extra requests .* the most allowed \(max_extra_requests\)"
+            ):
+                predictor.predict(tabular.iloc[:100])
+    # two batches, one after the other until one is read: 1 + 3 retries, 1 + 2 retries
+    assert predictor.stats.requests == len(server.seen.bodies) == 2 + 5

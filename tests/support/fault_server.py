@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FaultServer", "Faults", "csv_scores", "json_scores", "jsonlines_scores"]
+__all__ = ["FaultServer", "Faults", "csv_scores", "json_scores", "jsonlines_scores", "labelled_scores"]
 
 
 @dataclass
@@ -40,11 +40,17 @@ class Faults:
     * then answers ``error_status`` for the next ``error_first`` times (with ``Retry-After: retry_after``
       when set);
     * then answers one score row too few for the next ``wrong_count_first`` times;
+    * then answers 200 with its body cut short by ``truncate_bytes`` bytes and a ``Content-Length`` that
+      matches the cut body, for the next ``truncate_first`` times (a buggy server or proxy: nothing on
+      the wire says the answer is incomplete);
+    * then answers with a ``Content-Length`` of the whole body but sends only its first half and closes
+      the connection, for the next ``cut_first`` times;
     * then answers normally.
 
     Independently of that, any request whose body contains ``poison`` gets ``poison_status`` every time
     (a record the model always fails on), any containing ``short_poison`` gets one row too few every
     time, and ``status`` (e.g. 415) answers every request with that status and ``status_body``.
+    ``always_short`` answers every request (batches and single records) with one score row too few.
     """
 
     every: int = 1
@@ -56,6 +62,10 @@ class Faults:
     error_status: int = 500
     retry_after: str | None = None
     wrong_count_first: int = 0
+    truncate_first: int = 0
+    truncate_bytes: int = 2
+    cut_first: int = 0
+    always_short: bool = False
     poison: str | None = None
     poison_status: int = 500
     short_poison: str | None = None
@@ -96,13 +106,56 @@ def json_scores(key: str = "predictions", inner: str = "scores") -> Callable[[np
     return encode
 
 
+def labelled_scores(
+    labels: Sequence[str],
+    *,
+    fmt: str = "jsonlines",
+    order: str = "model",
+    top_k: int | None = None,
+) -> Callable[[np.ndarray], bytes]:
+    """Per record ``{"label": [...], "prob": [...]}``, the way BlazingText's hosting answers.
+
+    ``order="model"``: every record lists ``labels`` in the model's order (column j is ``labels[j]``);
+    ``order="probability"``: each record lists its labels most probable first (ties: model order), so
+    the order changes from record to record; ``top_k``: only the k most probable labels. ``fmt``:
+    ``jsonlines`` (one object per line), ``json`` (``{"predictions": [objects]}``), ``blazingtext``
+    (BlazingText's top-level JSON list of objects) or ``csv`` (Autopilot's ``"[labels]","[scores]"``
+    per line, read with ``label: 0``, ``probability: 1``).
+    """
+
+    def objects(scores: np.ndarray) -> list[dict[str, Any]]:
+        out = []
+        for row in scores:
+            columns = list(range(len(labels)))
+            if order == "probability" or top_k is not None:
+                columns.sort(key=row.__getitem__, reverse=True)  # stable: ties keep the model's order
+            if top_k is not None:
+                columns = columns[:top_k]
+            out.append({"label": [labels[j] for j in columns], "prob": [float(row[j]) for j in columns]})
+        return out
+
+    def encode(scores: np.ndarray) -> bytes:
+        items = objects(scores)
+        if fmt == "csv":
+            out = io.StringIO(newline="")
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerows([json.dumps(item["label"]), json.dumps(item["prob"])] for item in items)
+            return out.getvalue().rstrip("\n").encode()
+        if fmt == "jsonlines":
+            return "\n".join(json.dumps(item) for item in items).encode()
+        return json.dumps(items if fmt == "blazingtext" else {"predictions": items}).encode()
+
+    return encode
+
+
 class FaultServer:
     """A loopback model server; use as a context manager, ``url`` is its base URL.
 
     ``score(records) -> (n,) or (n, n_outputs)`` receives a DataFrame with ``feature_names`` as
     columns: ``text_columns`` hold strings, the others floats (an empty cell is NaN). JSON Lines and
     JSON requests are read with ``features_key`` (the list of values, or an object of name -> value,
-    of each line / of each item of ``records_key``).
+    of each line / of each item of ``records_key``). ``line_end`` is appended to every 200 answer
+    (``"\\n"``: the server ends its answers with a line break, as ``openclarify serve`` does).
     """
 
     def __init__(
@@ -115,6 +168,7 @@ class FaultServer:
         encode: Callable[[np.ndarray], bytes] = csv_scores,
         features_key: str = "features",
         records_key: str = "instances",
+        line_end: str = "",
     ) -> None:
         self.score = score
         self.feature_names = list(feature_names)
@@ -123,6 +177,7 @@ class FaultServer:
         self.encode = encode
         self.features_key = features_key
         self.records_key = records_key
+        self.line_end = line_end.encode()
         self.seen = Seen()
         self._attempts: Counter[bytes] = Counter()
         self._lock = threading.Lock()
@@ -145,7 +200,8 @@ class FaultServer:
     # -- request handling ---------------------------------------------------------------------------
 
     def decide(self, body: bytes, n_records: int) -> str:
-        """The action for this request: ``drop``, ``hang``, ``error``, ``poison``, ``short``, ``status`` or ``ok``."""
+        """The action for this request: ``drop``, ``hang``, ``error``, ``poison``, ``short``, ``truncate``,
+        ``cut``, ``status`` or ``ok``."""
         f = self.faults
         with self._lock:
             seen = self._attempts[body]
@@ -154,7 +210,7 @@ class FaultServer:
             return "status"
         if f.poison is not None and f.poison.encode() in body:
             return "poison"
-        if f.short_poison is not None and f.short_poison.encode() in body:
+        if f.always_short or (f.short_poison is not None and f.short_poison.encode() in body):
             return "short"
         if zlib.crc32(body) % f.every == 0 and n_records >= f.min_records:
             for action, count in (
@@ -162,6 +218,8 @@ class FaultServer:
                 ("hang", f.hang_first),
                 ("error", f.error_first),
                 ("short", f.wrong_count_first),
+                ("truncate", f.truncate_first),
+                ("cut", f.cut_first),
             ):
                 if seen < count:
                     return action
@@ -253,14 +311,22 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 scores = scores[:, None]
             if action == "short":
                 scores = scores[:-1]
-            self._answer(200, server.encode(scores), {"Content-Type": self.headers.get("Accept", "text/csv")})
+            answer = server.encode(scores) + (server.line_end if len(scores) else b"")
+            headers = {"Content-Type": self.headers.get("Accept", "text/csv")}
+            if action == "truncate":
+                answer = answer[: -f.truncate_bytes]
+            if action == "cut":
+                self._answer(200, answer[: len(answer) // 2], {**headers, "Content-Length": str(len(answer))})
+                self.close_connection = True
+                return
+            self._answer(200, answer, headers)
 
         def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             try:
                 self.send_response(status)
-                for key, value in (headers or {}).items():
+                headers = {"Content-Length": str(len(body)), **(headers or {})}
+                for key, value in headers.items():
                     self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):

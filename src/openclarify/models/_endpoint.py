@@ -2,12 +2,19 @@
 
 Requests carry several records, as Clarify's do, cut by record count and by the 6 MB ``InvokeEndpoint``
 payload limit (clarify-spec §4.1); the wire format itself (§4.2, §4.3) lives in ``_endpoint_codec``.
+
+An answer is taken for scores only when nothing says it is incomplete or mislabelled: it parses, one
+score row per record sent, every score finite, each record's labels those of the fixed order (scores
+put in that order by label), and, for answers that a cut would leave parseable (CSV, bare numbers) from
+an endpoint that ends its answers with a line break, that line break. Any other 200 is a fault, retried
+like a 5xx; the per-record fallback that follows is bounded.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import random
 import re
 import threading
@@ -15,7 +22,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol, TypeVar, cast
 
 import numpy as np
@@ -24,7 +31,7 @@ import pandas as pd
 from .._typing import FloatArray
 from ..config import PredictorConfig
 from ..errors import ConfigError, MissingDependencyError, ModelError
-from ._endpoint_codec import RequestCodec, ResponseFormatError, ResponseParser, plan_batches, snippet
+from ._endpoint_codec import LabelSetError, RequestCodec, ResponseFormatError, ResponseParser, plan_batches, snippet
 
 __all__ = ["MAX_PAYLOAD_BYTES", "EndpointPredictor", "EndpointStats", "OnRecordFailure"]
 
@@ -47,6 +54,11 @@ _RETRY_STATUSES: Final = frozenset({408, 429})
 _CONFIG_STATUSES: Final = frozenset({401, 403, 404, 405, 406, 411, 415})
 _MAX_BACKOFF: Final = 20.0
 _MAX_RETRY_AFTER: Final = 30.0
+# Extra requests (retries, and records sent again one per request) one predict call may make, by default:
+# one per record (the whole call resent record by record), every batch retried in full, and this many
+# more (retries of a few records that fail alone). A fallback past that is resending most records
+# several times: an endpoint that fails every request, not a record that fails.
+_EXTRA_REQUEST_SLACK: Final = 32
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -187,15 +199,36 @@ class _Boto3Transport:
                     "predictor.endpoint_name needs the optional dependency 'boto3'. "
                     "Install it with: pip install 'openclarify[aws]'."
                 ) from None
-            client = boto3.client(
-                "sagemaker-runtime",
-                config=Config(
-                    retries={"total_max_attempts": 1, "mode": "standard"},
-                    connect_timeout=timeout,
-                    read_timeout=timeout,
-                    max_pool_connections=max_in_flight,
-                ),
+            from botocore.exceptions import InvalidRegionError, NoRegionError
+
+            config = Config(
+                retries={"total_max_attempts": 1, "mode": "standard"},
+                connect_timeout=timeout,
+                read_timeout=timeout,
+                max_pool_connections=max_in_flight,
             )
+            try:
+                client = boto3.client("sagemaker-runtime", config=config)
+            except NoRegionError:
+                # botocore reads AWS_DEFAULT_REGION and the config file; AWS_REGION is what the other SDKs
+                # and SageMaker's own containers set.
+                region = os.environ.get("AWS_REGION", "").strip()
+                if not region:
+                    raise ConfigError(
+                        f"no AWS region to find the SageMaker endpoint in; got {endpoint_name!r} with neither "
+                        "AWS_REGION nor AWS_DEFAULT_REGION set and no region in the AWS config file. Set "
+                        "AWS_REGION or AWS_DEFAULT_REGION (export AWS_REGION=us-east-1), or call a model server "
+                        "with --endpoint-url instead.",
+                        path="predictor.endpoint_name",
+                    ) from None
+                client = boto3.client("sagemaker-runtime", region_name=region, config=config)
+            except InvalidRegionError as exc:
+                raise ConfigError(
+                    f"cannot call the SageMaker endpoint {endpoint_name!r}: the AWS region is not a region name; "
+                    f"got {exc.kwargs.get('region_name')!r}. Set AWS_REGION or AWS_DEFAULT_REGION to a region "
+                    "such as us-east-1.",
+                    path="predictor.endpoint_name",
+                ) from None
         self._client = client
         self.where = f"InvokeEndpoint {endpoint_name!r}"
         self._params: dict[str, str] = {
@@ -215,12 +248,22 @@ class _Boto3Transport:
             ConnectTimeoutError,
             EndpointConnectionError,
             HTTPClientError,
+            IncompleteReadError,
+            NoCredentialsError,
             ReadTimeoutError,
         )
 
         try:
             response = self._client.invoke_endpoint(Body=body, **self._params)
             return _Reply(200, response["Body"].read())
+        except NoCredentialsError:
+            raise ModelError(
+                f"{self.where}: no AWS credentials found; got none from the environment, the AWS config files or "
+                "instance metadata. Configure credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                "AWS_PROFILE), or call a model server with --endpoint-url instead."
+            ) from None
+        except IncompleteReadError as exc:  # fewer bytes than the answer's Content-Length
+            raise _TransportError("dropped", f"{self.where}: the answer was cut short ({exc})") from None
         except ClientError as exc:
             return _client_error_reply(exc.response)
         except ReadTimeoutError:
@@ -258,12 +301,18 @@ def _client_error_reply(response: Mapping[str, Any]) -> _Reply:
 class EndpointStats:
     """Traffic of an :class:`EndpointPredictor` so far (for the job summary).
 
+    ``retries`` counts further attempts of a request (after a fault, or to ask again for a first answer
+    that lacks a line break), ``fallbacks`` the batches resent one record per request, ``extra_requests``
+    the requests beyond the first attempt of each batch (retries and records resent), and
+    ``extra_limit_stops`` the ``predict`` calls stopped for making more extra requests than allowed.
     ``seconds`` is the wall time spent in ``predict`` calls (summed over calling threads).
     """
 
     requests: int = 0
     retries: int = 0
     fallbacks: int = 0
+    extra_requests: int = 0
+    extra_limit_stops: int = 0
     failed_records: int = 0
     records: int = 0
     bytes_sent: int = 0
@@ -283,6 +332,20 @@ class _RequestFailed(Exception):
     """A request that failed in a way one record may cause: the batch is resent record by record."""
 
 
+@dataclass(slots=True)
+class _Budget:
+    """The extra requests (retries, and records resent one per request) one ``predict`` call may make."""
+
+    limit: int
+    rule: str
+    n_records: int
+    n_batches: int
+    used: int = 0
+    stopped: bool = False
+    last: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 class EndpointPredictor:
     """A model behind the SageMaker container contract, called over HTTP or through ``InvokeEndpoint``.
 
@@ -291,14 +354,31 @@ class EndpointPredictor:
     once, and the answers are read as ``predictor.accept_type`` with ``predictor.probability`` /
     ``predictor.label`` (§4.3) and put back in order.
 
-    Faults: a 5xx, 408 or 429 answer, a timeout or a dropped connection is retried ``retries`` times
-    with exponential backoff (``backoff * 2**k`` seconds with a deterministic jitter, or the server's
-    ``Retry-After``). A batch that keeps failing, or whose answer cannot be read, is resent one record
-    per request, as Clarify does. A record that fails alone raises :class:`~openclarify.errors.ModelError`
-    naming its position in the DataFrame (``on_record_failure="raise"``), or gets NaN scores and is
-    listed in :attr:`failed_rows` (``"nan"``); good scores are always finite, so a NaN row is exactly a
-    failed record. Answers every request would get fail at once: 401, 403, 404, 405, 406, 411, 415, a
-    server that cannot be reached, or a rejected endpoint name.
+    Faults: a 5xx, 408 or 429 answer, a timeout, a dropped connection or an answer cut short on the wire,
+    and a 200 whose body cannot be taken for the scores (it does not parse, has fewer or more score rows
+    than records sent, a non-finite score, or lacks the line break that ends the endpoint's answers), is
+    retried ``retries`` times with exponential backoff (``backoff * 2**k`` seconds with a deterministic
+    jitter, or the server's ``Retry-After``). A batch that keeps failing is resent one record per request,
+    as Clarify does. A record that fails alone raises :class:`~openclarify.errors.ModelError` naming its
+    position in the DataFrame (``on_record_failure="raise"``), or gets NaN scores and is listed in
+    :attr:`failed_rows` (``"nan"``); good scores are always finite, so a NaN row is exactly a failed
+    record. Answers every request would get fail at once: 401, 403, 404, 405, 406, 411, 415, a server
+    that cannot be reached, a rejected endpoint name, and a record whose labels are not those of the
+    first answer (a server answering only its top k labels).
+
+    Line breaks: a JSON object, array or string cut short does not parse, but a CSV answer or a bare
+    number cut after a digit does (``1.234567`` -> ``1.2345``). The first answer read decides whether the
+    endpoint ends its answers with a line break; from then on such an answer without one is a fault. If
+    the first answer lacks one and could be cut and still parse, the same request is sent once more: an
+    answer that ends with one shows the first was cut short; the same answer again shows an endpoint that
+    never ends with one (whose answers cut at a digit then cannot be told from whole ones). Until an
+    answer has been read, requests go one at a time, so that the first answer (its labels, its line
+    break) is the same whatever the timing.
+
+    Bound: one ``predict`` call may make at most ``max_extra_requests`` extra requests (retries, and
+    records resent one per request), by default one per record, ``retries + 1`` per batch and 32 more;
+    past that it raises ModelError (:attr:`EndpointStats.extra_limit_stops`), as an endpoint that fails
+    that often fails every request, and resending each record would be thousands of requests.
 
     Parameters
     ----------
@@ -329,6 +409,8 @@ class EndpointPredictor:
         Seconds before the first retry; doubles with each retry (at most 20 s).
     on_record_failure
         ``"raise"`` or ``"nan"``, see above.
+    max_extra_requests
+        Most extra requests one ``predict`` call may make; None for the default above.
     client
         A ``sagemaker-runtime`` boto3 client to use instead of creating one (tests pass a client with a
         ``botocore.stub.Stubber``). The boto3 path is tested with ``Stubber`` only: no AWS call runs in
@@ -357,9 +439,12 @@ class EndpointPredictor:
         retries: int = 3,
         backoff: float = 0.2,
         on_record_failure: OnRecordFailure = "raise",
+        max_extra_requests: int | None = None,
         client: Any = None,
     ) -> None:
         _check_int("max_records", max_records, 1)
+        if max_extra_requests is not None:
+            _check_int("max_extra_requests", max_extra_requests, 0)
         _check_int("max_payload_bytes", max_payload_bytes, 1)
         _check_int("max_in_flight", max_in_flight, 1)
         _check_int("retries", retries, 0)
@@ -389,6 +474,7 @@ class EndpointPredictor:
         self.retries = retries
         self.backoff = float(backoff)
         self.on_record_failure: OnRecordFailure = on_record_failure
+        self.max_extra_requests = max_extra_requests
         self._codec = RequestCodec(predictor_config, content_type, self.feature_names)
         self._parser = ResponseParser(predictor_config, accept_type)
         if self._codec.one_record_per_request:
@@ -421,6 +507,10 @@ class EndpointPredictor:
             )
         self.where = self._transport.where
         self._n_outputs: int | None = None
+        # Whether the endpoint ends its answers with a line break: None until an answer decides it.
+        self._ends_with_line_break: bool | None = None
+        # Held while requests go one at a time, until an answer has been read.
+        self._first_answer = threading.Lock()
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
         self._lock = threading.Lock()
         self._counts: dict[str, float] = {f.name: 0 for f in dataclasses.fields(EndpointStats)}
@@ -431,7 +521,8 @@ class EndpointPredictor:
 
     @property
     def label_headers(self) -> tuple[str, ...] | None:
-        """Output names read from the answers (the same ``label`` list for every record), else None."""
+        """Output names, in the order of the scores, when the answers name them (``label`` lists next to
+        ``probability``): ``predictor.label_headers``, else the first answer's labels; else None."""
         return self._parser.label_names
 
     @property
@@ -455,9 +546,12 @@ class EndpointPredictor:
         Raises
         ------
         ModelError
-            The model cannot be reached, answers with an error every request would get, or fails on a
-            record alone (``on_record_failure="raise"``); with ``"nan"``, when every record failed before
-            any answer told the number of outputs.
+            The model cannot be reached, answers with an error every request would get, answers a record
+            with other labels than the first answer's, fails on a record alone (``on_record_failure=
+            "raise"``), or needs more than the allowed extra requests; with ``"nan"``, when every record
+            failed before any answer told the number of outputs.
+        ConfigError
+            ``predictor.label_headers`` names other labels than those the endpoint answers.
         """
         started = time.perf_counter()
         self._local.failed_rows = ()
@@ -499,7 +593,14 @@ class EndpointPredictor:
             body_size=self._codec.body_size,
         )
         self._add(records=n_records)
-        first = self._map(lambda s: self._attempt_span(pieces, s), spans)
+        if self.max_extra_requests is not None:
+            limit, rule = self.max_extra_requests, "max_extra_requests"
+        else:
+            per_batch = self.retries + 1
+            limit = n_records + per_batch * len(spans) + _EXTRA_REQUEST_SLACK
+            rule = f"{n_records} + {per_batch} x {len(spans)} + {_EXTRA_REQUEST_SLACK}"
+        budget = _Budget(limit, rule, n_records, len(spans))
+        first = self._run_spans(pieces, spans, budget, fallback=False)
         results: dict[tuple[int, int], FloatArray | _RequestFailed] = {
             span: result for span, result in zip(spans, first, strict=True) if result is not None
         }
@@ -517,7 +618,7 @@ class EndpointPredictor:
                 singles.extend((i, i + 1) for i in range(*span))
         if singles:
             stop = None if self.on_record_failure == "nan" else (lambda r: isinstance(r, _RequestFailed))
-            outcomes = self._map(lambda s: self._attempt_span(pieces, s), singles, stop)
+            outcomes = self._run_spans(pieces, singles, budget, fallback=True, stop=stop)
             for span, outcome in zip(singles, outcomes, strict=True):
                 if outcome is not None:
                     results[span] = outcome
@@ -575,9 +676,38 @@ class EndpointPredictor:
         self._local.failed_rows = failed
         return scores
 
+    def _run_spans(
+        self,
+        pieces: Sequence[bytes],
+        spans: Sequence[tuple[int, int]],
+        budget: _Budget,
+        *,
+        fallback: bool,
+        stop: Callable[[FloatArray | _RequestFailed], bool] | None = None,
+    ) -> list[FloatArray | _RequestFailed | None]:
+        """A request per span: one at a time until an answer has been read (it decides how the later ones
+        are read: their labels' order, their line break), then up to ``max_in_flight`` at once (``_map``)."""
+
+        def attempt(span: tuple[int, int]) -> FloatArray | _RequestFailed:
+            return self._attempt_span(pieces, span, budget, fallback=fallback)
+
+        out: list[FloatArray | _RequestFailed | None] = []
+        if not self._settled():
+            with self._first_answer:
+                while len(out) < len(spans) and not self._settled():
+                    out.append(result := attempt(spans[len(out)]))
+                    if stop is not None and stop(result):
+                        return out + [None] * (len(spans) - len(out))
+        rest = spans[len(out) :]
+        return out + self._map(attempt, rest, stop) if rest else out
+
+    def _settled(self) -> bool:
+        return self._n_outputs is not None and self._ends_with_line_break is not None
+
     def _map(self, fn: Callable[[T], R], items: Sequence[T], stop: Callable[[R], bool] | None = None) -> list[R | None]:
         """``fn`` over ``items`` on up to ``max_in_flight`` threads; after an item for which ``stop`` is true,
-        items not started yet are skipped (their result is None). An exception cancels the rest and propagates."""
+        items not started yet are skipped (their result is None). An exception cancels the items not started,
+        waits for the others and propagates: the first item's (in order) that raised."""
         if len(items) == 1 or self.max_in_flight == 1:
             out: list[R | None] = [None] * len(items)
             for i, item in enumerate(items):
@@ -589,19 +719,21 @@ class EndpointPredictor:
         futures: list[Future[R]] = [executor.submit(fn, item) for item in items]
         try:
             for future in as_completed(futures):
-                if stop is not None and stop(future.result()):
+                if future.exception() is not None or (stop is not None and stop(future.result())):
                     break
-                future.result()  # re-raises a job-level error
-        except BaseException:
+        except BaseException:  # interrupted while waiting
             for future in futures:
                 future.cancel()
             raise
         # Stopped: skip the items not started yet, but let the started ones finish. Items start in order,
-        # so every item before the one that stopped us has a result, and the first failing item is found
-        # whatever the timing.
+        # so every item before the one that stopped us has a result, and the first failing item (or job-level
+        # error) is found whatever the timing.
         for future in futures:
             future.cancel()
         wait(futures)
+        for future in futures:
+            if not future.cancelled() and (error := future.exception()) is not None:
+                raise error
         return [f.result() if not f.cancelled() else None for f in futures]
 
     def _get_executor(self) -> ThreadPoolExecutor:
@@ -612,50 +744,140 @@ class EndpointPredictor:
 
     # -- one request, with retries ------------------------------------------------------------------
 
-    def _attempt_span(self, pieces: Sequence[bytes], span: tuple[int, int]) -> FloatArray | _RequestFailed:
+    def _attempt_span(
+        self, pieces: Sequence[bytes], span: tuple[int, int], budget: _Budget, *, fallback: bool
+    ) -> FloatArray | _RequestFailed:
         start, stop = span
         try:
-            return self._request(self._codec.body(pieces[start:stop]), stop - start)
+            return self._request(self._codec.body(pieces[start:stop]), span, budget, fallback=fallback)
         except _RequestFailed as failure:
             return failure
 
-    def _request(self, body: bytes, n_records: int) -> FloatArray:
+    def _request(self, body: bytes, span: tuple[int, int], budget: _Budget, *, fallback: bool) -> FloatArray:
         """Send one body; the scores, or :class:`_RequestFailed` (batch-level), or ModelError (job-level)."""
         last = ""
         connect_failed = False
         retry_after: float | None = None
-        for attempt in range(self.retries + 1):
+        pause = False
+        # A first answer without a line break, kept while the request is sent again to tell whether it was cut
+        # (one more attempt, whatever `retries`).
+        unconfirmed: tuple[bytes, FloatArray] | None = None
+        attempt, n_attempts = -1, self.retries + 1
+        while (attempt := attempt + 1) < n_attempts:
+            if attempt or fallback:
+                self._take(budget)
             if attempt:
                 self._add(retries=1)
-                time.sleep(self._delay(body, attempt, retry_after))
-            retry_after = None
+                if pause:
+                    time.sleep(self._delay(body, attempt, retry_after))
+            retry_after, pause = None, True
             with self._in_flight:
                 try:
                     reply = self._transport.send(body)
                 except _TransportError as exc:
                     self._add(requests=1, bytes_sent=len(body))
                     last, connect_failed = str(exc), exc.kind == "connect"
+                    budget.last = last
                     continue
             self._add(requests=1, bytes_sent=len(body), bytes_received=len(reply.body))
             message = (
                 f"{self.where} returned {reply.status} for content_type {self.content_type!r}: {snippet(reply.body)}"
             )
             if 200 <= reply.status < 300:
-                return self._parse(reply, n_records)
+                try:
+                    scores = self._read(reply, span, budget.n_records)
+                except _RequestFailed as exc:  # cut short, or not one score vector per record: retried
+                    last = budget.last = str(exc)
+                    continue
+                if self._ends_with_line_break is not None:
+                    return scores
+                settled = self._settle_line_break(reply.body, scores, unconfirmed)
+                if settled is not None:
+                    return settled
+                unconfirmed, pause, n_attempts = (reply.body, scores), False, n_attempts + 1
+                logger.debug("%s: the first answer does not end with a line break; asking again", self.where)
+                continue
             if reply.fatal or reply.status in _CONFIG_STATUSES or reply.status < 400:
                 raise ModelError(message)
             if reply.status in _RETRY_STATUSES or reply.status >= 500:
                 last, retry_after = message, reply.retry_after
+                budget.last = last
                 continue
             raise _RequestFailed(message)
+        if unconfirmed is not None:  # asking again failed: read as from an endpoint without line breaks
+            return unconfirmed[1]
         attempts = f"({self.retries + 1} attempt{'s' if self.retries else ''})"
         if connect_failed:
             raise ModelError(f"{last} {attempts}. Check that the model server is running and the URL is right.")
         raise _RequestFailed(f"{last} {attempts}")
 
-    def _parse(self, reply: _Reply, n_records: int) -> FloatArray:
+    def _settle_line_break(
+        self, body: bytes, scores: FloatArray, unconfirmed: tuple[bytes, FloatArray] | None
+    ) -> FloatArray | None:
+        """Decide from the first answer read whether the endpoint ends its answers with a line break; None
+        when this answer lacks one and must be asked for again. Runs alone (``_first_answer`` held)."""
+        if body.endswith(b"\n"):
+            self._ends_with_line_break = True  # an unconfirmed earlier answer lacking it was cut short
+            return scores
+        if unconfirmed is None:
+            if self._whole(body):  # it parsed, so it is all there: the endpoint does not end with a line break
+                self._ends_with_line_break = False
+                return scores
+            return None
+        self._ends_with_line_break = False  # asked twice, no line break either time
+        earlier_body, earlier_scores = unconfirmed
+        if earlier_body != body and earlier_body.startswith(body):
+            return earlier_scores  # this one was cut short
+        return scores
+
+    def _whole(self, body: bytes) -> bool:
+        """Whether any cut of this answer would fail to parse: JSON (the body) or JSON Lines (its last line)
+        that is an object, an array or a string. A CSV answer, and a bare number, may be cut and still parse."""
+        if self.accept_type == "text/csv":
+            return False
+        text = body.rstrip()
+        if self.accept_type == "application/jsonlines":
+            text = text.rsplit(b"\n", 1)[-1]
+        return text.lstrip()[:1] in (b"{", b"[", b'"')
+
+    def _take(self, budget: _Budget) -> None:
+        """Count one extra request against the call's limit; ModelError past it."""
+        with budget.lock:
+            allowed = budget.used < budget.limit
+            first_refusal = not allowed and not budget.stopped
+            if allowed:
+                budget.used += 1
+            else:
+                budget.stopped = True
+        if allowed:
+            self._add(extra_requests=1)
+            return
+        if first_refusal:
+            self._add(extra_limit_stops=1)
+        raise ModelError(
+            f"{self.where}: stopped after {budget.limit} extra requests (retries, and records sent again one per "
+            f"request) for a call of {budget.n_records} records in {budget.n_batches} batch"
+            f"{'es' if budget.n_batches != 1 else ''}, the most allowed ({budget.rule}); got, as the last failure: "
+            f"{budget.last}. "
+            "The endpoint fails on most requests: check the model server and the predictor settings, or raise "
+            "max_extra_requests."
+        )
+
+    def _read(self, reply: _Reply, span: tuple[int, int], n_total: int) -> FloatArray:
+        """The scores of a 2xx answer; :class:`_RequestFailed` when it cannot be taken for them."""
+        n_records = span[1] - span[0]
+        if self._ends_with_line_break and not reply.body.endswith(b"\n") and not self._whole(reply.body):
+            detail = "the answer does not end with a line break as the endpoint's answers do (cut short?)"
+            raise _RequestFailed(self._unreadable(reply, n_records, detail))
         try:
             scores = self._parser.parse(reply.body, n_records)
+        except LabelSetError as exc:
+            raise ModelError(
+                f"{self.where}: the labels of the record at position {span[0] + exc.record} of {n_total} "
+                f"{exc.detail}. The server must answer a score for every one of its labels, for every record: "
+                "one that answers only its top k labels (BlazingText's default is k = 1) needs k set to the "
+                "number of labels in the request (predictor.content_template)."
+            ) from None
         except ResponseFormatError as exc:
             raise _RequestFailed(self._unreadable(reply, n_records, str(exc))) from None
         with self._lock:

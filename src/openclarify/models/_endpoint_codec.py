@@ -3,6 +3,10 @@
 Requests as clarify-spec §4.2 describes them (CSV without header, JSON Lines and JSON from
 ``content_template`` / ``record_template``), responses read as §4.3 does (``probability`` > ``label`` >
 the whole value; column indexes for CSV, JMESPath for JSON), and the cut of records into requests.
+
+When an answer names its scores (``label`` next to ``probability``: ``{"label": ["__label__a",
+"__label__b"], "prob": [0.7, 0.3]}``), every record's scores are put in one fixed order by its own
+labels: BlazingText's hosting, for one, lists each record's labels most probable first.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import io
 import itertools
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, cast
 
 import jmespath
 import numpy as np
@@ -24,7 +29,7 @@ from .._typing import FloatArray
 from ..config import PredictorConfig
 from ..errors import ConfigError
 
-__all__ = ["RequestCodec", "ResponseFormatError", "ResponseParser", "plan_batches", "snippet"]
+__all__ = ["LabelSetError", "RequestCodec", "ResponseFormatError", "ResponseParser", "plan_batches", "snippet"]
 
 _SNIPPET_BYTES: Final = 200
 
@@ -282,6 +287,16 @@ class ResponseFormatError(Exception):
     """The response cannot be read as one score or score vector per record."""
 
 
+class LabelSetError(ResponseFormatError):
+    """A record's labels are not the labels of the fixed output order: a server that answers only its top
+    k labels, or a label missing or repeated. ``record`` is the record's index in the answer."""
+
+    def __init__(self, detail: str, record: int) -> None:
+        super().__init__(f"the labels of record {record} {detail}")
+        self.detail = detail
+        self.record = record
+
+
 def _number(value: Any) -> float:
     if isinstance(value, bool) or value is None:
         raise ResponseFormatError(f"expected a number; got {value!r}")
@@ -325,6 +340,37 @@ def _float_matrix(items: list[Any]) -> FloatArray | None:
     return np.array(items, dtype=np.float64)
 
 
+def _label_key(value: Any) -> str | None:
+    """The name a label gives its score: a string without fastText's ``__label__`` prefix, or an integer's
+    digits (``1``, ``1.0`` and ``"1"`` name the same output); None for anything else."""
+    if isinstance(value, str):
+        return value.removeprefix("__label__")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def _label_names(labels: Any) -> tuple[str, ...] | None:
+    """``labels`` as distinct output names, or None when they are not a list of distinct names."""
+    if not isinstance(labels, (list, tuple)) or not labels:
+        return None
+    names = tuple(_label_key(x) for x in labels)
+    if any(name is None for name in names) or len(set(names)) != len(names):
+        return None
+    return cast(tuple[str, ...], names)
+
+
+def _repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+#: Distinct label orders remembered per parser (a record's order -> where its scores go).
+_MAX_ORDERS: Final = 4096
+
+
 def _field_name(expression: Any) -> str | None:
     """The key when a compiled JMESPath expression is a bare field (``prob``), which ``dict.get`` finds
     exactly as JMESPath does; ``None`` for anything else."""
@@ -356,6 +402,18 @@ class ResponseParser:
     item. CSV selectors are column indexes; JSON selectors are JMESPath expressions applied to a line
     (JSON Lines) or to the whole body (JSON, where they must give one item per record); an integer
     selector with a JSON type indexes the record's list.
+
+    Labels: with both ``probability`` and ``label`` set, ``label`` may give each record a list of label
+    names as long as its score vector (``{"label": ["__label__a", "__label__b"], "prob": [0.7, 0.3]}``;
+    a CSV column holding ``"['a','b']"``). The first answer read decides: if its first record has such
+    a list, the outputs are named, and every record of every answer has its scores put in one fixed
+    order by its own labels: ``predictor.label_headers`` when given (spelled as the model's labels, a
+    ``__label__`` prefix may be left out), else the first record's order. A record whose labels are not
+    exactly those (a server answering only its top k labels, a label missing or repeated) raises
+    :class:`LabelSetError`; ``label_headers`` naming other labels than the answer's raise ConfigError.
+    If the first record has a single label, or a list of another length than its scores, labels are
+    not used (Clarify's positional outputs ``label0``, ``label1``, ...). ``parse`` may be called from
+    several threads at once: the first answer parsed decides, under a lock.
     """
 
     def __init__(self, predictor: PredictorConfig, accept_type: str) -> None:
@@ -367,15 +425,31 @@ class ResponseParser:
         self._index: int | None = None
         self._path: Any = None
         self._field: str | None = None  # the JMESPath is a bare field name: dict.get does the same, faster
-        # Names of the outputs, when the answer carries them: a `label` JMESPath next to `probability`
-        # that gives the same list of label strings for every record ({"label": [...], "prob": [...]}).
-        self.label_names: tuple[str, ...] | None = None
+        # Where each record's labels are, when `label` is set next to `probability`.
         self._label_path: Any = None
-        if predictor.probability is not None and isinstance(predictor.label, str) and accept_type != "text/csv":
-            try:
-                self._label_path = jmespath.compile(predictor.label)
-            except jmespath.exceptions.JMESPathError:
-                self._label_path = None
+        self._label_field: str | None = None
+        self._label_index: int | None = None
+        label = predictor.label
+        if predictor.probability is not None and label is not None:
+            if accept_type == "text/csv":
+                if isinstance(label, int) or label.strip().isdigit():
+                    self._label_index = int(label)
+            elif isinstance(label, str):
+                try:
+                    self._label_path = jmespath.compile(label)
+                except jmespath.exceptions.JMESPathError:
+                    self._label_path = None
+                self._label_field = _field_name(self._label_path)
+        self._label_headers = predictor.label_headers
+        # Decided by the first answer read (under _lock): "names" (scores put in `_order` by their labels)
+        # or "ignore" (the labels do not name the scores); None until then.
+        self._mode: Literal["names", "ignore"] | None = None
+        self._order: tuple[str, ...] = ()
+        self._position: dict[str, int] = {}
+        self._order_source = "the first answer"
+        self._names: tuple[str, ...] | None = None
+        self._columns_of: dict[tuple[Any, ...], list[int] | None] = {}
+        self._lock = threading.Lock()
         if selector is None:
             return
         if isinstance(selector, int):
@@ -402,12 +476,29 @@ class ResponseParser:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ResponseFormatError(f"the body is not UTF-8 ({exc})") from None
+        has_labels = self._label_path is not None or self._label_index is not None
+        labels: list[Any] | None = [] if has_labels and self._mode != "ignore" else None
         if self.accept_type == "text/csv":
-            items = self._csv(text, n_records)
+            items = self._csv(text, n_records, labels)
         elif self.accept_type == "application/jsonlines":
-            items = self._jsonlines(text, n_records)
+            items = self._jsonlines(text, n_records, labels)
         else:
-            items = self._json(text, n_records)
+            items = self._json(text, n_records, labels)
+        if labels is not None and self._named(labels[0], items[0]):
+            scores = self._by_labels(items, labels)
+        else:
+            scores = self._positional(items, n_records)
+        if not np.isfinite(scores).all():
+            row = int(np.argwhere(~np.isfinite(scores))[0][0])
+            raise ResponseFormatError(f"record {row} has a non-finite score {scores[row].tolist()!r}")
+        return scores
+
+    @property
+    def label_names(self) -> tuple[str, ...] | None:
+        """Names of the outputs, in the order of the scores, once an answer named them; else None."""
+        return self._names
+
+    def _positional(self, items: list[Any], n_records: int) -> FloatArray:
         scores = _float_matrix(items) if len(items) == n_records else None
         if scores is None:
             vectors = [_vector(item) for item in items]
@@ -416,10 +507,78 @@ class ResponseParser:
                 if len(v) != width:
                     raise ResponseFormatError(f"record 0 has {width} scores but record {i} has {len(v)}")
             scores = np.array(vectors, dtype=np.float64).reshape(n_records, width)
-        if not np.isfinite(scores).all():
-            row = int(np.argwhere(~np.isfinite(scores))[0][0])
-            raise ResponseFormatError(f"record {row} has a non-finite score {scores[row].tolist()!r}")
         return scores
+
+    def _named(self, labels: Any, item: Any) -> bool:
+        """Whether the scores are put in order by their labels; the first call decides, from its first record."""
+        if self._mode is None:
+            with self._lock:
+                if self._mode is None:
+                    self._decide(labels, len(_vector(item)))
+        return self._mode == "names"
+
+    def _decide(self, labels: Any, width: int) -> None:
+        names = _label_names(labels)
+        if names is None or len(names) != width:
+            self._mode = "ignore"
+            return
+        headers = self._label_headers
+        if headers:
+            keys = tuple(h.removeprefix("__label__") for h in headers)
+            if not set(names) <= set(keys):
+                raise ConfigError(
+                    f"the endpoint answers the labels {list(names)!r} (predictor.label), and label_headers must "
+                    f"name the same labels so that each record's scores are matched to them by name; got "
+                    f"{list(headers)!r}. Spell label_headers as the model's labels (a '__label__' prefix may "
+                    "be left out), or leave label_headers out.",
+                    path="predictor.label_headers",
+                )
+            # A first record with fewer labels (top k) fails in _by_labels, naming the record.
+            order, shown, self._order_source = keys, tuple(headers), "predictor.label_headers"
+        else:
+            order = shown = names
+        self._order = order
+        self._position = {name: j for j, name in enumerate(order)}
+        self._names = shown
+        self._mode = "names"  # last: readers that see it see the order too
+
+    def _by_labels(self, items: list[Any], labels: list[Any]) -> FloatArray:
+        """Each record's scores put where its labels say, in the fixed order."""
+        width = len(self._order)
+        matrix = _float_matrix(items)
+        vectors: FloatArray | list[list[float]] = matrix if matrix is not None else [_vector(i) for i in items]
+        scores = np.empty((len(items), width), dtype=np.float64)
+        for i, (vector, record_labels) in enumerate(zip(vectors, labels, strict=True)):
+            columns = self._columns(record_labels, len(vector), i)
+            if columns is None:
+                scores[i] = vector
+            else:
+                scores[i, columns] = vector
+        return scores
+
+    def _columns(self, labels: Any, n_scores: int, record: int) -> list[int] | None:
+        """Where the scores of a record with ``labels`` go (None: already in order), or LabelSetError."""
+        key: tuple[Any, ...] | None = None
+        if isinstance(labels, list) and all(type(x) in (str, int, float) for x in labels):  # True == 1: not bool
+            key = (n_scores, *labels)
+            if key in self._columns_of:
+                return self._columns_of[key]
+        names = _label_names(labels)
+        if names is None or len(names) != n_scores or len(names) != len(self._order) or set(names) != set(self._order):
+            raise LabelSetError(
+                f"are not the labels {list(self._order)!r} of {self._order_source}; "
+                f"got {_repr(labels)} for {n_scores} score{'s' if n_scores != 1 else ''}",
+                record,
+            )
+        columns = None if names == self._order else [self._position[name] for name in names]
+        if key is not None and len(self._columns_of) < _MAX_ORDERS:
+            self._columns_of[key] = columns
+        return columns
+
+    def _label_of(self, value: Any) -> Any:
+        if self._label_field is not None and type(value) is dict:
+            return value.get(self._label_field)
+        return self._label_path.search(value)
 
     def _select(self, value: Any, where: str) -> Any:
         if self._path is not None:
@@ -439,7 +598,7 @@ class ResponseParser:
             return value[self._index]
         return value
 
-    def _csv(self, text: str, n_records: int) -> list[Any]:
+    def _csv(self, text: str, n_records: int, labels: list[Any] | None) -> list[Any]:
         rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
         # A model with one score per record may answer N records on one line ('0.6,0.3', clarify-spec §4.3).
         if (
@@ -458,14 +617,24 @@ class ResponseParser:
                 items.append(_csv_cell_value(row[0]) if len(row) == 1 else row)
             else:
                 items.append(_csv_cell_value(self._select(row, f"row {i}")))
+        if labels is not None:
+            labels.extend(self._csv_labels(row) for row in rows)
         return items
 
-    def _jsonlines(self, text: str, n_records: int) -> list[Any]:
+    def _csv_labels(self, row: list[str]) -> Any:
+        index = self._label_index
+        if index is None or not -len(row) <= index < len(row):
+            return None
+        try:
+            return _csv_cell_value(row[index])
+        except ResponseFormatError:
+            return None
+
+    def _jsonlines(self, text: str, n_records: int, labels: list[Any] | None) -> list[Any]:
         lines = [line for line in text.split("\n") if line.strip()]
         if len(lines) != n_records:
             raise ResponseFormatError(f"expected {n_records} JSON lines, one per record; got {len(lines)}")
         items = []
-        values = []
         scan = _JSON_SCAN
         for i, line in enumerate(lines):
             # json.loads without its Python layers: the C scanner on the line stripped of JSON whitespace;
@@ -480,26 +649,12 @@ class ResponseParser:
                     value = json.loads(line)
                 except ValueError as exc:
                     raise ResponseFormatError(f"line {i} is not JSON ({exc})") from None
-            values.append(value)
             items.append(self._select(value, f"line {i}"))
-        if self._label_path is not None and self.label_names is None:
-            self._learn_labels([self._label_path.search(v) for v in values], items)
+            if labels is not None:
+                labels.append(self._label_of(value))
         return items
 
-    def _learn_labels(self, labels: list[Any], items: list[Any]) -> None:
-        """Keep the label list as output names if every record has the same one, as long as its scores.
-        A server that answers its top labels (a different order per record) gives no names: its outputs
-        are positions (label0, label1, ...), as Clarify reads them."""
-        first = labels[0] if labels else None
-        if not isinstance(first, list) or not all(isinstance(x, str) for x in first):
-            return
-        if not isinstance(items[0], list) or len(items[0]) != len(first) or any(lab != first for lab in labels):
-            return
-        names = tuple(x.removeprefix("__label__") for x in first)
-        if len(set(names)) == len(names):
-            self.label_names = names
-
-    def _json(self, text: str, n_records: int) -> list[Any]:
+    def _json(self, text: str, n_records: int, labels: list[Any] | None) -> list[Any]:
         try:
             document = json.loads(text)
         except ValueError as exc:
@@ -517,6 +672,16 @@ class ResponseParser:
             raise ResponseFormatError(f"expected a list of {n_records} items, one per record; got {what}")
         if self._index is not None:
             items = [self._select(item, f"item {i}") for i, item in enumerate(items)]
+        if labels is not None:
+            found_labels = self._label_of(document)
+            if (
+                isinstance(found_labels, list)
+                and len(found_labels) == n_records
+                and (n_records > 1 or isinstance(found_labels[0], list))
+            ):
+                labels.extend(found_labels)
+            else:  # one record: its label list; otherwise no labels per record
+                labels.extend([found_labels] if n_records == 1 else [None] * n_records)
         return items
 
 

@@ -8,6 +8,8 @@ import io
 import json
 import math
 import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from openclarify.config import PredictorConfig
 from openclarify.errors import ConfigError, ModelError
 from openclarify.models import EndpointPredictor
 from openclarify.models._endpoint_codec import (
+    LabelSetError,
     RequestCodec,
     ResponseFormatError,
     ResponseParser,
@@ -354,6 +357,167 @@ def test_csv_selector_given_as_digit_string():
 
 
 # ---------------------------------------------------------------------------------------------------
+# label / probability answers: every record's scores put in one order by its own labels
+
+
+def labelled(fmt: str, records: list[tuple[list[object], list[float]]]) -> bytes:
+    """``records`` ((labels, probabilities) per record) as a server answers them in ``fmt``."""
+    objects = [{"label": labels, "prob": probs} for labels, probs in records]
+    if fmt == "jsonlines":
+        return "\n".join(json.dumps(o) for o in objects).encode()
+    if fmt == "json":
+        return json.dumps({"predictions": objects}).encode()
+    if fmt == "blazingtext":
+        return json.dumps(objects).encode()
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\n").writerows([json.dumps(o["label"]), json.dumps(o["prob"])] for o in objects)
+    return out.getvalue().encode()
+
+
+LABELLED = {
+    "jsonlines": ("application/jsonlines", {"label": "label", "probability": "prob"}),
+    "json": ("application/json", {"label": "predictions[*].label", "probability": "predictions[*].prob"}),
+    "blazingtext": ("application/json", {"label": "[*].label", "probability": "[*].prob"}),
+    "csv": ("text/csv", {"label": 0, "probability": 1}),
+}
+
+
+def labelled_parser(fmt: str, **predictor: object) -> ResponseParser:
+    accept_type, selectors = LABELLED[fmt]
+    return ResponseParser(PredictorConfig(**selectors, **predictor), accept_type)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", list(LABELLED))
+def test_labels_ordered_per_record_are_mapped_to_the_first_answers_order(fmt):
+    # BlazingText's hosting lists each record's labels most probable first: the order changes per record.
+    parser = labelled_parser(fmt)
+    first = labelled(
+        fmt,
+        [
+            (["__label__a", "__label__b", "__label__c"], [0.5, 0.3, 0.2]),
+            (["__label__c", "__label__a", "__label__b"], [0.6, 0.3, 0.1]),
+        ],
+    )
+    assert parser.parse(first, 2).tolist() == [[0.5, 0.3, 0.2], [0.3, 0.1, 0.6]]
+    assert parser.label_names == ("a", "b", "c")
+    # a later answer, one record: its labels in yet another order
+    later = labelled(fmt, [(["__label__b", "__label__c", "__label__a"], [0.7, 0.2, 0.1])])
+    assert parser.parse(later, 1).tolist() == [[0.1, 0.7, 0.2]]
+
+
+@pytest.mark.parametrize("fmt", list(LABELLED))
+def test_label_headers_fix_the_order_by_name(fmt):
+    parser = labelled_parser(fmt, label_headers=("c", "a", "b"))
+    answer = labelled(
+        fmt, [(["__label__a", "__label__b", "__label__c"], [0.5, 0.3, 0.2]), (["c", "b", "a"], [0.6, 0.3, 0.1])]
+    )
+    assert parser.parse(answer, 2).tolist() == [[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]]
+    assert parser.label_names == ("c", "a", "b")
+
+
+def test_numeric_labels_are_names_too():
+    parser = labelled_parser("jsonlines", label_headers=("0", "1"))
+    assert parser.parse(labelled("jsonlines", [([1, 0], [0.9, 0.1]), ([0, 1], [0.2, 0.8])]), 2).tolist() == [
+        [0.1, 0.9],
+        [0.2, 0.8],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answers", "headers", "record", "match"),
+    [
+        pytest.param(
+            [[(["a", "b"], [0.6, 0.4]), (["a", "c"], [0.7, 0.3])]],
+            None,
+            1,
+            r"^the labels of record 1 are not the labels \['a', 'b'\] of the first answer; got \['a', 'c'\]",
+            id="top-k-other-set",
+        ),
+        pytest.param(
+            [[(["__label__a"], [0.6])], [(["__label__b"], [0.7])]],
+            None,
+            0,
+            r"not the labels \['a'\] of the first answer; got \['__label__b'\]",
+            id="top-1-later-answer",
+        ),
+        pytest.param(
+            [[(["b", "a"], [0.6, 0.4])]],
+            ("a", "b", "c"),
+            0,
+            r"not the labels \['a', 'b', 'c'\] of predictor.label_headers; got \['b', 'a'\]",
+            id="top-k-of-label-headers",
+        ),
+        pytest.param(
+            [[(["a", "b"], [0.6, 0.4]), (["a", "a"], [0.7, 0.3])]], None, 1, r"got \['a', 'a'\]", id="duplicate"
+        ),
+        pytest.param(
+            [[(["a", "b"], [0.6, 0.4]), (["a"], [0.7, 0.3])]], None, 1, r"got \['a'\] for 2 scores", id="short-list"
+        ),
+        pytest.param(
+            [[(["a", "b"], [0.6, 0.4]), ("a", [0.7, 0.3])]], None, 1, r"got 'a' for 2 scores", id="not-a-list"
+        ),
+    ],
+)
+def test_answers_with_other_labels_are_refused(answers, headers, record, match):
+    parser = labelled_parser("jsonlines", label_headers=headers)
+    for answer in answers[:-1]:
+        parser.parse(labelled("jsonlines", answer), len(answer))
+    with pytest.raises(LabelSetError, match=match) as info:
+        parser.parse(labelled("jsonlines", answers[-1]), len(answers[-1]))
+    assert info.value.record == record
+
+
+def test_label_headers_that_are_not_the_models_labels_are_a_config_error():
+    parser = labelled_parser("jsonlines", label_headers=("neg", "pos"))
+    with pytest.raises(
+        ConfigError, match=r"the endpoint answers the labels \['0', '1'\].*; got \['neg', 'pos'\]\."
+    ) as info:
+        parser.parse(labelled("jsonlines", [(["__label__0", "__label__1"], [0.2, 0.8])]), 1)
+    assert info.value.path == "predictor.label_headers"
+
+
+@pytest.mark.parametrize(
+    ("payload", "predictor"),
+    [
+        pytest.param(b'{"label": "cat", "prob": [0.2, 0.8]}\n{"label": "dog", "prob": [0.3, 0.7]}', {}, id="one-label"),
+        pytest.param(
+            b'{"label": ["a", "b", "c"], "prob": [0.2, 0.8]}\n{"label": ["c", "b", "a"], "prob": [0.3, 0.7]}',
+            {},
+            id="labels-not-per-score",
+        ),
+    ],
+)
+def test_labels_that_do_not_name_the_scores_are_not_used(payload, predictor):
+    parser = ResponseParser(PredictorConfig(label="label", probability="prob", **predictor), "application/jsonlines")
+    assert parser.parse(payload, 2).tolist() == [[0.2, 0.8], [0.3, 0.7]]
+    assert parser.label_names is None
+
+
+def test_concurrent_first_answers_agree_on_one_order(rng):
+    names = ["a", "b", "c", "d", "e"]
+    probs = rng.dirichlet(np.ones(5), size=(8, 20))
+    bodies = []
+    for k in range(8):
+        records = []
+        for row in probs[k]:
+            order = rng.permutation(5)
+            records.append(([names[j] for j in order], [float(row[j]) for j in order]))
+        bodies.append(labelled("jsonlines", records))
+    parser = labelled_parser("jsonlines")
+    barrier = threading.Barrier(8)
+
+    def run(k: int) -> np.ndarray:
+        barrier.wait()
+        return parser.parse(bodies[k], 20)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(run, range(8)))
+    columns = [names.index(name) for name in parser.label_names]
+    for k in range(8):
+        assert results[k].tolist() == probs[k][:, columns].tolist()
+
+
+# ---------------------------------------------------------------------------------------------------
 # batching
 
 
@@ -410,6 +574,7 @@ def test_body_size_is_exact(content_type, predictor, rng):
         pytest.param({"timeout": 0}, "timeout", "number > 0; got 0", id="timeout"),
         pytest.param({"backoff": math.nan}, "backoff", "number >= 0; got nan", id="backoff"),
         pytest.param({"on_record_failure": "skip"}, "on_record_failure", "'raise' or 'nan'", id="on_record_failure"),
+        pytest.param({"max_extra_requests": -1}, "max_extra_requests", "integer >= 0; got -1", id="max_extra_requests"),
         pytest.param({"url": "127.0.0.1:8080"}, "endpoint_url", "http:// or https://", id="url"),
         pytest.param({"url": None}, "predictor.endpoint_name", "give an endpoint URL", id="no-target"),
         pytest.param(
@@ -481,7 +646,7 @@ def test_boto3_csv(runtime):
         "CustomAttributes": "trace=1",
         "TargetModel": "model-a.tar.gz",
     }
-    stubber.add_response("invoke_endpoint", answer(b"0.1,0.9\n0.2,0.8\n0.3,0.7"), expected)
+    stubber.add_response("invoke_endpoint", answer(b"0.1,0.9\n0.2,0.8\n0.3,0.7\n"), expected)
     config = PredictorConfig(endpoint_name="my-endpoint", custom_attributes="trace=1", target_model="model-a.tar.gz")
     predictor = EndpointPredictor(None, config, ["x", "t"], client=client)
     assert predictor.where == "InvokeEndpoint 'my-endpoint'"
@@ -510,7 +675,7 @@ def test_boto3_jsonlines_with_retry_and_fallback(runtime, caplog):
             expected_params={**params, "Body": batch},
         )
     for line, score in zip(batch.split(b"\n"), (0.25, 0.5, 0.75), strict=True):
-        stubber.add_response("invoke_endpoint", answer(b'{"score": %r}' % score), {**params, "Body": line})
+        stubber.add_response("invoke_endpoint", answer(b'{"score": %r}\n' % score), {**params, "Body": line})
     assert predictor.predict(RECORDS).tolist() == [[0.25], [0.5], [0.75]]
     assert "Fallback to per-record prediction because of model error." in caplog.text
     assert "InvokeEndpoint 'ep' returned 500 for content_type 'application/jsonlines': ModelError: boom" in caplog.text
@@ -536,7 +701,7 @@ def test_boto3_validation_error_fails_fast(runtime):
 def test_boto3_throttling_is_retried(runtime):
     client, stubber = runtime
     stubber.add_client_error("invoke_endpoint", service_error_code="ThrottlingException", http_status_code=400)
-    stubber.add_response("invoke_endpoint", answer(b"1\n2\n3"))
+    stubber.add_response("invoke_endpoint", answer(b"1\n2\n3\n"))
     predictor = EndpointPredictor(None, PredictorConfig(), ["x", "t"], endpoint_name="ep", client=client, backoff=0)
     assert predictor.predict(RECORDS).tolist() == [[1.0], [2.0], [3.0]]
     assert predictor.stats.retries == 1
@@ -550,4 +715,85 @@ def test_boto3_client_has_botocore_retries_off(monkeypatch):
     config = predictor._transport._client.meta.config  # type: ignore[attr-defined]
     assert config.retries["total_max_attempts"] == 1
     assert (config.read_timeout, config.connect_timeout, config.max_pool_connections) == (7, 7, 3)
+    predictor.close()
+
+
+def answer_cut_short(payload: bytes, claimed: int) -> dict[str, object]:
+    return {"Body": response_module.StreamingBody(io.BytesIO(payload), claimed), "ContentType": "text/csv"}
+
+
+def test_boto3_body_shorter_than_its_content_length_is_retried(runtime):
+    client, stubber = runtime
+    stubber.add_response("invoke_endpoint", answer_cut_short(b"1\n2\n3\n"[:3], 6))
+    stubber.add_response("invoke_endpoint", answer(b"1\n2\n3\n"))
+    predictor = EndpointPredictor(None, PredictorConfig(), ["x", "t"], endpoint_name="ep", client=client, backoff=0)
+    assert predictor.predict(RECORDS).tolist() == [[1.0], [2.0], [3.0]]
+    assert (predictor.stats.retries, predictor.stats.fallbacks) == (1, 0)
+
+
+@pytest.fixture
+def no_aws_settings(monkeypatch, tmp_path):
+    """No AWS region, profile or credentials from the environment or the AWS files; no instance metadata."""
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path / "aws-config"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a session made by an earlier test keeps its settings
+
+
+def test_endpoint_name_without_a_region_is_a_config_error(no_aws_settings):
+    with pytest.raises(ConfigError) as info:
+        EndpointPredictor(None, PredictorConfig(endpoint_name="my-endpoint"), ["x"])
+    assert info.value.path == "predictor.endpoint_name"
+    assert str(info.value) == (
+        "predictor.endpoint_name: no AWS region to find the SageMaker endpoint in; got 'my-endpoint' with neither "
+        "AWS_REGION nor AWS_DEFAULT_REGION set and no region in the AWS config file. Set AWS_REGION or "
+        "AWS_DEFAULT_REGION (export AWS_REGION=us-east-1), or call a model server with --endpoint-url instead."
+    )
+
+
+def test_region_that_is_not_a_region_name_is_a_config_error(no_aws_settings, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us east 1")
+    with pytest.raises(ConfigError) as info:
+        EndpointPredictor(None, PredictorConfig(endpoint_name="ep"), ["x"])
+    assert str(info.value) == (
+        "predictor.endpoint_name: cannot call the SageMaker endpoint 'ep': the AWS region is not a region name; "
+        "got 'us east 1'. Set AWS_REGION or AWS_DEFAULT_REGION to a region such as us-east-1."
+    )
+
+
+@pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
+def test_either_region_variable_is_enough(no_aws_settings, monkeypatch, variable):
+    monkeypatch.setenv(variable, "eu-west-3")
+    predictor = EndpointPredictor(None, PredictorConfig(endpoint_name="ep"), ["x"])
+    assert predictor._transport._client.meta.region_name == "eu-west-3"  # type: ignore[attr-defined]
+    predictor.close()
+
+
+def test_no_aws_credentials_is_a_model_error(no_aws_settings, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    predictor = EndpointPredictor(None, PredictorConfig(endpoint_name="ep"), ["x"], timeout=1)
+    with pytest.raises(ModelError) as info:
+        predictor.predict(pd.DataFrame({"x": [1.0]}))
+    assert str(info.value) == (
+        "InvokeEndpoint 'ep': no AWS credentials found; got none from the environment, the AWS config files or "
+        "instance metadata. Configure credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE), "
+        "or call a model server with --endpoint-url instead."
+    )
+    assert predictor.stats.requests == 0  # nothing was sent
     predictor.close()
