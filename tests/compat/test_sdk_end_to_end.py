@@ -100,7 +100,7 @@ def test_sdk_model_scores_int_joinsource_and_computed_baseline(job, tmp_path, ca
     cfg = clarify._AnalysisConfigGenerator.explainability(data, _model(), 1, shap)
     assert cfg["predictor"]["label"] == 1  # the SDK writes model_scores as predictor.label
     section = _run(d, cfg, "test_id.csv", tmp_path, capsys)
-    assert list(section) == ["label0", "label1"]
+    assert list(section) == ["0", "1"]  # no label_headers: the classifier's classes, as its model server names them
     baseline = (tmp_path / "out" / "explanations_shap" / "baseline.csv").read_text().splitlines()
     assert len(baseline) == 2
     local = pd.read_csv(tmp_path / "out" / "explanations_shap" / "out.csv")
@@ -112,4 +112,5 @@ def test_sdk_features_to_explain(job, tmp_path, capsys):
     shap = clarify.SHAPConfig(baseline=[[0, 0, 0, 0]], num_samples=50, features_to_explain=["Hours", "Age"])
     cfg = clarify._AnalysisConfigGenerator.explainability(_data(), _model(), None, shap)
     section = _run(d, cfg, "test.csv", tmp_path, capsys)
-    assert list(section["label0"]["global_shap_values"]) == ["Age", "Hours"]
+    assert list(section) == ["0", "1"]
+    assert list(section["0"]["global_shap_values"]) == ["Age", "Hours"]

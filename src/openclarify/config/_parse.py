@@ -51,6 +51,23 @@ class _Invalid:
 
 _INVALID: Final = _Invalid()
 
+# methods.shap.num_samples: every coalition of 20 features (2**20 - 2 <= 2**20). One record's coalitions
+# then take about 2**20 x n_features bytes and 2**20 x n_baseline model rows (~1 s and 300 MB for 40
+# features and one baseline row with a trivial model). Clarify documents no bound; its default is
+# 2 * n + 2048. The estimator (shapley/_estimator.py MAX_NUM_SAMPLES) has the same bound.
+MAX_NUM_SAMPLES: Final = 1 << 20
+# With text_config each coalition is a masked copy of the whole text for every baseline row, and a text
+# has one player per unit: 2**17 coalitions of a 200-token text take ~3 s per record before the model
+# runs, and those of a 3,000-token document ~400 MB.
+MAX_TEXT_NUM_SAMPLES: Final = 1 << 17
+# methods.shap.seed seeds NumPy and scikit-learn's K-means (random_state) for the computed baseline,
+# which take 0 .. 2**32 - 1; a larger seed fails there, and the sampler's counter-based generator
+# would reduce it modulo 2**64 (seed 0 and 2**64 would collide).
+MAX_SEED: Final = (1 << 32) - 1
+# Arrays and objects nested in one another: an analysis config needs about 6; deeper ones exhaust the
+# recursion of the JSON reader and of this module long before 1000.
+MAX_DEPTH: Final = 64
+
 
 class _Errors:
     """The ``(path, message)`` pairs collected while validating one document."""
@@ -199,11 +216,15 @@ def _file_name(value: Any, path: str, errors: _Errors) -> Any:
     return value
 
 
-def _integer(minimum: int | None = None) -> _Validator:
+def _integer(minimum: int | None = None, maximum: int | None = None, why: str = "") -> _Validator:
+    """An integer (not a boolean) in ``[minimum, maximum]``; ``why`` explains the maximum in the message."""
+
     def validate(value: Any, path: str, errors: _Errors) -> Any:
         if not _is_int(value) or (minimum is not None and value < minimum):
             bound = f" >= {minimum}" if minimum is not None else ""
             return errors.add(path, f"must be an integer{bound}; got {_show(value)}.")
+        if maximum is not None and value > maximum:
+            return errors.add(path, f"must be at most {maximum}{why}; got {_show(value)}.")
         return value
 
     return validate
@@ -422,6 +443,20 @@ def _bias_methods(codes: Sequence[str]) -> _Validator:
 
 
 def _check_shap(values: dict[str, Any], raw: Mapping[str, Any], path: str, errors: _Errors) -> None:
+    num_samples = values.get("num_samples")
+    if num_samples is not None and "text_config" in raw and num_samples > MAX_TEXT_NUM_SAMPLES:
+        errors.add(
+            _key(path, "num_samples"),
+            f"must be at most {MAX_TEXT_NUM_SAMPLES} with text_config (2**17: every coalition of a text of 17 "
+            "units; each coalition is a masked copy of the whole text for every baseline row, so larger budgets "
+            f"do not finish); got {num_samples}. Use sentence or paragraph granularity for long texts.",
+        )
+    elif num_samples is not None and num_samples > MAX_NUM_SAMPLES:
+        errors.add(
+            _key(path, "num_samples"),
+            f"must be at most {MAX_NUM_SAMPLES} (2**20: every coalition of 20 features; larger budgets do not "
+            f"finish in memory); got {num_samples}.",
+        )
     if "baseline" in raw and "num_clusters" in raw:
         errors.add(
             _key(path, "num_clusters"),
@@ -570,11 +605,11 @@ _SHAP = _Spec(
     {
         "baseline": _baseline,
         "num_clusters": _integer(1),
-        "num_samples": _integer(1),
+        "num_samples": _integer(1),  # at most MAX_NUM_SAMPLES or MAX_TEXT_NUM_SAMPLES: _check_shap
         "agg_method": _choice(AGG_METHODS),
         "use_logit": _boolean,
         "save_local_shap_values": _boolean,
-        "seed": _integer(0),
+        "seed": _integer(0, MAX_SEED, " (2**32 - 1, the largest seed NumPy and scikit-learn's K-means accept)"),
         "text_config": _object(_TEXT, TextConfig),
         "image_config": _object(_IMAGE),
         "features_to_explain": _list(_name_or_index, "column names or indices", non_empty=True, unique=True),
@@ -920,6 +955,73 @@ _ANALYSIS = _Spec(
 
 
 # ---------------------------------------------------------------------------------------------------
+# the JSON document itself
+
+
+class _DuplicateKeys(dict[str, Any]):
+    """A JSON object that gave some keys more than once; ``duplicates`` maps each to its count."""
+
+    duplicates: dict[str, int]
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for :func:`json.loads`: a dict, marked when a key repeats (JSON keeps the last)."""
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    marked = _DuplicateKeys(result)
+    counts: dict[str, int] = {}
+    for key, _ in pairs:
+        counts[key] = counts.get(key, 0) + 1
+    marked.duplicates = {key: n for key, n in counts.items() if n > 1}
+    return marked
+
+
+def _check_document(document: Any) -> list[tuple[str, str]]:
+    """Problems of the JSON value itself, in document order, found before any key is validated.
+
+    Arrays and objects nested more than :data:`MAX_DEPTH` deep (the validators recurse), keys given twice
+    (documents read by :func:`load_analysis_config`) and NaN or infinite numbers (JSON has none, but
+    Python's reader takes ``NaN``, ``Infinity`` and ``1e999``). Iterative, so any depth is safe.
+    """
+    problems: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str, int, int]] = [(document, "", 1, 1)]  # value, path, depth, times its key was given
+    while stack:
+        value, path, depth, times = stack.pop()
+        if times > 1:
+            key = path.rsplit(".", 1)[-1]
+            problems.append(
+                (path, f"duplicate key; got {key!r} {times} times. JSON keeps only the last one: remove the others.")
+            )
+        if isinstance(value, Mapping | list | tuple):
+            if depth > MAX_DEPTH:
+                kind = "object" if isinstance(value, Mapping) else "list"
+                problems.append(
+                    (
+                        path,
+                        f"nested more than {MAX_DEPTH} arrays and objects deep; got a deeper {kind}. An analysis "
+                        "config needs a few levels: flatten the value.",
+                    )
+                )
+                continue
+            if isinstance(value, Mapping):
+                repeated = value.duplicates if isinstance(value, _DuplicateKeys) else {}
+                children = [(item, _key(path, str(k)), repeated.get(k, 1)) for k, item in value.items()]
+            else:
+                children = [(item, f"{path}[{i}]", 1) for i, item in enumerate(value)]
+            stack.extend((item, where, depth + 1, n) for item, where, n in reversed(children))
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(
+                (
+                    path,
+                    f"must be a finite number; got {value!r}. JSON has no NaN or Infinity: write a number, or null "
+                    "for a missing value.",
+                )
+            )
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------
 # public functions
 
 
@@ -955,6 +1057,9 @@ def parse_analysis_config(document: Mapping[str, Any]) -> AnalysisConfig:
     if not isinstance(document, Mapping):
         kind = "a JSON array" if _is_list(document) else _show(document)
         raise ConfigError([("", f"an analysis config must be a JSON object; got {kind}.")])
+    problems = _check_document(document)
+    if problems:
+        raise ConfigError(problems)
     errors = _Errors()
     build = functools.partial(AnalysisConfig, source=_freeze(document))
     config = _object(_ANALYSIS, build)(document, "", errors)
@@ -979,7 +1084,8 @@ def load_analysis_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> 
     Raises
     ------
     ConfigError
-        If the file is missing or unreadable, is not UTF-8 JSON, is not a JSON object, or is invalid.
+        If the file is missing or unreadable, is not UTF-8 JSON, is not a JSON object, or is invalid:
+        nested more than :data:`MAX_DEPTH` deep, a key given twice, NaN or an infinite number included.
 
     See Also
     --------
@@ -1002,11 +1108,23 @@ def load_analysis_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> 
     except OSError as exc:
         raise ConfigError([("", f"{where}: cannot be read ({exc.strerror or exc}).")]) from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_object_pairs)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             [("", f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).")]
         ) from None
+    except RecursionError:
+        raise ConfigError(
+            [
+                (
+                    "",
+                    f"{where}: nested too deeply to read (more than {MAX_DEPTH} arrays and objects deep). An "
+                    "analysis config needs a few levels: flatten the values.",
+                )
+            ]
+        ) from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise ConfigError([("", f"{where}: not valid JSON ({exc}).")]) from None
     if not isinstance(document, dict):
         kind = "an array" if isinstance(document, list) else f"{_show(document)}"
         raise ConfigError([("", f"{where}: the top level must be a JSON object; got {kind}.")])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -31,13 +32,27 @@ def is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _beyond_float(value: object) -> object:
+    """An integer too large for float64 as +-inf; any other value unchanged."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST_FLOAT:
+        return math.inf if value > 0 else -math.inf
+    return value
+
+
+_LARGEST_FLOAT = int(sys.float_info.max)
+
+
 def _numbers(values: Sequence[object]) -> tuple[FloatArray, np.ndarray]:
     """Parse ``values`` as float64; also return a mask of the values that are present but not numbers."""
     series = pd.Series(list(values), dtype=object)
     missing = series.map(is_missing).to_numpy(bool)
     kinds = series.map(lambda v: isinstance(v, str | numbers.Real) and not isinstance(v, bool | np.bool_))
     wrong = ~missing & ~kinds.to_numpy(bool)
-    parsed = pd.to_numeric(series.where(~(missing | wrong), np.nan), errors="coerce")
+    candidates = series.where(~(missing | wrong), np.nan)
+    try:
+        parsed = pd.to_numeric(candidates, errors="coerce")
+    except OverflowError:  # a JSON integer beyond float64 (10**400): infinite, as the text 1e400 would be
+        parsed = pd.to_numeric(candidates.map(_beyond_float), errors="coerce")
     floats = np.asarray(parsed, dtype=np.float64)
     return floats, wrong | (~missing & np.isnan(floats))
 
@@ -67,23 +82,39 @@ def to_text(values: Iterable[object]) -> pd.Series:
     return pd.Series([_text(v) for v in items], dtype=object)
 
 
+INF_FIX = "Write a finite number, or leave the value out (empty, null) for a missing one."
+
+
 def to_float(values: Sequence[object], name: str, where: Callable[[int], str], fix: str) -> pd.Series:
-    """Numeric column as float64; a present value that is not a number raises.
+    """Numeric column as float64, NaN where missing; a present value that is not a number raises.
+
+    Infinite numbers (``inf``, ``Infinity``, ``1e999``) raise too: a computed (K-means) baseline cannot
+    average them, scikit-learn estimators refuse them even where they take NaN, and they usually come
+    from a division by zero upstream. Missing values stay NaN: some models take them.
 
     Raises
     ------
     DataError
-        ``<where(row)>, column <name>: expected a number ...; got <value>. <fix>``.
+        ``<where(row)>, column <name>: expected a number ...; got <value>. <fix>``, or
+        ``<where(row)>, column <name>: infinite numbers are not supported; got <value>. ...``.
     """
-    if isinstance(values, pd.Series | np.ndarray) and values.dtype.kind in "fiu":  # parsed already
-        return pd.Series(np.asarray(values, dtype=np.float64))
-    floats, bad = _numbers(values)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{where(row)}, column {name!r}: expected a number (the column is numeric); "
-            f"got {list(values)[row]!r}. {fix}"
-        )
+    parsed = isinstance(values, pd.Series | np.ndarray) and values.dtype.kind in "fiu"  # by pandas or Arrow
+    if parsed:
+        floats = np.asarray(values, dtype=np.float64)
+    else:
+        floats, bad = _numbers(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{where(row)}, column {name!r}: expected a number (the column is numeric); "
+                f"got {list(values)[row]!r}. {fix}"
+            )
+    infinite = np.isinf(floats)
+    if infinite.any():
+        row = int(np.flatnonzero(infinite)[0])
+        raw = None if parsed else list(values)[row]
+        value = raw if isinstance(raw, str) else float(floats[row])  # the text as written, else the number
+        raise DataError(f"{where(row)}, column {name!r}: infinite numbers are not supported; got {value!r}. {INF_FIX}")
     return pd.Series(floats, dtype=np.float64)
 
 

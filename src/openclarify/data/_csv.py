@@ -26,7 +26,6 @@ from openclarify.data._columns import (
     has_number,
     is_numeric,
     layout_for,
-    where_fixed,
 )
 from openclarify.data._dataset import DatasetSchema, make_schema
 from openclarify.data._source import Source, utf8_error
@@ -109,6 +108,19 @@ def _is_number_cell(cell: str) -> bool:
     return "_" not in cell
 
 
+def _where_record(source: Source, first: int) -> Callable[[int], str]:
+    """Message prefix naming the line of row ``i`` of a chunk whose first row is csv record ``first``.
+
+    Only called for an error (a value that cannot be used): it re-walks the file to find the line.
+    """
+
+    def where(i: int) -> str:
+        found = _Cursor(source).at(first + i)
+        return f"dataset {source.name!r}" + (f" line {found[0]}" if found is not None else "")
+
+    return where
+
+
 @dataclass(frozen=True, slots=True)
 class _CsvReader:
     sources: tuple[Source, ...]
@@ -147,8 +159,9 @@ class _CsvReader:
                     found = cursor.at(record + int(i))
                     if found is not None and len(found[1]) != n:
                         raise _wrong_count(source, found[0], n, self.origin, len(found[1]))
+                where = _where_record(source, record)
                 record += len(frame)
-                yield self.layout.split([frame[j] for j in range(n)], where_fixed(f"dataset {source.name!r}"), "")
+                yield self.layout.split([frame[j] for j in range(n)], where, "")
 
     def _frames(self, fh: IO[bytes], skip: bool, chunksize: int) -> Iterator[pd.DataFrame]:
         # A generator, so that errors pandas raises while it reads the header also come out of next().

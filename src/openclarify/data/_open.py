@@ -75,7 +75,10 @@ def open_dataset(
     Returns
     -------
     Dataset
-        Its ``schema`` is known; ``chunks()``, ``read_all()`` and ``sample()`` read the data.
+        Its ``schema`` is known; ``chunks()``, ``read_all()`` and ``sample()`` read the data. Missing
+        numbers (an empty cell, ``nan``, ``NA``, JSON ``null``, a Parquet null) are NaN, since some models
+        take them; an infinite number (``inf``, ``Infinity``, ``1e999``) stops the reading with a
+        :class:`DataError` naming its line (Parquet: row) and column.
 
     Raises
     ------
@@ -115,7 +118,9 @@ def _baseline_rows(baseline: str | os.PathLike[str], schema: DatasetSchema, kind
         elif kind == "application/jsonlines":
             rows += [(f"{at} line {line}", value) for line, value in json_lines(source, _BASELINE)]
         else:
-            table = (row for columns in parquet_batches(source, 65_536) for row in zip(*columns, strict=True))
+            table = (
+                row for columns in parquet_batches(source, 65_536, _BASELINE) for row in zip(*columns, strict=True)
+            )
             rows += [(f"{at} row {i}", list(row)) for i, row in enumerate(table, start=1)]
     return rows
 
@@ -150,7 +155,8 @@ def read_baseline(
     Raises
     ------
     DataError
-        No rows, a row of the wrong length, a non-number in a numeric column, an unreadable file.
+        No rows, a row of the wrong length, a non-number or an infinite number in a numeric column (a
+        missing value is NaN), an unreadable file.
     """
     kind = _check_dataset_type(dataset_type)
     n, names = len(schema.feature_names), schema.feature_names

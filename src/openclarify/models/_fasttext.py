@@ -146,7 +146,7 @@ def _read_metadata(path: Path) -> dict[str, Any] | None:
         return None
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelError(f"{meta_path}: cannot read it as JSON ({exc}). Fix or delete the file.") from None
     if not isinstance(meta, dict):
         raise ModelError(f"{meta_path}: must hold a JSON object; got {type(meta).__name__}. Fix or delete the file.")

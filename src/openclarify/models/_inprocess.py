@@ -1,10 +1,21 @@
-"""In-process models: scikit-learn estimators saved with joblib, fastText models, ``file.py:function`` callables."""
+"""In-process models: scikit-learn estimators saved with joblib, fastText models, ``file.py:function`` callables.
+
+Every call into user code goes through :func:`~openclarify.models._protocol.call_model`: the model gets
+its own copy of the records and cannot end the program (see ``_protocol.py``).
+"""
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import importlib.util
+import os
 import sys
+import threading
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import pandas as pd
@@ -12,7 +23,16 @@ import pandas as pd
 from .._typing import FloatArray
 from ..errors import ModelError
 from ._fasttext import MODEL_FILE, FastTextPredictor
-from ._protocol import CallablePredictor, Predictor, check_scores
+from ._protocol import (
+    CallablePredictor,
+    Predictor,
+    _Exited,
+    call_model,
+    check_scores,
+    guard_exits,
+    model_array,
+    model_frame,
+)
 
 __all__ = ["SklearnPredictor", "load_model"]
 
@@ -26,7 +46,8 @@ class SklearnPredictor:
 
     Classifiers answer with ``predict_proba`` (one score per class, in ``classes_`` order);
     everything else with ``predict``. Records go in as a DataFrame when the estimator was fitted on
-    one (it has ``feature_names_in_``), else as a 2-D array.
+    one (it has ``feature_names_in_``), else as a 2-D array; either way a copy the estimator may change.
+    A classifier's outputs are named by its classes (:attr:`label_headers`), as over HTTP.
     """
 
     def __init__(self, estimator: Any, *, name: str = "estimator") -> None:
@@ -44,16 +65,17 @@ class SklearnPredictor:
             return tuple(str(c) for c in classes)
         return None
 
+    @property
+    def label_headers(self) -> tuple[str, ...] | None:
+        """Names of the outputs in analysis results when the config gives no ``predictor.label_headers``:
+        a classifier's classes (``classes_`` as strings, as the model server names them), else None."""
+        return self.output_names
+
     def predict(self, records: pd.DataFrame) -> FloatArray:
-        batch: Any = records if self.as_frame else records.to_numpy()
-        try:
-            raw = getattr(self.estimator, self.method)(batch)
-        except Exception as exc:  # noqa: BLE001 - any failure inside the estimator is a model error
-            raise ModelError(
-                f"model {self.name!r}: {self.method} raised {type(exc).__name__} on a batch of "
-                f"{len(records)} records: {exc}"
-            ) from exc
-        return check_scores(raw, len(records), source=f"model {self.name!r}")
+        batch: Any = model_frame(records) if self.as_frame else model_array(records)
+        source = f"model {self.name!r}"
+        raw = call_model(getattr(self.estimator, self.method), batch, records, source=source, what=f": {self.method}")
+        return check_scores(raw, len(records), source=source, records=records)
 
 
 def _sklearn_is_classifier(estimator: Any) -> bool:
@@ -67,6 +89,39 @@ def _sklearn_is_classifier(estimator: Any) -> bool:
         return False
 
 
+class _FolderFinder(importlib.abc.MetaPathFinder):
+    """Finds top-level modules in a model file's folder, after every other finder has failed.
+
+    ``import helper`` in a ``file.py`` model finds ``helper.py`` (or a ``helper/`` package) beside the
+    file, while the file is imported and in later calls (imports inside the function). The folder is not
+    put on ``sys.path``: this finder sits at the end of ``sys.meta_path``, so it only answers names that
+    nothing else can import. It never shadows the standard library, installed packages or
+    openclarify's own lazy imports; in exchange a helper named like an importable module (``json.py``,
+    or a package installed in the environment) is not the one imported: give it another name. Processes
+    started with multiprocessing's spawn method do not inherit it. One finder per folder stays installed
+    for the life of the process, since the model may import at any call.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if path is not None or "." in fullname:  # a submodule: its package's __path__ finds it
+            return None
+        return importlib.machinery.PathFinder.find_spec(fullname, [self.folder])
+
+    @classmethod
+    def install(cls, folder: Path) -> None:
+        where = os.fspath(folder.resolve())
+        with cls._lock:
+            if not any(isinstance(f, cls) and f.folder == where for f in sys.meta_path):
+                sys.meta_path.append(cls(where))
+
+
 def _load_python(path: Path, function: str) -> Predictor:
     if not path.is_file():
         raise ModelError(f"--model '{path}:{function}': file not found. Give an existing .py file and a function name.")
@@ -75,9 +130,17 @@ def _load_python(path: Path, function: str) -> Predictor:
     if spec is None or spec.loader is None:
         raise ModelError(f"--model '{path}:{function}': cannot import this file as Python.")
     module = importlib.util.module_from_spec(spec)
+    _FolderFinder.install(path.parent)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        with guard_exits():
+            spec.loader.exec_module(module)
+    except _Exited as exc:
+        sys.modules.pop(module_name, None)
+        raise ModelError(
+            f"{exc.message(f'--model {str(path)!r}: importing it ')} "
+            "A model file must only define its function when it is imported."
+        ) from None
     except Exception as exc:  # noqa: BLE001 - user code
         sys.modules.pop(module_name, None)
         raise ModelError(f"--model '{path}': importing it raised {type(exc).__name__}: {exc}") from exc
@@ -125,7 +188,10 @@ def load_model(spec: str | Path) -> Predictor:
     import joblib
 
     try:
-        obj = joblib.load(path)
+        with guard_exits():
+            obj = joblib.load(path)
+    except _Exited as exc:
+        raise ModelError(f"{exc.message(f'--model {text!r}: loading it ')} Check what the file holds.") from None
     except Exception as exc:  # noqa: BLE001 - unpickling runs arbitrary code
         raise ModelError(f"--model '{text}': joblib could not load it ({type(exc).__name__}: {exc}).") from exc
     if hasattr(obj, "predict"):

@@ -14,17 +14,28 @@ import numpy as np
 import pandas as pd
 
 from .._typing import FloatArray, SizeAllocation
-from ..errors import ApproximationWarning, ConfigError, ModelError
+from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import CallablePredictor, Predictor, as_predictor
+from ..models._protocol import first_non_finite
 from ._coalitions import default_num_samples, plan_coalitions, sample_coalitions
 from ._game import TabularGame
 from ._solve import solve
 
-__all__ = ["ShapResult", "kernel_shap"]
+__all__ = ["MAX_NUM_SAMPLES", "MAX_SEED", "ShapResult", "kernel_shap"]
 
 _LOGIT_EPS = 1e-12
 # Masked records built and solved together (bounds memory: about this many records x features).
 _UNIT_RECORDS = 1 << 16
+# Largest budget: every coalition of 20 players (2**20 - 2 <= 2**20). One record's coalitions then take
+# about 2**20 x n_players bytes and 2**20 x n_baseline model rows (about 1 s and 300 MB for 40 features
+# and one baseline row with a trivial model); the config's methods.shap.num_samples has the same bound.
+MAX_NUM_SAMPLES = 1 << 20
+# Seeds key the counter-based generator modulo 2**64 (see _random.py): larger ones would repeat smaller ones.
+MAX_SEED = (1 << 64) - 1
+_FIX_MISSING = (
+    "Fill in or drop the records with missing or infinite numbers, or use a model that accepts missing "
+    "values (e.g. a pipeline with SimpleImputer)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +87,36 @@ def _as_frame(data: Any, columns: Sequence[str] | None, what: str) -> pd.DataFra
     return pd.DataFrame(arr, columns=cols, copy=arr is not data)
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _blame_data(
+    exc: DataError, predictor: Predictor, parts: Sequence[tuple[str, pd.DataFrame, int]]
+) -> DataError | None:
+    """A model failed on records holding a missing or infinite number (``exc``, from the predictor):
+    the same error naming the first such record of ``parts`` (``(what, frame, number of its first row)``,
+    in order), or None when none holds one (``exc`` then stands)."""
+    for what, frame, first in parts:
+        cell = first_non_finite(frame)
+        if cell is None:
+            continue
+        row, column, value = cell
+        name = getattr(predictor, "name", None)
+        model = f"model {name!r}" if name is not None else "the model"
+        cause = exc.__cause__
+        said = (
+            f"raised {type(cause).__name__} on records built from it: {cause}"
+            if cause is not None
+            else "returned a non-finite score for records built from it"
+        )
+        return DataError(
+            f"{what} record {first + row} (numbered from 0), column {column!r}: {model} {said}; got {value!r}. "
+            f"{_FIX_MISSING}"
+        )
+    return None
+
+
 def kernel_shap(
     model: Predictor | Callable[[Any], Any],
     X: Any,
@@ -106,11 +147,13 @@ def kernel_shap(
         Reference records, shape ``(n_baseline, n_features)``; masked features take their values and
         ``base_value`` is the mean score over them.
     num_samples
-        Coalitions evaluated per record; default ``min(2 * n_players + 2048, 2**n_players - 2)``.
-        With ``num_samples >= 2**n_players - 2`` every coalition is enumerated and the values are exact.
+        Coalitions evaluated per record, at most :data:`MAX_NUM_SAMPLES` (``2**20``); default
+        ``min(2 * n_players + 2048, 2**n_players - 2)``. With ``num_samples >= 2**n_players - 2`` every
+        coalition is enumerated and the values are exact.
     seed
-        Makes the result bit-for-bit reproducible: a record's coalitions depend only on the seed and
-        its record number (``first_row`` + its position), whatever the batch size or chunking.
+        An integer in ``[0, 2**64 - 1]``. Makes the result bit-for-bit reproducible: a record's
+        coalitions depend only on the seed and its record number (``first_row`` + its position),
+        whatever the batch size or chunking.
     use_logit
         Explain ``logit(score)`` instead of the score.
     players
@@ -144,6 +187,10 @@ def kernel_shap(
         Invalid parameters.
     ModelError
         The model failed or returned scores of the wrong shape.
+    DataError
+        The model failed, or returned a non-finite score, on records built from a record of ``X`` or
+        ``baseline`` that holds a missing or infinite number: the error names that record and column.
+        Models that accept missing values are called with them as usual.
     """
     started = time.perf_counter()
     frame = _as_frame(X, None, "X")
@@ -161,6 +208,16 @@ def kernel_shap(
         raise ConfigError(f"must be >= 1; got {max_batch_rows!r}.", path="max_batch_rows")
     if n_jobs < 1:
         raise ConfigError(f"must be >= 1; got {n_jobs!r}.", path="n_jobs")
+    if seed is not None and not (_is_int(seed) and 0 <= seed <= MAX_SEED):
+        raise ConfigError(f"must be an integer between 0 and 2**64 - 1; got {seed!r}.", path="seed")
+    if num_samples is not None and not (_is_int(num_samples) and num_samples >= 1):
+        raise ConfigError(f"must be an integer >= 1; got {num_samples!r}.", path="num_samples")
+    if num_samples is not None and num_samples > MAX_NUM_SAMPLES:
+        raise ConfigError(
+            f"must be at most {MAX_NUM_SAMPLES} (2**20: every coalition of 20 players; larger budgets do not "
+            f"finish in memory); got {num_samples!r}.",
+            path="num_samples",
+        )
 
     groups = [list(g) for g in players] if players is not None else [[c] for c in columns]
     owner = np.full(len(columns), -1, dtype=np.int64)
@@ -181,8 +238,6 @@ def kernel_shap(
     names = tuple(player_names) if player_names is not None else tuple("+".join(map(str, g)) for g in groups)
 
     budget = default_num_samples(n_players) if num_samples is None else int(num_samples)
-    if budget < 1:
-        raise ConfigError(f"must be an integer >= 1; got {num_samples!r}.", path="num_samples")
     plan = plan_coalitions(n_players, budget, allocation)
     if 1 < n_players and plan.n_coalitions < n_players - 1:
         warnings.warn(
@@ -196,8 +251,12 @@ def kernel_shap(
         seed = int(np.random.SeedSequence().entropy) & (2**64 - 1)  # type: ignore[arg-type]
 
     game = TabularGame(predictor, base, owner, max_batch_rows)
+    on_base = ("baseline", base, 0)
     if base_value is None:
-        base_scores = game.predict_all(base)
+        try:
+            base_scores = game.predict_all(base)
+        except DataError as exc:
+            raise (_blame_data(exc, predictor, [on_base]) or exc) from exc.__cause__
         base_value = base_scores.mean(axis=0)
         if use_logit:
             base_value = _logit(base_value, "mean baseline score")
@@ -205,7 +264,10 @@ def kernel_shap(
 
     n_rows = len(frame)
     n_coal = plan.n_coalitions
-    f_x_all = game.predict_all(frame)
+    try:
+        f_x_all = game.predict_all(frame)
+    except DataError as exc:
+        raise (_blame_data(exc, predictor, [("dataset", frame, first_row)]) or exc) from exc.__cause__
     if f_x_all.shape[1] != base_value.shape[0]:
         raise ModelError(
             f"model: returned {f_x_all.shape[1]} scores per record for the explained rows but "
@@ -229,7 +291,11 @@ def kernel_shap(
             z = sample_coalitions(plan, np.arange(first_row + start, first_row + stop, dtype=np.int64), seed)
         f_x = f_x_all[start:stop]
         if n_coal:
-            values = game.values(x_unit, z)
+            try:
+                values = game.values(x_unit, z)
+            except DataError as exc:
+                parts = [("dataset", x_unit, first_row + start), on_base]
+                raise (_blame_data(exc, predictor, parts) or exc) from exc.__cause__
             if use_logit:
                 values = _logit(values, "masked records")
         else:

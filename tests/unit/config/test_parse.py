@@ -585,6 +585,45 @@ ERROR_CASES = [
     ),
     pytest.param({"methods.shap.seed": "7"}, "methods.shap.seed", r"got '7'\.$", id="seed-string"),
     pytest.param(
+        {"methods.shap.seed": 2**32},
+        "methods.shap.seed",
+        r"^must be at most 4294967295 \(2\*\*32 - 1, the largest seed NumPy and scikit-learn's K-means accept\); "
+        r"got 4294967296\.$",
+        id="seed-2**32",
+    ),
+    pytest.param({"methods.shap.seed": 2**64}, "methods.shap.seed", r"got 18446744073709551616\.$", id="seed-2**64"),
+    pytest.param(
+        {"methods.shap.num_samples": 2**20 + 1},
+        "methods.shap.num_samples",
+        r"^must be at most 1048576 \(2\*\*20: every coalition of 20 features; larger budgets do not finish in "
+        r"memory\); got 1048577\.$",
+        id="num-samples-too-large",
+    ),
+    pytest.param(
+        {
+            "methods.shap.num_samples": 2**17 + 1,
+            "methods.shap.text_config": {"granularity": "token", "language": "en"},
+        },
+        "methods.shap.num_samples",
+        r"^must be at most 131072 with text_config \(2\*\*17: every coalition of a text of 17 units; each "
+        r"coalition is a masked copy of the whole text for every baseline row, so larger budgets do not "
+        r"finish\); got 131073\. Use sentence or paragraph granularity for long texts\.$",
+        id="text-num-samples-too-large",
+    ),
+    pytest.param(
+        {"methods.shap.baseline": [[35, float("inf"), 200000]]},
+        "methods.shap.baseline[0][1]",
+        r"^must be a finite number; got inf\. JSON has no NaN or Infinity: write a number, or null for a "
+        r"missing value\.$",
+        id="baseline-infinity",
+    ),
+    pytest.param(
+        {"label_values_or_threshold": [float("nan")], "facet": [{"name_or_index": "Age"}]},
+        "label_values_or_threshold[0]",
+        r"got nan\.",
+        id="label-values-nan",
+    ),
+    pytest.param(
         {"methods.shap.text_config": {"granularity": "token", "language": "en", "max_top_tokens": 0}},
         "methods.shap.text_config.max_top_tokens",
         r"^must be an integer >= 1; got 0\.$",
@@ -1244,6 +1283,94 @@ def test_load_validation_errors_from_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_analysis_config(file)
     assert info.value.errors == [("methods.shap.num_samples", "must be an integer >= 1; got 0.")]
+
+
+def test_seed_and_num_samples_bounds_are_accepted() -> None:
+    tabular = parse_analysis_config(
+        changed(TABULAR, {"methods.shap.seed": 2**32 - 1, "methods.shap.num_samples": 2**20})
+    )
+    assert tabular.methods.shap is not None and tabular.methods.shap.seed == 2**32 - 1
+    text = changed(
+        TABULAR,
+        {"methods.shap.num_samples": 2**17, "methods.shap.text_config": {"granularity": "token", "language": "en"}},
+    )
+    assert parse_analysis_config(text).methods.shap.num_samples == 2**17  # type: ignore[union-attr]
+
+
+def test_bounds_agree_with_the_estimator() -> None:
+    from openclarify.config._parse import MAX_NUM_SAMPLES, MAX_SEED, MAX_TEXT_NUM_SAMPLES
+    from openclarify.shapley import _estimator
+
+    assert MAX_NUM_SAMPLES == _estimator.MAX_NUM_SAMPLES
+    assert MAX_TEXT_NUM_SAMPLES < MAX_NUM_SAMPLES
+    assert MAX_SEED < _estimator.MAX_SEED
+
+
+def test_load_duplicate_keys_name_the_key_and_its_path(tmp_path: Path) -> None:
+    file = tmp_path / "x.json"
+    file.write_text(
+        '{"dataset_type": "text/csv", "methods": {"shap": {"seed": 1, "num_samples": 10, "seed": 2}},'
+        ' "predictor": {"label": 0, "content_type": "text/csv"}, "label": "a", "label": "b", "label": "c"}',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_analysis_config(file)
+    assert info.value.errors == [
+        ("methods.shap.seed", "duplicate key; got 'seed' 2 times. JSON keeps only the last one: remove the others."),
+        ("label", "duplicate key; got 'label' 3 times. JSON keeps only the last one: remove the others."),
+    ]
+
+
+@pytest.mark.parametrize("depth", [pytest.param(65, id="65"), pytest.param(200_000, id="200000")])
+def test_load_deeply_nested_json_is_a_config_error(tmp_path: Path, depth: int) -> None:
+    file = tmp_path / "x.json"
+    file.write_text(
+        '{"dataset_type": "text/csv", "methods": {"shap": {"baseline": ' + "[" * depth + "]" * depth + "}}}"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_analysis_config(file)
+    if depth < 1000:
+        assert info.value.errors == [
+            (
+                "methods.shap.baseline" + "[0]" * 61,  # the 65th array from the top: 3 objects, then lists
+                "nested more than 64 arrays and objects deep; got a deeper list. An analysis config needs a few "
+                "levels: flatten the value.",
+            )
+        ]
+    else:
+        assert str(info.value) == (
+            f"analysis config {str(file)!r}: nested too deeply to read (more than 64 arrays and objects deep). "
+            "An analysis config needs a few levels: flatten the values."
+        )
+
+
+def test_parse_deeply_nested_mapping_is_a_config_error() -> None:
+    deep: Any = []
+    for _ in range(5000):
+        deep = [deep]
+    document = changed(TABULAR, {})
+    document["methods"]["shap"]["baseline"] = deep  # not through changed(): deepcopy recurses
+    errors = errors_of(document)
+    assert errors == [
+        (
+            "methods.shap.baseline" + "[0]" * 61,
+            "nested more than 64 arrays and objects deep; got a deeper list. An analysis config needs a few "
+            "levels: flatten the value.",
+        )
+    ]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_load_non_finite_json_numbers(tmp_path: Path, literal: str) -> None:
+    file = tmp_path / "x.json"
+    doc = json.dumps(changed(TABULAR, {"methods.shap.baseline": [[35, 0, 7]]})).replace(
+        "[[35, 0, 7]]", f"[[35, {literal}, 7]]"
+    )
+    file.write_text(doc, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_analysis_config(file)
+    assert [p for p, _ in info.value.errors] == ["methods.shap.baseline[0][1]"]
+    assert "JSON has no NaN or Infinity" in info.value.errors[0][1]
 
 
 def test_load_rejects_other_sources() -> None:

@@ -228,6 +228,7 @@ def test_no_metadata_means_no_normalization(model_dir):
     ("text", "pattern"),
     [
         pytest.param("{not json", "cannot read it as JSON", id="bad-json"),
+        pytest.param("[" * 100_000 + "]" * 100_000, "cannot read it as JSON", id="nested-too-deep"),
         pytest.param("[1, 2]", "must hold a JSON object; got list", id="not-object"),
         pytest.param('{"text_normalization": "stem"}', "text_normalization must be one of.*got 'stem'", id="value"),
         pytest.param('{"labels": "sports"}', "labels must be a list of strings", id="labels-type"),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from openclarify.errors import ModelError
 from openclarify.models import CallablePredictor, SklearnPredictor, check_scores, load_model
@@ -86,3 +90,39 @@ def test_model_exception_becomes_model_error():
 
     with pytest.raises(ModelError, match="model 'm' raised KeyError on a batch of 3 records"):
         CallablePredictor(broken, name="m").predict(RECORDS)
+
+
+def test_classifier_outputs_are_named_by_its_classes():
+    y = ["cat", "dog", "fish"]
+    plain = LogisticRegression().fit(RECORDS, y)
+    assert SklearnPredictor(plain).label_headers == ("cat", "dog", "fish")
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression()).fit(RECORDS.to_numpy(), [0, 1, 1])
+    assert SklearnPredictor(pipeline).label_headers == ("0", "1")
+    assert SklearnPredictor(LinearRegression().fit(RECORDS, [1.0, 2.0, 4.0])).label_headers is None
+
+
+def test_python_model_imports_a_module_beside_it(tmp_path):
+    folder = tmp_path / "model_dir"
+    folder.mkdir()
+    (folder / "scaling_helper.py").write_text("FACTOR = 3.0\n")
+    (folder / "late_helper.py").write_text("OFFSET = 100.0\n")
+    (folder / "helper_pkg").mkdir()
+    (folder / "helper_pkg" / "__init__.py").write_text("")
+    (folder / "helper_pkg" / "weights.py").write_text("W = 2.0\n")
+    (folder / "json.py").write_text("raise RuntimeError('a helper named like a standard module is not imported')\n")
+    (folder / "model.py").write_text(
+        "import scaling_helper\n"
+        "from helper_pkg.weights import W\n"
+        "def score(df):\n"
+        "    import json\n"
+        "    import late_helper\n"
+        "    assert json.dumps([1]) == '[1]'\n"
+        "    return df['a'] * scaling_helper.FACTOR * W + late_helper.OFFSET\n"
+    )
+    path_before = list(sys.path)
+    predictor = load_model(f"{folder / 'model.py'}:score")
+    np.testing.assert_allclose(predictor.predict(RECORDS)[:, 0], [100.0, 106.0, 112.0])
+    assert sys.path == path_before
+    load_model(f"{folder / 'model.py'}:score")  # loading it again adds no second finder
+    finders = [f for f in sys.meta_path if getattr(f, "folder", None) == str(folder.resolve())]
+    assert len(finders) == 1 and sys.meta_path[-1] is finders[0]
