@@ -10,8 +10,8 @@ import csv
 import io
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -286,39 +286,127 @@ def test_proxy_chain_to_a_json_only_server(fasttext_dir):
 # --- the command ---------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# A loaded machine (CI, a laptop under other jobs) may take tens of seconds to start two interpreters that
+# import scikit-learn: every wait below polls until a generous deadline, and none assumes a worker.
+DEADLINE = 180.0
+
+
+class ServeCommand:
+    """``openclarify serve`` in a subprocess on a port the OS picks (read back from uvicorn's log)."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        self.log_path = log
+        self._log = log.open("w+")
+        environment = {**os.environ, "SAGEMAKER_BIND_TO_PORT": "0", **(env or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "openclarify", "serve", *args], stdout=self._log, stderr=self._log, env=environment
+        )
+        self.url = f"http://127.0.0.1:{self._port()}"
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_for(self, what: str, condition, deadline: float = DEADLINE):
+        end = time.monotonic() + deadline
+        while True:
+            found = condition()
+            if found:
+                return found
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited ({self.process.returncode}) before {what}:\n{self.log()}")
+            if time.monotonic() > end:
+                raise AssertionError(f"no {what} within {deadline:g}s:\n{self.log()}")
+            time.sleep(0.02)
+
+    def _port(self) -> int:
+        found = self.wait_for("port in the log", lambda: re.search(r"running on http://127\.0\.0\.1:(\d+)", self.log()))
+        return int(found.group(1))
+
+    def loaded(self) -> int:
+        return self.log().count("loaded in")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:  # pragma: no cover - should not happen
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def wait_ready_on(command: ServeCommand) -> None:
+    def ping() -> bool:
+        try:
+            return httpx.get(command.url + "/ping", timeout=10).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    command.wait_for("200 from /ping", ping)
 
 
 def test_serve_command_with_two_workers(sklearn_path, tabular, tmp_path):
-    port = free_port()
-    log = (tmp_path / "server.log").open("w+")
-    env = {**os.environ, "SAGEMAKER_MODEL_SERVER_WORKERS": "2", "SAGEMAKER_BIND_TO_PORT": str(port)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "openclarify", "serve", "--model", str(sklearn_path)], stdout=log, stderr=log, env=env
+    command = ServeCommand(
+        ["--model", str(sklearn_path)], tmp_path / "server.log", {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
     )
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url)
-        deadline = time.monotonic() + 30
-        while (tmp_path / "server.log").read_text().count("loaded in") < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert (tmp_path / "server.log").read_text().count("loaded in") == 2
+        wait_ready_on(command)
+        command.wait_for("both workers' models", lambda: command.loaded() == 2)
         expected = SklearnPredictor(joblib.load(sklearn_path)).predict(tabular)
-        for _ in range(4):  # new connections, spread over the workers
-            r = post(url, tabular_body(tabular))
+        for _ in range(4):  # new connections, answered by whichever worker accepts them
+            r = httpx.post(
+                command.url + "/invocations", content=tabular_body(tabular), headers={"Content-Type": "text/csv"},
+                timeout=DEADLINE,
+            )  # fmt: skip
+            assert r.status_code == 200, r.text
             assert csv_scores(r.text).tobytes() == expected.tobytes()
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:  # pragma: no cover - should not happen
-            server.kill()
-            server.wait()
-        log.close()
-    assert server.returncode == 0, (tmp_path / "server.log").read_text()
+        returncode = command.stop()
+    assert returncode == 0, command.log()
+
+
+CSV = {"Content-Type": "text/csv"}
+SLOW_SECOND_IMPORT = """\
+import os
+import time
+
+# The first worker to import this loads at once; the second takes {seconds} s.
+try:
+    os.close(os.open(os.path.join(os.path.dirname(__file__), "first-import"), os.O_CREAT | os.O_EXCL))
+except FileExistsError:
+    time.sleep({seconds})
+
+
+def predict(records):
+    return [1.0] * len(records)
+"""
+
+
+def test_no_request_reaches_a_worker_still_loading_its_model(tmp_path):
+    """While one worker already answers /ping, the other is loading: every request must still be served."""
+    model = tmp_path / "slow.py"
+    model.write_text(SLOW_SECOND_IMPORT.format(seconds=6))
+    command = ServeCommand(
+        ["--model", f"{model}:predict", "--workers", "2", "--feature-names", "x"], tmp_path / "server.log"
+    )
+    statuses: list[int] = []
+    try:
+        wait_ready_on(command)
+        while command.loaded() < 2 and command.process.poll() is None:
+            with httpx.Client(timeout=DEADLINE) as client:  # a new connection each time
+                statuses.append(client.post(command.url + "/invocations", content=b"1\n", headers=CSV).status_code)
+                statuses.append(client.get(command.url + "/ping").status_code)
+        during = len(statuses)
+        command.wait_for("both workers' models", lambda: command.loaded() == 2)
+        for _ in range(10):
+            with httpx.Client(timeout=DEADLINE) as client:
+                statuses.append(client.post(command.url + "/invocations", content=b"1\n", headers=CSV).status_code)
+    finally:
+        returncode = command.stop()
+    assert during >= 4, command.log()  # the slow worker's load was seen
+    assert statuses == [200] * len(statuses), statuses
+    assert returncode == 0, command.log()
 
 
 def test_serve_command_options_and_sagemaker_environment(monkeypatch, tmp_path):
@@ -340,6 +428,27 @@ def test_serve_command_options_and_sagemaker_environment(monkeypatch, tmp_path):
     assert (config.content_types, config.text_columns) == (("application/json",), ("b",))
     assert main(["serve", "--content-types", "text/html"]) == 2
     assert main(["serve", "--features", "data.["]) == 2
+
+
+def test_serve_and_proxy_slow_client_and_thread_options(monkeypatch):
+    served, proxied = [], []
+    monkeypatch.setattr("openclarify.serving.serve", served.append)
+    monkeypatch.setattr("openclarify.serving.run_proxy", proxied.append)
+    monkeypatch.setattr("openclarify.serving.resolve_model", lambda spec: spec)
+    assert main(["serve", "--workers", "1"]) == 0
+    config = served[-1]
+    assert (config.header_timeout, config.body_timeout, config.body_chunk_timeout) == (10.0, 60.0, 10.0)
+    assert (config.threads, config.spare_threads) == (1, 1)
+    timeouts = ["--header-timeout", "2.5", "--body-timeout", "30", "--body-chunk-timeout", "1.5"]
+    assert main(["serve", "--workers", "1", *timeouts, "--threads", "4", "--spare-threads", "0"]) == 0
+    config = served[-1]
+    assert (config.header_timeout, config.body_timeout, config.body_chunk_timeout) == (2.5, 30.0, 1.5)
+    assert (config.threads, config.spare_threads) == (4, 0)
+    assert main(["proxy", "--upstream", "http://127.0.0.1:9", "--workers", "1", *timeouts]) == 0
+    config = proxied[-1]
+    assert (config.header_timeout, config.body_timeout, config.body_chunk_timeout) == (2.5, 30.0, 1.5)
+    assert main(["serve", "--header-timeout", "0"]) == 2
+    assert main(["serve", "--spare-threads", "-1"]) == 2
 
 
 def test_serve_command_missing_model_exits_4(tmp_path, capsys):

@@ -9,6 +9,7 @@ import click
 __all__ = ["proxy", "serve"]
 
 _MEDIA = ("text/csv", "application/jsonlines", "application/json")
+_SECONDS = click.FloatRange(min=0, min_open=True)
 
 
 def _names(value: str | None) -> tuple[str, ...] | None:
@@ -44,6 +45,7 @@ def _listen_settings(
     port: int,
     workers: int | None,
     timeout: float,
+    slow_clients: tuple[float, float, float],
     feature_names: str | None,
     text_columns: str | None,
     features: str | None,
@@ -51,9 +53,13 @@ def _listen_settings(
     max_payload_bytes: int,
     access_log: bool,
 ) -> dict[str, Any]:
-    """The settings of the options in :func:`_common`, checked, as ServeConfig / ProxyConfig take them."""
+    """The settings of the options in :func:`_common`, checked, as ServeConfig / ProxyConfig take them.
+
+    ``slow_clients`` holds ``--header-timeout``, ``--body-timeout`` and ``--body-chunk-timeout``.
+    """
     from ..serving._config import default_workers
 
+    header_timeout, body_timeout, body_chunk_timeout = slow_clients
     return {
         "feature_names": _names(feature_names),
         "text_columns": _names(text_columns) or (),
@@ -61,6 +67,9 @@ def _listen_settings(
         "content_types": _media_types(content_types, "--content-types"),
         "max_payload_bytes": max_payload_bytes,
         "timeout": timeout,
+        "header_timeout": header_timeout,
+        "body_timeout": body_timeout,
+        "body_chunk_timeout": body_chunk_timeout,
         "workers": workers or default_workers(),
         "host": host,
         "port": port,
@@ -106,6 +115,29 @@ def _common(fn: Any) -> Any:
             help="Comma-separated column names of the records, for models that do not know them "
             "(file.py:function models). A scikit-learn model fitted on a DataFrame names its own columns. "
             "Default: column_0, column_1, ...",
+        ),
+        click.option(
+            "--body-chunk-timeout",
+            type=_SECONDS,
+            default=10.0,
+            show_default=True,
+            help="Longest pause, in seconds, between two pieces of a request body; longer ones get 408.",
+        ),
+        click.option(
+            "--body-timeout",
+            type=_SECONDS,
+            default=60.0,
+            show_default=True,
+            help="Seconds a client has to send a whole request body; slower ones get 408 and the connection is closed.",
+        ),
+        click.option(
+            "--header-timeout",
+            type=_SECONDS,
+            default=10.0,
+            show_default=True,
+            help="Seconds a connection has to send a request's headers, from its opening or the previous "
+            "response; past it the connection gets 408 (or is closed, when it sent nothing) so that slow or "
+            "idle clients cannot hold connections.",
         ),
         click.option(
             "--timeout",
@@ -163,14 +195,27 @@ def _common(fn: Any) -> Any:
     show_default=True,
     help="Requests each worker runs in the model at a time (on threads; the event loop stays free for /ping).",
 )
+@click.option(
+    "--spare-threads",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="Threads that take the place of model threads stuck in a call past --timeout (a call cannot be "
+    "stopped). Once all --threads + --spare-threads are stuck, requests get 503 and /ping answers 503 until "
+    "a call returns.",
+)
 @_common
 def serve(
     model: str,
     threads: int,
+    spare_threads: int,
     host: str,
     port: int,
     workers: int | None,
     timeout: float,
+    header_timeout: float,
+    body_timeout: float,
+    body_chunk_timeout: float,
     feature_names: str | None,
     text_columns: str | None,
     features: str | None,
@@ -185,8 +230,8 @@ def serve(
     text/csv (no header, one per line), application/jsonlines ({"features": [...]} or BlazingText's
     {"source": "..."} per line) or application/json (BlazingText's {"instances": [...]}), and answers
     in the Accept format: CSV score lines, or {"label": [...], "prob": [...]} per record for a
-    classifier ({"score": x} otherwise). Errors, with {"error": "..."}: 400 bad body, 406 Accept, 413 too
-    large, 415 Content-Type, 500 model failure, 503 loading, 504 timeout.
+    classifier ({"score": x} otherwise). Errors, with {"error": "..."}: 400 bad body, 406 Accept, 408 slow
+    client, 413 too large, 415 Content-Type, 500 model failure, 503 loading or busy, 504 timeout.
 
     In a container, `docker run IMAGE serve` serves /opt/ml/model on port 8080 (SAGEMAKER_BIND_TO_PORT).
     """
@@ -197,9 +242,10 @@ def serve(
     config = ServeConfig(
         model=model,
         threads=threads,
+        spare_threads=spare_threads,
         **_listen_settings(
-            host, port, workers, timeout, feature_names, text_columns, features, content_types,
-            max_payload_bytes, access_log,
+            host, port, workers, timeout, (header_timeout, body_timeout, body_chunk_timeout), feature_names,
+            text_columns, features, content_types, max_payload_bytes, access_log,
         ),
     )  # fmt: skip
     run_server(config)
@@ -241,6 +287,9 @@ def proxy(
     port: int,
     workers: int | None,
     timeout: float,
+    header_timeout: float,
+    body_timeout: float,
+    body_chunk_timeout: float,
     feature_names: str | None,
     text_columns: str | None,
     features: str | None,
@@ -263,8 +312,8 @@ def proxy(
         labels=_names(labels),
         k=k,
         **_listen_settings(
-            host, port, workers, timeout, feature_names, text_columns, features, content_types,
-            max_payload_bytes, access_log,
+            host, port, workers, timeout, (header_timeout, body_timeout, body_chunk_timeout), feature_names,
+            text_columns, features, content_types, max_payload_bytes, access_log,
         ),
     )  # fmt: skip
     run_proxy(config)

@@ -1,8 +1,9 @@
 """The model server: a Starlette app with SageMaker's ``GET /ping`` and ``POST /invocations``.
 
 The model is loaded on a background thread when the app starts, so ``/ping`` answers 503 until it is
-ready (or for good, with the reason, when loading failed). Each request is decoded, scored and
-encoded on a worker thread, never on the event loop, at most ``threads`` at a time per process.
+ready (or for good, with the reason, when loading failed), or, in worker processes that share a port,
+before the app accepts a connection. Each request is decoded, scored and encoded on a model thread,
+never on the event loop, at most ``threads`` at a time per process (see :class:`ModelThreads`).
 Errors are answered with ``{"error": "<one-line message>"}``; none ends the worker.
 """
 
@@ -14,15 +15,15 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -37,14 +38,16 @@ from ._codec import (
     encode_scores,
     parse_content_type,
 )
-from ._config import ServeConfig
+from ._config import DEFAULT_BODY_CHUNK_TIMEOUT, DEFAULT_BODY_TIMEOUT, ServeConfig
 from ._frame import records_frame
 from ._model import ServedModel, load_served_model
 from ._openapi import openapi_document
 
-__all__ = ["create_app", "error_response", "read_body"]
+__all__ = ["ModelBusy", "ModelThreads", "create_app", "error_response", "read_body", "request_error_response"]
 
 log = logging.getLogger("openclarify.serving")
+
+ModelLoading = Literal["background", "before_serving"]
 
 
 def _package_version() -> str:
@@ -54,24 +57,89 @@ def _package_version() -> str:
         return "0"
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    """``{"error": message}`` on one line, with ``status``."""
-    return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """``{"error": message}`` on one line, with ``status``.
+
+    A lone surrogate (in a model's own message, say) is written as its escape: UTF-8 cannot encode it.
+    """
+    line = " ".join(str(message).split()).encode("utf-8", "backslashreplace").decode("utf-8")
+    return JSONResponse({"error": line}, status_code=status, headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 past ``limit`` bytes (before reading when Content-Length says so)."""
+async def read_body(
+    request: Request,
+    limit: int,
+    *,
+    timeout: float = DEFAULT_BODY_TIMEOUT,
+    chunk_timeout: float = DEFAULT_BODY_CHUNK_TIMEOUT,
+) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes (before reading when Content-Length says so).
+
+    A client that sends it slower than that gets 408: when the whole body has not arrived within
+    ``timeout`` seconds, or no part of it for ``chunk_timeout`` seconds (uvicorn would wait for ever).
+    """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, f"body: {int(declared)} bytes is over the payload limit of {limit} bytes.")
+    expected = int(declared) if declared is not None and declared.isdigit() else None
+    if expected is not None and expected > limit:
+        raise RequestError(413, f"body: {expected} bytes is over the payload limit of {limit} bytes.")
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None:  # pragma: no cover - an ASGI app always runs in a task
+        raise RuntimeError("read_body: must be awaited in a task")
+    deadline = loop.time() + timeout
+    expired: list[bool] = []  # set by the timer: True when the whole-body bound ran out
+
+    # One timer, re-armed after each piece, that cancels this task when a bound runs out: cheaper than
+    # asyncio.wait_for, which starts a task per piece (about 40 times the cost of reading a small body).
+    def arm() -> asyncio.TimerHandle:
+        pause = loop.time() + chunk_timeout
+        return loop.call_at(min(deadline, pause), expire, deadline <= pause)
+
+    def expire(overall: bool) -> None:
+        expired.append(overall)
+        task.cancel()
+
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"body: over the payload limit of {limit} bytes.")
-        chunks.append(chunk)
+    receive = request.receive
+    timer = arm()
+    try:
+        while True:  # request.stream(), without an async generator in between
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, f"body: over the payload limit of {limit} bytes.")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+            timer.cancel()
+            timer = arm()
+    except asyncio.CancelledError:
+        if not expired:  # cancelled from outside (shutdown): not ours to answer
+            raise
+        if hasattr(task, "uncancel"):  # Python 3.11+: the cancellation is handled here
+            task.uncancel()
+        got = f"{size} of {expected} bytes" if expected is not None else f"{size} bytes"
+        if expired[0]:
+            raise RequestError(
+                408,
+                f"body: not received in full within {timeout:g}s; got {got}. "
+                "Send it faster, or raise the body timeout.",
+            ) from None
+        raise RequestError(
+            408, f"body: no data for {chunk_timeout:g}s; got {got}. Send the body without pauses."
+        ) from None
+    finally:
+        timer.cancel()
     return b"".join(chunks)
+
+
+def request_error_response(exc: RequestError) -> JSONResponse:
+    """The answer to a refused request; after a 408 the connection is closed (the rest of the body is unread)."""
+    return error_response(exc.status, str(exc), {"connection": "close"} if exc.status == 408 else None)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -87,7 +155,15 @@ class _Job:
         self.fn = fn
         self.future: Future[bytes] = Future()
         self.done = False  # the call has returned (or raised)
-        self.abandoned = False  # it outlived its timeout: its thread was replaced and ends after it
+        self.abandoned = False  # it outlived its timeout: its thread is stuck in it until it returns
+
+
+class ModelBusy(Exception):
+    """Every model thread is stuck in a call past its timeout; ``stuck`` is how many such calls there are."""
+
+    def __init__(self, stuck: int) -> None:
+        super().__init__(f"{stuck} model calls are past their timeout")
+        self.stuck = stuck
 
 
 class ModelThreads:
@@ -96,59 +172,125 @@ class ModelThreads:
     Jobs wait in one queue that the threads take from directly, so a thread that finishes a job starts
     the next one at once, without a round trip through the event loop (which, on a busy loop, costs as
     much as scoring a small request). A job past its timeout is answered 504: if it had not started it
-    is dropped; if it is still running, its thread is left to finish it and then end, and a new thread
-    takes its place, so that a model call that hangs does not hold up the requests after it.
+    is dropped; if it is still running, it keeps its thread until the model returns (a thread cannot be
+    stopped). So that one call that hangs does not hold up the requests after it, one of ``spare`` more
+    threads takes the stuck one's place while there is one: at most ``threads + spare`` threads ever run.
+    Once every thread is stuck, :meth:`run` raises :class:`ModelBusy` at once (503) instead of queueing
+    work no thread will take, until a stuck call returns; its thread then works again, or ends when
+    ``threads`` others already do.
     """
 
-    def __init__(self, threads: int, name: str = "openclarify-model") -> None:
+    def __init__(self, threads: int, *, spare: int = 1, name: str = "openclarify-model") -> None:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._name = name
         self._threads = threads
-        for _ in range(threads):
-            self._start_thread()
+        self._limit = threads + spare
+        self._alive = 0  # threads started and not ended
+        self._stuck = 0  # of those, threads in a call past its timeout
+        self._closed = False
+        with self._lock:
+            for _ in range(threads):
+                self._start_thread()
 
-    def _start_thread(self) -> None:
+    @property
+    def stuck(self) -> int:
+        """Calls past their timeout whose threads have not returned yet."""
+        return self._stuck
+
+    @property
+    def available(self) -> int:
+        """Threads that take new work (the others are stuck)."""
+        return self._alive - self._stuck
+
+    def _start_thread(self) -> None:  # with the lock held
+        self._alive += 1
         threading.Thread(target=self._work, name=self._name, daemon=True).start()
 
     def _work(self) -> None:
         while True:
             job = self._jobs.get()
             if job is None:
+                with self._lock:
+                    self._alive -= 1
                 return
             if not job.future.set_running_or_notify_cancel():  # timed out while it waited
                 continue
+            result = b""
+            error: BaseException | None = None
             try:
                 result = job.fn()
             except BaseException as exc:  # noqa: BLE001 - handed to the request, which answers it
-                with self._lock:
-                    job.done = True
-                job.future.set_exception(exc)
+                error = exc
+            with self._lock:
+                job.done = True
+                end = False
+                if job.abandoned:  # back from a call past its timeout
+                    self._stuck -= 1
+                    if self._closed or self._alive - self._stuck > self._threads:  # a spare took its place
+                        self._alive -= 1
+                        end = True
+            if error is not None:
+                job.future.set_exception(error)
             else:
-                with self._lock:
-                    job.done = True
                 job.future.set_result(result)
-            if job.abandoned:  # a new thread has taken this one's place
+            if end:
                 return
 
     async def run(self, fn: Callable[[], bytes], timeout: float) -> bytes:
-        """``fn()`` on a model thread; ``TimeoutError`` when it has not returned within ``timeout`` seconds."""
+        """``fn()`` on a model thread.
+
+        Raises
+        ------
+        TimeoutError
+            It has not returned within ``timeout`` seconds.
+        ModelBusy
+            Every thread is stuck in a call past its timeout.
+        """
+        with self._lock:
+            if self._alive - self._stuck <= 0:
+                raise ModelBusy(self._stuck)
         job = _Job(fn)
         self._jobs.put(job)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(job.future), timeout)
         except (TimeoutError, asyncio.TimeoutError):
-            if not job.future.cancel():  # running: abandon it to its thread, which a new one replaces
+            if not job.future.cancel():  # running: its thread is stuck until the call returns
                 with self._lock:
                     if not job.done:
                         job.abandoned = True
-                        self._start_thread()
+                        self._stuck += 1
+                        if self._alive < self._limit and not self._closed:
+                            self._start_thread()
             raise TimeoutError from None
 
     def close(self) -> None:
-        """End the threads once the jobs already queued are done (abandoned threads end on their own)."""
-        for _ in range(self._threads):
+        """End the threads once the jobs already queued are done (stuck threads end when their call returns)."""
+        with self._lock:
+            self._closed = True
+            working = self._alive - self._stuck
+        for _ in range(working):
             self._jobs.put(None)
+
+
+async def _on_daemon_thread(fn: Callable[[], None]) -> None:
+    """Await ``fn()`` run on a daemon thread (a load that hangs must not keep the process from exiting)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def finish() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def run() -> None:
+        try:
+            fn()
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop closed while fn ran
+                loop.call_soon_threadsafe(finish)
+
+    threading.Thread(target=run, name="openclarify-model-load", daemon=True).start()
+    await done
 
 
 class _State:
@@ -182,6 +324,18 @@ class _State:
     def unavailable(self) -> JSONResponse:
         return error_response(503, self.load_error or "model is loading; try again shortly.")
 
+    def busy(self, stuck: int) -> JSONResponse:
+        return error_response(
+            503,
+            f"model: busy, every model thread is held by a call past the timeout of {self.config.timeout:g}s; "
+            f"got {stuck} such calls. Try again when they return.",
+        )
+
+    def model_threads(self) -> ModelThreads:
+        if self.threads is None:  # served without the lifespan (uvicorn --lifespan off)
+            self.threads = ModelThreads(self.config.threads, spare=self.config.spare_threads)
+        return self.threads
+
     def score(self, model: ServedModel, body: bytes, media: MediaType, charset: str, accept: MediaType) -> bytes:
         """Decode, predict and encode one request (runs on a worker thread)."""
         # a text model reads every column as text: which CSV fields were quoted does not matter
@@ -197,13 +351,20 @@ class _State:
         )
 
 
-def create_app(config: ServeConfig, *, model: ServedModel | None = None) -> Starlette:
+def create_app(
+    config: ServeConfig, *, model: ServedModel | None = None, load: ModelLoading = "background"
+) -> Starlette:
     """The ASGI app serving ``config.model`` (or ``model``, already loaded).
 
-    Routes: ``GET /ping`` (200 once the model is loaded, 503 before or when loading failed),
-    ``POST /invocations`` (formats in :func:`openclarify.serving.decode_request` and
-    :func:`openclarify.serving.encode_scores`), ``GET /execution-parameters`` (SageMaker batch
-    transform) and ``GET /openapi.json``.
+    Routes: ``GET /ping`` (200 once the model is loaded, 503 before, when loading failed or while
+    every model thread is stuck past the timeout), ``POST /invocations`` (formats in
+    :func:`openclarify.serving.decode_request` and :func:`openclarify.serving.encode_scores`),
+    ``GET /execution-parameters`` (SageMaker batch transform) and ``GET /openapi.json``.
+
+    ``load`` says when the model is loaded: ``"background"``, on a thread once the app starts, while
+    ``/ping`` answers 503; ``"before_serving"``, in the app's startup, which uvicorn completes before it
+    accepts a connection. Worker processes that share a port need the second: a connection goes to
+    whichever process accepts it, so one still loading must not accept any.
     """
     state = _State(config, model)
     document = openapi_document(
@@ -215,31 +376,43 @@ def create_app(config: ServeConfig, *, model: ServedModel | None = None) -> Star
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.threads = ModelThreads(config.threads)
-        if state.model is None:
+        threads = state.model_threads()
+        if state.model is None and load == "before_serving":
+            await _on_daemon_thread(state.load)
+        elif state.model is None:
             threading.Thread(target=state.load, name="openclarify-model-load", daemon=True).start()
         try:
             yield
         finally:
-            state.threads.close()
+            threads.close()
 
     async def ping(request: Request) -> Response:
-        return JSONResponse({"status": "ok"}) if state.model is not None else state.unavailable()
+        if state.model is None:
+            return state.unavailable()
+        threads = state.model_threads()
+        if threads.available <= 0:
+            return state.busy(threads.stuck)
+        return JSONResponse({"status": "ok"})
 
     async def invocations(request: Request) -> Response:
         model = state.model
         if model is None:
             return state.unavailable()
-        if state.threads is None:  # served without the lifespan (uvicorn --lifespan off)
-            state.threads = ModelThreads(config.threads)
+        threads = state.model_threads()
         try:
             media, charset = parse_content_type(request.headers.get("content-type"), config.content_types)
             accept = choose_accept(request.headers.get("accept"), media)
-            body = await read_body(request, config.max_payload_bytes)
+            body = await read_body(
+                request, config.max_payload_bytes, timeout=config.body_timeout, chunk_timeout=config.body_chunk_timeout
+            )
             work = partial(state.score, model, body, media, charset, accept)
-            content = await state.threads.run(work, config.timeout)
+            content = await threads.run(work, config.timeout)
         except RequestError as exc:
-            return error_response(exc.status, str(exc))
+            return request_error_response(exc)
+        except ClientDisconnect:  # gone before the whole body arrived: nobody reads the answer
+            return error_response(400, "body: the client closed the connection before sending all of it.")
+        except ModelBusy as exc:
+            return state.busy(exc.stuck)
         except TimeoutError:
             return error_response(504, f"model: no answer within the timeout of {config.timeout:g}s.")
         except ModelError as exc:

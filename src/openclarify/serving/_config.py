@@ -11,9 +11,13 @@ from typing import Any, TypeVar
 from ._codec import MEDIA_TYPES, MediaType
 
 __all__ = [
+    "DEFAULT_BODY_CHUNK_TIMEOUT",
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_HEADER_TIMEOUT",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "DEFAULT_MODEL_DIR",
     "DEFAULT_PORT",
+    "DEFAULT_SPARE_THREADS",
     "DEFAULT_TIMEOUT",
     "ProxyConfig",
     "ServeConfig",
@@ -24,6 +28,12 @@ DEFAULT_MODEL_DIR = "/opt/ml/model"  # where SageMaker unpacks model.tar.gz in a
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT = 60.0  # seconds; SageMaker's model servers default to 60
 DEFAULT_MAX_PAYLOAD_BYTES = 6_291_456  # InvokeEndpoint's Body limit (6 MB)
+# Slow clients: a connection may take this long to send a request's headers, and its body, before it
+# gets 408 and is closed (uvicorn bounds neither; its keep-alive timeout starts only after a response).
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 60.0  # the whole body; 6 MB in 60 s is 100 kB/s
+DEFAULT_BODY_CHUNK_TIMEOUT = 10.0  # the longest pause between two pieces of a body
+DEFAULT_SPARE_THREADS = 1
 
 
 def default_workers() -> int:
@@ -53,6 +63,9 @@ class _ListenConfig:
     content_types: tuple[MediaType, ...] = MEDIA_TYPES
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     timeout: float = DEFAULT_TIMEOUT
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    body_chunk_timeout: float = DEFAULT_BODY_CHUNK_TIMEOUT
     workers: int = 1
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -90,8 +103,18 @@ class ServeConfig(_ListenConfig):
         Largest request body; larger ones get 413.
     timeout
         Seconds a request may take in the model; slower ones get 504.
+    header_timeout
+        Seconds a connection has to send a request's line and headers, counted from its opening or from
+        the previous response; past it the connection gets 408 (closed without one when it sent nothing).
+    body_timeout, body_chunk_timeout
+        Seconds to receive a request's whole body, and the longest pause between two pieces of it; past
+        either the request gets 408 and the connection is closed.
     threads
         Requests each worker process runs in the model at a time.
+    spare_threads
+        Threads that take the place of model threads stuck in a call past ``timeout`` (a thread cannot
+        be stopped; it is free again when the model returns). At most ``threads + spare_threads``
+        threads run; once all are stuck, requests get 503 and ``/ping`` answers 503 until one returns.
     workers
         Worker processes, each with its own copy of the model.
     host, port, access_log
@@ -100,6 +123,7 @@ class ServeConfig(_ListenConfig):
 
     model: str = DEFAULT_MODEL_DIR
     threads: int = 1
+    spare_threads: int = DEFAULT_SPARE_THREADS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,6 +144,8 @@ class ProxyConfig(_ListenConfig):
         ``labels``, else none is sent.
     feature_names, text_columns, features, content_types, max_payload_bytes, timeout, workers, host, port, access_log
         As for :class:`ServeConfig`; ``timeout`` bounds each upstream call.
+    header_timeout, body_timeout, body_chunk_timeout
+        As for :class:`ServeConfig`.
     """
 
     upstream: str

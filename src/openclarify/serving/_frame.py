@@ -12,15 +12,17 @@ forces columns to text. Numbers are parsed correctly rounded, so a float the cli
 from __future__ import annotations
 
 import functools
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..data._columns import is_numeric, to_float, to_text, where_fixed
-from ._codec import Payload, RequestError
+from ..data._columns import is_numeric, to_float, to_text
+from ..errors import DataError
+from ._codec import RANGE_HINT, Payload, RequestError, number_text
 
 __all__ = ["records_frame"]
 
@@ -44,13 +46,62 @@ def _fast_floats(values: Sequence[Any]) -> np.ndarray | None:
     return None
 
 
+# A number written in decimal (not "inf" or "Infinity"): one that reads as infinite has overflowed.
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+# Past this many characters pandas reads no number (Python's int() limit): the column would turn to text.
+_LONGEST_NUMBER = 4300
+INF_FIX = "Write a finite number, or leave the value out (empty, null) for a missing one."
+
+
+def _overflow(values: Sequence[Any], name: str, positions: Iterable[int]) -> RequestError | None:
+    """The error for the first decimal number at ``positions`` that float64 cannot hold (read as inf)."""
+    for i in positions:
+        value = values[i]
+        if isinstance(value, str) and _DECIMAL.fullmatch(value) and math.isinf(float(value)):
+            return RequestError(
+                400,
+                f"record {i + 1}, column {name!r}: a number outside the float64 range; got {number_text(value)}. "
+                f"{RANGE_HINT}",
+            )
+    return None
+
+
+def _check_finite(values: Sequence[Any], name: str, floats: np.ndarray) -> None:
+    """Refuse infinite numbers, as the analysis data layer does: a number past the range, or inf itself."""
+    infinite = np.flatnonzero(np.isinf(floats)).tolist()
+    if not infinite:
+        return
+    error = _overflow(values, name, infinite)
+    if error is not None:
+        raise error
+    i = infinite[0]
+    value = values[i] if isinstance(values[i], str) else float(floats[i])
+    raise RequestError(
+        400, f"record {i + 1}, column {name!r}: infinite numbers are not supported; got {value!r}. {INF_FIX}"
+    )
+
+
+def _record_number(row: int) -> str:
+    return f"record {row + 1}"
+
+
 def _column(values: Sequence[Any], name: str, text: bool) -> pd.Series:
     if not text:
         fast = _fast_floats(values)
         if fast is not None:
+            _check_finite(values, name, fast)
             return pd.Series(fast, dtype=np.float64)
         if is_numeric(values):
-            return to_float(values, name, where_fixed("request"), "")
+            try:
+                series = to_float(values, name, _record_number, "")
+            except DataError as exc:  # the data layer's refusal (an infinite number) is the request's fault
+                raise _overflow(values, name, range(len(values))) or RequestError(400, str(exc)) from None
+            _check_finite(values, name, series.to_numpy())
+            return series
+        long = [i for i, v in enumerate(values) if isinstance(v, str) and len(v) > _LONGEST_NUMBER]
+        error = _overflow(values, name, long)
+        if error is not None:
+            raise error
     return to_text(values)
 
 
@@ -58,16 +109,18 @@ def _names(payload: Payload, feature_names: Sequence[str] | None) -> tuple[str, 
     rows = payload.rows
     if isinstance(rows[0], dict):
         keys = tuple(str(k) for k in rows[0])
-        if feature_names is None:
-            return keys
-        unknown = sorted(set(keys) - set(feature_names))
-        if unknown:
-            raise RequestError(
-                400,
-                f"record 1: unknown feature names {unknown[:10]!r}; the model's features are "
-                f"{list(feature_names)[:20]!r}.",
-            )
-        return tuple(feature_names)
+        names = keys if feature_names is None else tuple(feature_names)
+        known = set(names)
+        for i, row in enumerate(rows):  # every record: a name no column takes would be dropped unseen
+            if not row.keys() <= known:
+                unknown = sorted(set(row) - known)
+                origin = (
+                    f"the features are {list(keys)[:20]!r} (from the first record)"
+                    if feature_names is None
+                    else f"the model's features are {list(feature_names)[:20]!r}"
+                )
+                raise RequestError(400, f"record {i + 1}: unknown feature names {unknown[:10]!r}; {origin}.")
+        return names
     width = len(rows[0])
     if feature_names is None:
         return tuple(f"column_{j}" for j in range(width))

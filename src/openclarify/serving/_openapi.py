@@ -96,7 +96,10 @@ def openapi_document(
                     "summary": "Health check",
                     "responses": {
                         "200": {"description": "The model is loaded and answers."},
-                        "503": _error("The model is still loading, or failed to load."),
+                        "503": _error(
+                            "The model is still loading or failed to load, or every model thread is held by a "
+                            "call past the timeout."
+                        ),
                     },
                 }
             },
@@ -119,10 +122,14 @@ def openapi_document(
                         "200": {"description": "One answer per record, in request order.", "content": response_content},
                         "400": _error("The body cannot be decoded, or a record has the wrong number of values."),
                         "406": _error("Accept names no format this server writes."),
+                        "408": _error("The body did not arrive within the body timeouts; the connection is closed."),
                         "413": _error(f"The body is larger than {max_payload_bytes} bytes."),
                         "415": _error("Content-Type is not one this server reads."),
                         "500": _error("The model failed on the records."),
-                        "503": _error("The model is still loading, or failed to load."),
+                        "503": _error(
+                            "The model is still loading or failed to load, or every model thread is held by a "
+                            "call past the timeout."
+                        ),
                         "504": _error("The model took longer than the timeout."),
                     },
                 }

@@ -24,12 +24,12 @@ import pandas as pd
 import urllib3
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._typing import FloatArray
-from ._app import _http_error, _package_version, error_response, read_body
+from ._app import _http_error, _package_version, error_response, read_body, request_error_response
 from ._codec import (
     LABEL_PREFIX,
     MediaType,
@@ -214,10 +214,16 @@ def create_proxy_app(config: ProxyConfig) -> Starlette:
         try:
             media, charset = parse_content_type(request.headers.get("content-type"), config.content_types)
             accept = choose_accept(request.headers.get("accept"), media)
-            body = await read_body(request, config.max_payload_bytes)
+            body = await read_body(
+                request, config.max_payload_bytes, timeout=config.body_timeout, chunk_timeout=config.body_chunk_timeout
+            )
             content = await anyio.to_thread.run_sync(partial(forward, body, media, charset, accept))
-        except (RequestError, UpstreamError) as exc:
+        except RequestError as exc:
+            return request_error_response(exc)
+        except UpstreamError as exc:
             return error_response(exc.status, str(exc))
+        except ClientDisconnect:  # gone before the whole body arrived: nobody reads the answer
+            return error_response(400, "body: the client closed the connection before sending all of it.")
         except Exception as exc:  # noqa: BLE001 - a bug must not end the worker; log it whole
             log.exception("500: unexpected error")
             return error_response(500, f"unexpected {type(exc).__name__}: {exc}")

@@ -10,13 +10,16 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 
 from ._app import create_app
-from ._config import ProxyConfig, ServeConfig
+from ._config import DEFAULT_HEADER_TIMEOUT, ProxyConfig, ServeConfig
 from ._proxy import create_proxy_app
+
+if TYPE_CHECKING:
+    from ._protocol import HttpImplementation
 
 __all__ = ["background_server", "proxy_app_from_environment", "run_proxy", "serve", "serve_app_from_environment"]
 
@@ -37,9 +40,9 @@ def _worker_logging() -> None:
 
 
 def serve_app_from_environment() -> Starlette:
-    """App factory for worker processes of :func:`serve`."""
+    """App factory for worker processes of :func:`serve`: each loads its model before it accepts a connection."""
     _worker_logging()
-    return create_app(ServeConfig.from_json(os.environ[_SERVE_ENV]))
+    return create_app(ServeConfig.from_json(os.environ[_SERVE_ENV]), load="before_serving")
 
 
 def proxy_app_from_environment() -> Starlette:
@@ -73,43 +76,75 @@ def _uvicorn_options(config: ServeConfig | ProxyConfig) -> dict[str, Any]:
     }
 
 
+def _run_uvicorn(app: Starlette | str, config: ServeConfig | ProxyConfig) -> None:
+    """What ``uvicorn.run`` does, with our protocol (the header timeout) in every worker process.
+
+    ``app`` is the app itself for one worker, or the import string of its factory for several: each
+    worker process then imports it, builds the app and serves the socket the parent bound.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from ._protocol import UvicornConfig, http_protocol
+
+    options = _uvicorn_options(config)
+    server_config = UvicornConfig(
+        app,
+        header_timeout=config.header_timeout,
+        http=http_protocol(),
+        workers=config.workers,
+        factory=isinstance(app, str),
+        **options,
+    )
+    try:
+        if config.workers > 1:
+            Multiprocess(server_config, sockets=[server_config.bind_socket()]).run()
+        else:
+            uvicorn.Server(server_config).run()
+    except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C while shutting down
+        pass
+
+
 def serve(config: ServeConfig) -> None:
     """Serve ``config.model`` until interrupted (SIGINT or SIGTERM).
 
-    With one worker the app runs in this process; with more, uvicorn starts ``config.workers``
-    processes that each load the model (so memory grows with the worker count) and share the port.
+    With one worker the app runs in this process, and ``/ping`` answers 503 while the model loads. With
+    more, uvicorn starts ``config.workers`` processes that each load the model (so memory grows with
+    the worker count) and share the port; each loads its model before it accepts a connection, so no
+    request reaches a worker that is not ready.
     """
-    import uvicorn
-
     if config.workers == 1:
-        uvicorn.run(create_app(config), **_uvicorn_options(config))
+        _run_uvicorn(create_app(config), config)
         return
     with _environment(_SERVE_ENV, config.to_json()):
-        uvicorn.run(
-            f"{__name__}:serve_app_from_environment", factory=True, workers=config.workers, **_uvicorn_options(config)
-        )
+        _run_uvicorn(f"{__name__}:serve_app_from_environment", config)
 
 
 def run_proxy(config: ProxyConfig) -> None:
     """Run the format proxy until interrupted (SIGINT or SIGTERM), with ``config.workers`` processes."""
-    import uvicorn
-
     if config.workers == 1:
-        uvicorn.run(create_proxy_app(config), **_uvicorn_options(config))
+        _run_uvicorn(create_proxy_app(config), config)
         return
     with _environment(_PROXY_ENV, config.to_json()):
-        uvicorn.run(
-            f"{__name__}:proxy_app_from_environment", factory=True, workers=config.workers, **_uvicorn_options(config)
-        )
+        _run_uvicorn(f"{__name__}:proxy_app_from_environment", config)
 
 
 @contextmanager
-def background_server(app: Starlette, *, host: str = "127.0.0.1", startup_timeout: float = 30.0) -> Iterator[str]:
+def background_server(
+    app: Starlette,
+    *,
+    host: str = "127.0.0.1",
+    startup_timeout: float = 30.0,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    http: HttpImplementation = "auto",
+) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free port in a background thread; yield its base URL.
 
     For tests and notebooks: the socket is bound before the server starts (no race for the port),
     and the server is stopped when the block ends. The model may still be loading when the URL is
-    yielded: wait for ``GET /ping`` to answer 200.
+    yielded: wait for ``GET /ping`` to answer 200. ``header_timeout`` bounds the time a connection
+    takes to send a request's headers (see :class:`ServeConfig`); ``http`` picks uvicorn's HTTP
+    implementation.
 
     Examples
     --------
@@ -119,11 +154,21 @@ def background_server(app: Starlette, *, host: str = "127.0.0.1", startup_timeou
     """
     import uvicorn
 
+    from ._protocol import UvicornConfig, http_protocol
+
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", access_log=False)
+    config = UvicornConfig(
+        app,
+        header_timeout=header_timeout,
+        http=http_protocol(http),
+        log_level="warning",
+        lifespan="on",
+        ws="none",
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="openclarify-server", daemon=True)
     thread.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from contextlib import contextmanager
 
@@ -159,3 +160,55 @@ def test_ping_stays_503_when_the_model_cannot_load(tmp_path):
         assert r.status_code == 503
         assert "model failed to load" in r.json()["error"]
         assert "no such thing" in r.json()["error"]
+
+
+def test_a_hanging_model_is_busy_503_and_ping_says_so_until_its_calls_return():
+    release = threading.Event()
+
+    def hang_on_99(records: pd.DataFrame) -> np.ndarray:
+        if (records["x"].to_numpy() == 99).any():
+            release.wait(30)
+        return np.zeros(len(records))
+
+    busy = (
+        "model: busy, every model thread is held by a call past the timeout of 0.5s; got 2 such calls. "
+        "Try again when they return."
+    )
+    config = ServeConfig(timeout=0.5, threads=1, spare_threads=1)
+    try:
+        with TestClient(create_app(config, model=served(hang_on_99))) as c:
+            for _ in range(2):  # the first call's thread is replaced by the spare, the second's is not
+                r = post(c, b"99\n")
+                assert r.status_code == 504, r.text
+            model_threads = sum(t.name == "openclarify-model" for t in threading.enumerate())
+            for _ in range(5):
+                r = post(c, b"1\n")
+                assert (r.status_code, r.json()) == (503, {"error": busy})
+            assert sum(t.name == "openclarify-model" for t in threading.enumerate()) == model_threads
+            r = c.get("/ping")
+            assert (r.status_code, r.json()) == (503, {"error": busy})
+            release.set()
+            deadline = time.monotonic() + 10
+            while c.get("/ping").status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert post(c, b"1\n").text == "0.0\n"
+    finally:
+        release.set()
+
+
+def test_loading_before_serving_accepts_no_connection_until_the_model_is_loaded(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text("import time\ntime.sleep(0.4)\n\ndef predict(df):\n    return [1.0] * len(df)\n")
+    start = time.monotonic()
+    with TestClient(create_app(ServeConfig(model=str(tmp_path)), load="before_serving")) as c:
+        assert time.monotonic() - start >= 0.4  # the server started only once the model was there
+        assert c.get("/ping").status_code == 200
+        assert post(c, b"1\n").text == "1.0\n"
+
+
+def test_loading_before_serving_that_fails_serves_the_reason(tmp_path):
+    (tmp_path / "model.py").write_text("raise ImportError('no such thing')\n")
+    with TestClient(create_app(ServeConfig(model=str(tmp_path)), load="before_serving")) as c:
+        r = c.get("/ping")
+        assert r.status_code == 503
+        assert "model failed to load" in r.json()["error"] and "no such thing" in r.json()["error"]

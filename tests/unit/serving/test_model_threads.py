@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from openclarify.serving._app import ModelThreads
+from openclarify.serving._app import ModelBusy, ModelThreads
 
 
 def _threads_named(name: str) -> int:
@@ -105,3 +105,68 @@ def test_a_call_that_times_out_while_waiting_never_runs():
 
     asyncio.run(main())
     assert ran == []
+
+
+def test_a_hanging_model_never_grows_the_threads_past_threads_plus_spares():
+    """Each timed-out call keeps its thread; a spare takes its place while there is one, then calls are refused."""
+    release = threading.Event()
+    counts: list[int] = []
+
+    def hang() -> bytes:
+        release.wait(30)
+        return b"late"
+
+    async def main() -> list[str]:
+        pool = ModelThreads(2, spare=1, name="test-bound")
+        outcomes = []
+        try:
+            for _ in range(10):
+                try:
+                    await pool.run(hang, 0.5)  # time enough for a free thread to take it, even on a busy machine
+                except TimeoutError:
+                    outcomes.append("timeout")
+                except ModelBusy as exc:
+                    outcomes.append(f"busy {exc.stuck}")
+                counts.append(_threads_named("test-bound"))
+            assert (pool.stuck, pool.available) == (3, 0)
+            release.set()
+            deadline = time.monotonic() + 10
+            while pool.stuck and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert (pool.stuck, pool.available) == (0, 2)
+            assert await pool.run(lambda: b"next", 5) == b"next"
+            counts.append(_threads_named("test-bound"))
+        finally:
+            pool.close()
+        return outcomes
+
+    outcomes = asyncio.run(main())
+    assert outcomes == ["timeout"] * 3 + ["busy 3"] * 7
+    assert max(counts) == 3  # never more than threads + spare, however many calls time out
+    assert counts[-1] == 2  # back to `threads` once the stuck calls returned
+    deadline = time.monotonic() + 5
+    while _threads_named("test-bound") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _threads_named("test-bound") == 0
+
+
+def test_without_spares_a_stuck_call_holds_its_thread():
+    release = threading.Event()
+
+    async def main() -> None:
+        pool = ModelThreads(1, spare=0, name="test-nospare")
+        try:
+            with pytest.raises(TimeoutError):
+                await pool.run(lambda: release.wait(30) and b"late", 0.5)
+            assert _threads_named("test-nospare") == 1
+            with pytest.raises(ModelBusy):
+                await pool.run(lambda: b"refused", 5)
+            release.set()
+            deadline = time.monotonic() + 10
+            while pool.stuck and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert await pool.run(lambda: b"again", 5) == b"again"
+        finally:
+            pool.close()
+
+    asyncio.run(main())
