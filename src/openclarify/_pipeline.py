@@ -41,6 +41,7 @@ from .outputs import (
     write_json,
 )
 from .shapley import TextShapResult, kernel_shap, kernel_shap_text, summarize_baseline
+from .shapley._estimator import _blame_data as blame_data
 from .text import Segmenter, WhitespaceMode
 
 __all__ = ["AnalysisResult", "ModelFactory", "run_analysis"]
@@ -150,7 +151,9 @@ def _labels(config: AnalysisConfig, n_outputs: int, model_names: Sequence[str] |
     headers = config.predictor.label_headers if config.predictor else None
     if not headers:
         if model_names is not None and len(model_names) == n_outputs and len(set(model_names)) == n_outputs:
-            return list(model_names)  # a model that knows its labels (fastText): name the outputs by them
+            # a model that knows its labels (fastText, a scikit-learn classifier's classes_, an endpoint
+            # that answers with labels): name the outputs by them
+            return list(model_names)
         return [f"label{k}" for k in range(n_outputs)]
     if len(headers) == n_outputs:
         return list(headers)
@@ -691,7 +694,11 @@ def run_analysis(
             baseline = _baseline(config, dataset, base_dir, seed)
         player_names = [p[0] if len(p) == 1 else "+".join(p) for p in players]
         # name the outputs before the long part of the job, so a label_headers mismatch fails at once
-        labels = _labels(config, model.predict(baseline).shape[1], getattr(model, "label_headers", None))
+        try:
+            n_outputs = model.predict(baseline).shape[1]
+        except DataError as exc:  # a model failing on a missing number of the baseline: name its record
+            raise (blame_data(exc, model, [("baseline", baseline, 0)]) or exc) from exc.__cause__
+        labels = _labels(config, n_outputs, getattr(model, "label_headers", None))
 
         if text_cols:
             run = _explain_text(

@@ -217,7 +217,10 @@ def test_a_missing_baseline_value_the_model_cannot_take_is_a_data_error(tmp_path
     _setup(tmp_path, STRICT, config=_config({"baseline": [["M", None, 0.3]]}))
     code, err = _analyze(tmp_path)
     assert code == EXIT_DATA, err
-    assert "column 'Length'" in err and "raised ValueError" in err and "Input contains NaN" in err, err
+    assert err.startswith(
+        "openclarify: data error: baseline record 0 (numbered from 0), column 'Length': model 'model.py:predict' "
+        "raised ValueError on records built from it: Input contains NaN; got nan."
+    ), err
 
 
 def test_missing_numbers_a_model_accepts_are_explained(tmp_path):

@@ -230,7 +230,7 @@ def test_join_values_that_spreadsheets_run_as_formulas_are_written_as_they_are(j
     """out.csv is data: a join value like '=1+2' or '-5' is kept byte for byte (not prefixed with a quote),
     as Clarify writes it; the README says to import it as text in a spreadsheet."""
     lines = (job / "data.csv").read_text().splitlines()
-    values = ["=1+2", "+A1", "-5", "@SUM(A1)", "=HYPERLINK(\"http://x\")"]
+    values = ["=1+2", "+A1", "-5", "@SUM(A1)", '=HYPERLINK("http://x")']
     rows = [lines[0] + ",id"] + [f"{line},{values[i % len(values)]}" for i, line in enumerate(lines[1:])]
     (job / "data.csv").write_text("\n".join(rows) + "\n")
     config = _config()

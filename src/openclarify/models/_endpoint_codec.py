@@ -387,10 +387,10 @@ def _csv_cell_value(cell: str) -> Any:
     if text.startswith("["):
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             try:
                 return ast.literal_eval(text)
-            except (ValueError, SyntaxError):
+            except (ValueError, SyntaxError, RecursionError, MemoryError):
                 raise ResponseFormatError(f"cannot read the cell {cell!r} as a list") from None
     return text
 
@@ -642,12 +642,12 @@ class ResponseParser:
             text = line.strip(_JSON_WHITESPACE)
             try:
                 value, end = scan(text, 0)
-            except (StopIteration, ValueError):
+            except (StopIteration, ValueError, RecursionError):
                 end = -1
             if end != len(text):
                 try:
                     value = json.loads(line)
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                     raise ResponseFormatError(f"line {i} is not JSON ({exc})") from None
             items.append(self._select(value, f"line {i}"))
             if labels is not None:
@@ -657,7 +657,7 @@ class ResponseParser:
     def _json(self, text: str, n_records: int, labels: list[Any] | None) -> list[Any]:
         try:
             document = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise ResponseFormatError(f"the body is not JSON ({exc})") from None
         found = self._path.search(document) if self._path is not None else document
         if found is None:

@@ -183,6 +183,10 @@ def _load_json(path: Path, what: str) -> Any:
             f"{what} '{path}': not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
             "Give the file the analysis wrote, complete."
         ) from exc
+    except (RecursionError, ValueError) as exc:  # nested too deep, or an integer of thousands of digits
+        raise ReportError(
+            f"{what} '{path}': not JSON an analysis writes ({exc}). Give the file the analysis wrote."
+        ) from exc
     except OSError as exc:
         raise ReportError(f"{what} '{path}': cannot be read ({exc.strerror or exc}).") from exc
 

@@ -94,11 +94,22 @@ def summarize_baseline(
     Raises
     ------
     DataError
-        ``data`` is empty.
+        ``data`` is empty, or a numerical column holds no value at all.
     """
     if len(data) == 0:
         raise DataError(
             "baseline: cannot compute a baseline from an empty dataset; got 0 rows. Give methods.shap.baseline."
+        )
+    empty = [
+        name
+        for name, is_cat in zip(data.columns, categorical, strict=True)
+        if not is_cat and pd.to_numeric(data[name], errors="coerce").isna().all()
+    ]
+    if empty:
+        raise DataError(
+            f"baseline: numerical columns {empty!r} have no value in the {len(data)} records sampled for the K-means "
+            "baseline (every cell is missing), so there is no mean to take; got only missing values. Give "
+            "methods.shap.baseline, or fill or drop those columns."
         )
     data = data.reset_index(drop=True)
     rng = np.random.default_rng(seed)

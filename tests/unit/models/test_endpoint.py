@@ -797,3 +797,17 @@ def test_no_aws_credentials_is_a_model_error(no_aws_settings, monkeypatch):
     )
     assert predictor.stats.requests == 0  # nothing was sent
     predictor.close()
+
+
+@pytest.mark.parametrize(
+    ("payload", "accept_type"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+        (b"[" * 100_000 + b"]" * 100_000 + b"\n", "application/jsonlines"),
+        (b'"' + b"[" * 100_000 + b']"\n', "text/csv"),
+    ],
+    ids=["json", "jsonlines", "csv-cell"],
+)
+def test_an_answer_nested_too_deep_is_a_format_error(payload, accept_type):
+    with pytest.raises(ResponseFormatError):
+        parse(payload, 1, accept_type)

@@ -45,7 +45,9 @@ def test_a_folder_with_files_no_job_wrote_is_refused_unless_overwrite(tmp_path):
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / "sub").mkdir()
-    with pytest.raises(OutputError, match=r"holds 2 files no openclarify job wrote \('notes.txt', 'sub/'\).*--overwrite"):
+    with pytest.raises(
+        OutputError, match=r"holds 2 files no openclarify job wrote \('notes.txt', 'sub/'\).*--overwrite"
+    ):
         _publish(out, {"analysis.json": "{}"})
     assert (out / "notes.txt").read_text() == "mine"  # nothing was touched
     assert sorted(p.name for p in out.iterdir()) == [".openclarify.lock", "notes.txt", "sub"]
@@ -181,3 +183,9 @@ def test_files_a_report_adds_later_join_the_manifest(tmp_path):
     (clarify / "report.html").write_text("<p>")
     add_published(clarify, [clarify / "report.html"])  # no manifest: left as it is
     assert sorted(p.name for p in clarify.iterdir()) == ["report.html"]
+
+
+def test_an_analysis_json_nested_too_deep_is_a_report_error(tmp_path):
+    (tmp_path / "analysis.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ReportError, match="analysis.json '.*': not JSON an analysis writes"):
+        read_output_folder(tmp_path)

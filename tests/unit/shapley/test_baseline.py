@@ -54,6 +54,12 @@ def test_empty_data_is_a_data_error():
         summarize_baseline(pd.DataFrame({"x": []}), [False])
 
 
+def test_a_numerical_column_with_no_value_is_a_data_error():
+    data = pd.DataFrame({"x": [1.0, 2.0, 3.0], "empty": [np.nan, np.nan, np.nan], "c": ["a", None, "b"]})
+    with pytest.raises(DataError, match=r"numerical columns \['empty'\] have no value in the 3 records sampled"):
+        summarize_baseline(data, [False, False, True])
+
+
 def test_missing_values_do_not_break_the_clustering():
     data = pd.DataFrame(
         {"x": [1.0, np.nan, 3.0, 10.0, 11.0, np.nan], "c": pd.Series(["a", None, "a", "b", None, "b"], dtype=object)}
