@@ -30,6 +30,7 @@ from PIL import Image
 
 from openclarify.cli import main
 from openclarify.errors import ApproximationWarning
+from openclarify.outputs import MANIFEST_FILE, published_files
 from openclarify.report import load_report, write_reports
 from support.browser import HeadlessChromium, PageResult, browser_required, require_chromium
 
@@ -62,6 +63,8 @@ def predict(df):
     return np.stack([1.0 - p, p], axis=1)
 '''
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# CI installs DejaVu fonts only, which lack CJK glyphs: the PDF says so (the HTML is not affected)
+NO_CJK_FONT = r"report\.pdf: no installed font has \d+ of the report's characters"
 
 # every record section: its row, label, texts and units (text, data-attribution, style, computed colour)
 RECORDS_JS = """[...document.querySelectorAll('section.oc-record')].map(s => ({
@@ -117,8 +120,7 @@ def output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with warnings.catch_warnings(), contextlib.redirect_stderr(stderr):
         # the CLI prints warnings (its own showwarning), so pytest.warns cannot see them: read its stderr
         warnings.simplefilter("always", ApproximationWarning)  # the long text: 64 samples for ~340 units
-        # matplotlib measures tick labels with DejaVu Sans, which may lack CJK glyphs (the SVG keeps text as text)
-        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+        warnings.filterwarnings("ignore", NO_CJK_FONT)
         assert main(args) == 0, stderr.getvalue()
     lines = stderr.getvalue().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
@@ -360,11 +362,13 @@ def test_clarify_folder_without_our_files_renders_clean(
 ) -> None:
     folder = tmp_path / "clarify"
     shutil.copytree(output, folder)
-    for name in ("run_summary.json", "explanations_shap/predictions.jsonl", "analysis_config.json"):
-        (folder / name).unlink()
+    for name in ("run_summary.json", "explanations_shap/predictions.jsonl", "analysis_config.json", MANIFEST_FILE):
+        (folder / name).unlink()  # a Clarify job writes none of these
     for old in folder.glob("report.*"):
         old.unlink()
-    written = write_reports(load_report(folder), folder)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", NO_CJK_FONT)
+        written = write_reports(load_report(folder), folder)
     assert written == [folder / "report.html", folder / "report.pdf", folder / "report.ipynb"]
     html = folder / "report.html"
     page = browser.open(html, width=1280, height=900)
@@ -376,3 +380,15 @@ def test_clarify_folder_without_our_files_renders_clean(
     assert "The folder has no run_summary.json" in text
     assert "estimated as expected_value + Σφ" in text
     assert _count(_rgb(page.screenshot_png), _greenish) > 500
+
+
+def test_a_report_rewritten_into_a_published_folder_joins_its_manifest(output: Path, tmp_path: Path) -> None:
+    """`openclarify report` into a job's folder: the folder still reads back, and lists the new files."""
+    folder = tmp_path / "job"
+    shutil.copytree(output, folder)
+    written = write_reports(load_report(folder, records=[0]), folder, name="one", formats=["html", "ipynb"])
+    write_reports(load_report(folder, records=[1, 2]), folder, formats=["html"])  # another size than the job's
+    listed = published_files(folder)
+    assert listed is not None and {"one.html", "one.ipynb", "report.html"} <= listed
+    assert [p.name for p in written] == ["one.html", "one.ipynb"]
+    assert [r.row for r in load_report(folder).records] == list(range(len(TEXTS)))  # reads back

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import click
@@ -108,8 +109,18 @@ def report(
         report_cfg = methods.get("report") if isinstance(methods, dict) else None
         configured = report_cfg.get("name") if isinstance(report_cfg, dict) else None
         name = configured if isinstance(configured, str) and configured else "report"
-    written = write_reports(rep, output or folder, name=name, formats=chosen)  # type: ignore[arg-type]
     if not quiet:
         click.echo(f"openclarify: {rep.shown_note}", err=True)
-        for path in written:
-            click.echo(f"openclarify: wrote {path}", err=True)
+    missing: ImportError | None = None
+    for fmt in dict.fromkeys(chosen):  # one at a time, to say what each costs
+        start = time.perf_counter()
+        try:
+            written = write_reports(rep, output or folder, name=name, formats=[fmt])  # type: ignore[list-item]
+        except ImportError as exc:  # MissingDependencyError: write the other formats, then say so
+            missing = exc
+            continue
+        if not quiet:
+            for path in written:
+                click.echo(f"openclarify: wrote {path} in {time.perf_counter() - start:.1f} s", err=True)
+    if missing is not None:
+        raise missing

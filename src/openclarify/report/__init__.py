@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import OutputError, ReportError
-from ..outputs import RecordSelection
+from ..outputs import RecordSelection, add_published
 from ._charts import BarChart
 from ._colors import attribution_color, scale_attributions
 from ._html import render_html
@@ -71,8 +71,9 @@ def write_reports(
 ) -> list[Path]:
     """Write ``<name>.html``, ``<name>.pdf`` and ``<name>.ipynb`` (those in ``formats``) into ``output_dir``.
 
-    Each file appears complete or not at all (written to a temporary file, then renamed). Returns the
-    paths written.
+    Each file appears complete or not at all (written to a temporary file, then renamed); in a folder an
+    openclarify job published, the files join its manifest (the next job there replaces them). Returns
+    the paths written.
 
     Raises
     ------
@@ -81,7 +82,7 @@ def write_reports(
     MissingDependencyError
         ``pdf`` was asked for and WeasyPrint cannot be imported (the other files are still written).
     OutputError
-        The folder cannot be written.
+        The folder cannot be written, or a job is writing it.
     """
     if not name or name != Path(name).name or name in (".", ".."):
         raise ReportError(f"methods.report.name: must be a plain file name; got {name!r}. Use e.g. 'report'.")
@@ -98,6 +99,8 @@ def write_reports(
             missing = exc
             continue
         written.append(_write_atomic(out / f"{name}.{fmt}", data))
+    if written:
+        add_published(out, written)
     if missing is not None:
         raise missing
     return written

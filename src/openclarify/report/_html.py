@@ -13,7 +13,7 @@ from typing import Any
 
 from ._model import Report
 
-__all__ = ["render_fragment", "render_html"]
+__all__ = ["render_fragment", "render_html", "render_page"]
 
 
 def _full(value: float) -> str:
@@ -42,15 +42,23 @@ def _environment() -> Any:
     env.filters["full"] = _full
     env.filters["short"] = _short
     env.filters["signed"] = _signed
+    env.globals["for_print"] = False  # True only for the PDF's page (see render_page)
     return env
 
 
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML document: styles and charts inline, no script, no
     network request (its Content-Security-Policy forbids them)."""
+    return render_page(report)
+
+
+def render_page(report: Report, *, for_print: bool = False) -> str:
+    """The report's HTML page; ``for_print`` leaves out what print styles hide anyway (the value
+    table under each chart), which is most of the elements WeasyPrint would style for a PDF."""
     from .. import __version__
 
-    return str(_environment().get_template("report.html.j2").render(report=report, version=__version__))
+    template = _environment().get_template("report.html.j2")
+    return str(template.render(report=report, version=__version__, for_print=for_print))
 
 
 def render_fragment(which: str, **context: Any) -> str:

@@ -274,3 +274,17 @@ def test_bar_chart_is_deterministic_and_keeps_every_value():
     assert chart.svg() == BarChart("t", ("a", "b $x$"), (0.5, -0.25)).svg()
     assert chart.pairs() == [("a", 0.5), ("b $x$", -0.25)]
     assert "b $x$" in chart.svg()
+
+
+def test_report_command_says_what_each_file_cost_and_writes_the_rest_without_weasyprint(tmp_path, capsys, monkeypatch):
+    from openclarify.cli import main
+
+    folder = tmp_path / "job"
+    shutil.copytree(DATA / "clarify_job_tabular", folder)
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import weasyprint -> ImportError
+    code = main(["report", str(folder), "--format", "html,pdf,ipynb"])
+    err = capsys.readouterr().err
+    assert code != 0 and "report.pdf needs the optional dependency 'weasyprint'" in err
+    for name in ("report.html", "report.ipynb"):
+        assert re.search(rf"openclarify: wrote {re.escape(str(folder / name))} in \d+\.\d s", err), err
+    assert not (folder / "report.pdf").exists()
