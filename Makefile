@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python bench/threads.py
 	$(BIN)/python bench/text_games.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/reports.py --json bench/results/reports.json
 
 lint: install
 	$(BIN)/ruff check src tests examples bench
