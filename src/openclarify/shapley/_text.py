@@ -7,6 +7,14 @@ together, in calls of at most ``max_batch_rows`` records and about ``max_batch_c
 fast model (fastText) is never called one record at a time and a long document never holds more than
 one batch of masked texts in memory.
 
+Memory: besides one batch of masked texts, a record holds its units as arrays, one table of text
+pieces per baseline row, and its coalitions (``num_samples x players`` booleans) with the regression
+over them, which grows with ``num_samples x players`` (or ``players**2`` when the budget pins every
+player down). Before anything of a record is allocated, :func:`_record_bytes` estimates what it needs;
+a record that needs more than the memory available (``memory_limit``, by default what the machine,
+its cgroup and the address-space limit leave) stops the job with a :class:`~openclarify.errors.DataError`
+that names it and says how many coalitions would fit, rather than running the machine out of memory.
+
 The value of a coalition is the mean score over the baseline rows of the record with absent tabular
 features set to the baseline row's value and absent text units replaced by the baseline row's string
 for that column (clarify-spec §2.3). The value of the empty coalition depends on the record (the number
@@ -17,6 +25,8 @@ of replaced units does), so every record has its own base value; efficiency hold
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .._typing import BoolArray, FloatArray, IntArray, SizeAllocation
-from ..errors import ApproximationWarning, ConfigError, ModelError
+from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import Predictor, as_predictor
 from ..text import Segmenter, TextMasker
 from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
@@ -128,6 +138,7 @@ class _Record:
     values: np.ndarray  # (n_coalitions + 1, n_outputs) once filled
     chars: int  # characters of one masked record
     done: int = 0
+    partial: np.ndarray | None = None  # (n_base, n_outputs): one coalition scored in slices of baseline rows
 
 
 class _Batcher:
@@ -153,7 +164,7 @@ class _Batcher:
         self.max_rows = max_rows
         self.max_chars = max_chars
         self.n_base = len(base_cols[0]) if base_cols else 1
-        self.pending: list[tuple[_Record, int, int]] = []
+        self.pending: list[tuple[_Record, int, int, int, int]] = []
         self.rows = 0
         self.chars = 0
         self.model_seconds = 0.0
@@ -176,41 +187,42 @@ class _Batcher:
             )
         return scores
 
-    def add(self, rec: _Record, c0: int, c1: int) -> None:
-        rows = (c1 - c0) * self.n_base
+    def add(self, rec: _Record, c0: int, c1: int, b0: int, b1: int) -> None:
+        """Coalitions ``c0:c1`` of ``rec`` with baseline rows ``b0:b1`` (all of them, or one coalition)."""
+        rows = (c1 - c0) * (b1 - b0)
         chars = rows * rec.chars
         if self.pending and (self.rows + rows > self.max_rows or self.chars + chars > self.max_chars):
             self.flush()
-        self.pending.append((rec, c0, c1))
+        self.pending.append((rec, c0, c1, b0, b1))
         self.rows += rows
         self.chars += chars
 
-    def _block(self, rec: _Record, c0: int, c1: int) -> list[Any]:
-        """Per column, the masked values of coalitions c0:c1 x baseline rows (coalition-major)."""
+    def _block(self, rec: _Record, c0: int, c1: int, b0: int, b1: int) -> list[Any]:
+        """Per column, the masked values of coalitions c0:c1 x baseline rows b0:b1 (coalition-major)."""
         z = rec.z[c0:c1]
-        nb = self.n_base
+        nb = b1 - b0
         out: list[Any] = []
         for j in range(len(self.columns)):
             if j in self.text_cols:
                 maskers = rec.maskers[j]
                 zj = z[:, rec.unit_cols[j]]
                 if nb == 1:
-                    out.append(maskers[0].mask(zj))
+                    out.append(maskers[b0].mask(zj))
                 else:
                     grid = np.empty((c1 - c0, nb), dtype=object)
-                    for k, m in enumerate(maskers):
-                        grid[:, k] = m.mask(zj)
+                    for k in range(nb):
+                        grid[:, k] = maskers[b0 + k].mask(zj)
                     out.append(grid.ravel().tolist())
             else:
                 keep = z[:, rec.tab_cols[j]][:, None]
                 xv = self.x_cols[j][rec.index]
-                out.append(np.where(keep, xv, self.base_cols[j][None, :]).reshape(-1))
+                out.append(np.where(keep, xv, self.base_cols[j][None, b0:b1]).reshape(-1))
         return out
 
     def flush(self) -> None:
         if not self.pending:
             return
-        blocks = [self._block(rec, c0, c1) for rec, c0, c1 in self.pending]
+        blocks = [self._block(*item) for item in self.pending]
         data: dict[str, Any] = {}
         for j, name in enumerate(self.columns):
             if j in self.text_cols:
@@ -219,22 +231,161 @@ class _Batcher:
                     col.extend(b[j])
                 # object dtype: no conversion of the strings to another string type by pandas
                 data[name] = pd.Series(col, dtype=object, copy=False)
+                del col
             else:
                 data[name] = np.concatenate([b[j] for b in blocks])
+        del blocks
         frame = pd.DataFrame(data, columns=pd.Index(self.columns, dtype=object), copy=False)
+        del data
         tab = {n: t for n, t in self.dtypes.items() if frame.columns.get_loc(n) not in self.text_cols}
         if tab:
             frame = frame.astype(tab)
         scores = self.predict(frame)
+        del frame
         offset = 0
-        for rec, c0, c1 in self.pending:
-            n = (c1 - c0) * self.n_base
-            block = scores[offset : offset + n].reshape(c1 - c0, self.n_base, -1)
-            rec.values[c0:c1] = block[:, 0] if self.n_base == 1 else block.mean(axis=1)
-            rec.done += c1 - c0
+        nb_all = self.n_base
+        for rec, c0, c1, b0, b1 in self.pending:
+            nb = b1 - b0
+            n = (c1 - c0) * nb
+            block = scores[offset : offset + n].reshape(c1 - c0, nb, -1)
             offset += n
+            if nb < nb_all:  # one coalition, a slice of the baseline rows: its mean once all are scored
+                if rec.partial is None:
+                    rec.partial = np.empty((nb_all, block.shape[2]))
+                rec.partial[b0:b1] = block[0]
+                if b1 < nb_all:
+                    continue
+                block = rec.partial.reshape(1, nb_all, -1)
+            rec.values[c0:c1] = block[:, 0] if nb_all == 1 else block.mean(axis=1)
+            rec.done += c1 - c0
         self.pending.clear()
         self.rows = self.chars = 0
+
+
+# --- memory ---------------------------------------------------------------------------------------
+# What one record holds, in bytes, measured on CPython 3.11 / numpy 2 (tests/integration/test_memory_text.py
+# checks the estimate against the peak of real runs).
+_PLAYER_BYTES = 200  # its TextPlayer in the result (a tuple and two ints), its span, its phi row
+_PLAN_BYTES = 250  # plan_coalitions while it splits the budget: per player (one stratum per size)
+_PLAN_KEPT_BYTES = 60  # the plan, kept for the records with as many players
+_MASKER_UNIT_BYTES = 160  # per baseline row: two table entries, the lists they are built from, a distinct piece
+_KEY_BLOCK = 1 << 21  # random keys drawn at a time by the sampler (float64, bits and ranks: 24 bytes each)
+_GRAM_BLOCK = 1 << 22  # coalition rows x players turned into floats at a time for the normal equations
+_GATHER = 1 << 20  # units gathered at a time by TextMasker.mask (three pointers each)
+_SOLVE_BYTES = 64 << 20  # BLAS threads' buffers and the allocator's slack while a long record is solved
+# Below this estimate a record is not checked against the memory available (reading it costs a few
+# file reads, and every machine that runs this has that much).
+_CHECK_BYTES = 1 << 28
+
+
+def _n_coalitions(n_players: int, num_samples: int) -> int:
+    """``plan_coalitions(n_players, num_samples).n_coalitions``, without making the plan: every pair of
+    coalitions while they fit in the budget, otherwise ``num_samples`` rounded down to pairs."""
+    if n_players < 2:
+        return 0
+    pairs = num_samples // 2
+    return 2 * (pairs if n_players > 63 else min(pairs, (1 << (n_players - 1)) - 1))
+
+
+def _record_bytes(
+    n_players: int,
+    n_coalitions: int,
+    n_units: int,
+    chars: int,
+    n_base: int,
+    n_outputs: int,
+    call_chars: int,
+    *,
+    char_bytes: int = 4,
+    planned: bool = False,
+) -> int:
+    """Estimated peak bytes of explaining one record (its segmentation aside).
+
+    ``n_units`` text units among ``n_players`` players, ``chars`` characters of text (one masked record),
+    ``n_coalitions`` coalitions, ``n_base`` baseline rows, ``call_chars`` characters of masked text in
+    one model call, ``char_bytes`` bytes a character of them (1, 2 or 4: how CPython stores the text);
+    ``planned``: a record with as many players made the coalition plan already. Four phases, each on
+    top of what the record keeps throughout (its players): making the plan (one stratum per coalition
+    size), drawing the coalitions, scoring them (the coalitions, the maskers, one call's masked texts
+    and their gather), solving the regression (the coalitions, the design matrix or the Gram matrix).
+    """
+    m, c = n_players, n_coalitions
+    half = c // 2
+    planning = 0 if planned else _PLAN_BYTES * m
+    kept = _PLAYER_BYTES * m + 8 * n_outputs * m + _PLAN_KEPT_BYTES * m
+    z = (c + 1) * m
+    drawing = z + z // 2 + z + 24 * min(max(_KEY_BLOCK, m), half * m)
+    maskers = n_base * (_MASKER_UNIT_BYTES * n_units + 2 * chars)
+    # one call's masked texts, and as much again for the frame the model gets
+    gather = 24 * min(max(_GATHER, n_units), (c + 1) * n_units)
+    scoring = z + maskers + gather + 2 * char_bytes * call_chars
+    threads = _SOLVE_BYTES if m >= _THREADED_SOLVE_PLAYERS else 0
+    if m >= 2 and half >= m - 1:  # normal equations: the P x P matrix, its copies in solve, blocks of rows
+        solver = 20 * m * m + 16 * min(half * m, _GRAM_BLOCK) + threads
+    else:  # minimum norm: the design matrix as floats (twice) and its H x H Gram matrix
+        solver = 16 * half * m + 8 * half * half + threads
+    solving = z + solver + 16 * (c + 1) * max(1, n_outputs)
+    return max(planning, kept + max(drawing, scoring, solving))
+
+
+def _char_bytes(text: str) -> int:
+    """Bytes a character of ``text`` takes in memory: 1 (Latin-1), 2 or 4 (CPython's compact strings)."""
+    if not text:
+        return 1
+    return max(1, min(4, (sys.getsizeof(text) - sys.getsizeof("")) // len(text)))
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _read_field(path: str, key: str) -> int | None:
+    """The number after ``key`` in a ``key value`` file (/proc/meminfo, memory.stat), in bytes."""
+    try:
+        with open(path, encoding="ascii") as f:
+            for line in f:
+                parts = line.split()
+                if parts and parts[0].rstrip(":") == key:
+                    return int(parts[1]) * (1024 if parts[-1] == "kB" else 1)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _available_memory() -> int | None:
+    """Bytes this process can still allocate: the least of the machine's available memory, its cgroup's
+    headroom (page cache it can reclaim counted as free) and its address-space and data limits; None
+    where none can be read (not Linux)."""
+    found: list[int] = []
+    avail = _read_field("/proc/meminfo", "MemAvailable")
+    if avail is not None:
+        found.append(avail)
+    for limit_file, usage_file, stat_key in (
+        ("memory.max", "memory.current", "inactive_file"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "total_inactive_file"),
+    ):
+        limit = _read_int(f"/sys/fs/cgroup/{limit_file}")
+        usage = _read_int(f"/sys/fs/cgroup/{usage_file}")
+        if limit is not None and usage is not None and limit < 1 << 60:
+            stat = os.path.join(os.path.dirname(f"/sys/fs/cgroup/{limit_file}"), "memory.stat")
+            found.append(limit - usage + (_read_field(stat, stat_key) or 0))
+    if sys.platform.startswith("linux"):
+        import resource
+
+        for rlimit, key in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData")):
+            soft = resource.getrlimit(rlimit)[0]
+            used = _read_field("/proc/self/status", key)
+            if soft != resource.RLIM_INFINITY and used is not None:
+                found.append(soft - used)
+    return max(0, min(found)) if found else None
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
 def kernel_shap_text(
@@ -252,6 +403,7 @@ def kernel_shap_text(
     allocation: SizeAllocation = "leverage",
     first_row: int = 0,
     progress: Callable[[int], None] | None = None,
+    memory_limit: int | None = None,
 ) -> TextShapResult:
     """Kernel SHAP values of records with one or more text columns.
 
@@ -289,11 +441,21 @@ def kernel_shap_text(
         Global record number of X's first row.
     progress
         Called with the number of records finished, as they finish.
+    memory_limit
+        Bytes that explaining one record may take; default: the memory available when the record starts
+        (the least of the machine's available memory, the cgroup's headroom and the address-space
+        limit). A record estimated to need more stops the call with a :class:`DataError` before its
+        coalitions are drawn (or, for a text without line breaks that spaCy would hold whole, before
+        it is segmented). The estimate does not count the model's own memory.
 
     Raises
     ------
     ConfigError
         Invalid parameters.
+    DataError
+        A record needs more memory than ``memory_limit`` allows (the message names it, its longest text
+        column and that text's size, and the ``num_samples`` that would fit), or holds a run of more than
+        :data:`~openclarify.text.MAX_RUN_CHARS` characters without whitespace.
     ModelError
         The model failed or returned scores of the wrong shape.
     """
@@ -326,6 +488,8 @@ def kernel_shap_text(
         raise ConfigError(f"must be >= 1; got {max_batch_chars!r}.", path="max_batch_chars")
     if num_samples is not None and int(num_samples) < 1:
         raise ConfigError(f"must be an integer >= 1; got {num_samples!r}.", path="num_samples")
+    if memory_limit is not None and int(memory_limit) < 0:
+        raise ConfigError(f"must be a number of bytes >= 0; got {memory_limit!r}.", path="memory_limit")
     seg_of: dict[int, Segmenter] = {}
     for j in text_idx:
         if segmenter is None:
@@ -381,42 +545,121 @@ def kernel_shap_text(
     exact = np.zeros(n_rows, dtype=bool)
     underdetermined = 0
 
+    def refuse(i: int, j: int, what: str, need: int, avail: int, got: str, fix: str) -> DataError:
+        return DataError(
+            f"record {first_row + i} (numbered from 0), column {columns[j]!r}: {what} needs about {_gib(need)} "
+            f"of memory, more than the {_gib(avail)} available; got {got}. {fix}"
+        )
+
+    def coarser(j: int) -> str:
+        granularity = seg_of[j].granularity
+        if granularity == "token":
+            return "use sentence or paragraph granularity, "
+        return "use paragraph granularity, " if granularity == "sentence" else ""
+
+    def budget(need: int) -> int | None:
+        """The memory available when ``need`` may not fit in it; None when it surely does."""
+        if memory_limit is not None:
+            return int(memory_limit)
+        return _available_memory() if need > _CHECK_BYTES else None
+
     def prepare(i: int) -> _Record:
+        # 1. the units of every text (bounded: spaCy sees a piece at a time), as arrays
+        spans: dict[int, IntArray] = {}
+        for j in text_idx:
+            text = texts[j][i]
+            need = seg_of[j].work_bytes(text)
+            avail = budget(need)
+            if avail is not None and need > avail:
+                raise refuse(
+                    i,
+                    j,
+                    f"segmenting its text of {len(text):,} characters (spaCy holds a text without line breaks, "
+                    "tabs or runs of spaces whole)",
+                    need,
+                    avail,
+                    f"granularity {seg_of[j].granularity!r}",
+                    "Break the text into lines or shorter records, or use paragraph granularity.",
+                )
+            try:
+                spans[j] = seg_of[j].spans(text)
+            except DataError as exc:
+                msg = str(exc).removeprefix("text: ")
+                raise DataError(f"record {first_row + i} (numbered from 0), column {columns[j]!r}: {msg}") from None
+        # 2. what the record needs, checked before its plan, players, maskers and coalitions exist
+        units_of = {j: len(spans[j]) for j in text_idx}
+        n_units = sum(units_of.values())
+        m = n_units + len(columns) - len(text_idx)
+        chars = 0
+        for j in text_idx:
+            longest = max(len(str(base_cols[j][k])) for k in range(n_base))
+            chars += len(texts[j][i]) + longest * len(spans[j])
+        chars = max(1, chars)
+        budget_m = default_num_samples(m) if num_samples is None else int(num_samples)
+        n_coal = _n_coalitions(m, budget_m)
+        width = max(_char_bytes(texts[j][i]) for j in text_idx)
+        width = max([width] + [_char_bytes(str(base_cols[j][k])) for j in text_idx for k in range(n_base)])
+
+        def need_for(c: int) -> int:
+            call = max(chars, min(max_batch_chars, chars * (c + 1) * n_base))
+            return _record_bytes(m, c, n_units, chars, n_base, n_out, call, char_bytes=width, planned=m in plans)
+
+        need = need_for(n_coal)
+        avail = budget(need)
+        if avail is not None and need > avail:
+            lo, hi = 0, n_coal // 2  # the most pairs of coalitions that fit, if any
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if need_for(2 * mid) <= avail else (lo, mid - 1)
+            fit = 2 * lo
+            j = max(text_idx, key=units_of.__getitem__)  # the text with the most units
+            fix = f"Set num_samples to {fit:,} or less, " if fit >= 2 else ""
+            fix += coarser(j) + "or split the text into shorter records."
+            fix = fix[0].upper() + fix[1:]
+            others = m - n_units
+            what = (
+                f"explaining its {m:,} players ({units_of[j]:,} {seg_of[j].granularity} units of a text of "
+                f"{len(texts[j][i]):,} characters"
+                + (f", {n_units - units_of[j]:,} units of its other texts" if len(text_idx) > 1 else "")
+                + (f", {others:,} other feature{'s' if others > 1 else ''}" if others else "")
+                + f") with {n_coal:,} coalitions"
+            )
+            got = f"num_samples={num_samples!r}" + (" (the default for its players)" if num_samples is None else "")
+            raise refuse(i, j, what, need, avail, got, fix)
+        # 3. the plan (shared by the records with as many players), the players, the maskers, the coalitions
+        if m not in plans:
+            plans[m] = plan_coalitions(m, budget_m, allocation) if m >= 1 else CoalitionPlan(0, ())
+            plan_weights[m] = plans[m].weights()
+        plan = plans[m]
         players: list[TextPlayer] = []
-        maskers: dict[int, list[TextMasker]] = {}
         unit_cols: dict[int, np.ndarray] = {}
         tab_cols: dict[int, int] = {}
-        chars = 0
         for j in range(len(columns)):
             if j in text_set:
-                text = texts[j][i]
-                segs = seg_of[j](text)
+                sp = spans[j]
                 first = len(players)
-                players.extend(TextPlayer(j, s, e) for s, e in segs)
+                players.extend(map(TextPlayer, [j] * len(sp), sp[:, 0].tolist(), sp[:, 1].tolist()))
                 unit_cols[j] = np.arange(first, len(players))
-                pad = seg_of[j].language not in _UNSPACED
-                maskers[j] = [TextMasker(text, segs, str(base_cols[j][k]), pad=pad) for k in range(n_base)]
-                longest = max(len(str(base_cols[j][k])) for k in range(n_base))
-                chars += len(text) + longest * len(segs)
             else:
                 tab_cols[j] = len(players)
                 players.append(TextPlayer(j, -1, -1))
-        m = len(players)
-        budget = default_num_samples(m) if num_samples is None else int(num_samples)
-        if m not in plans:
-            plans[m] = plan_coalitions(m, budget, allocation) if m >= 1 else CoalitionPlan(0, ())
-            plan_weights[m] = plans[m].weights()
-        plan = plans[m]
+        maskers: dict[int, list[TextMasker]] = {}
+        for j in text_idx:
+            pad = seg_of[j].language not in _UNSPACED
+            maskers[j] = [TextMasker(texts[j][i], spans[j], str(base_cols[j][k]), pad=pad) for k in range(n_base)]
+        del spans
         if m >= 2:
             z = sample_coalitions(plan, np.array([first_row + i], dtype=np.int64), seed, fused=True)[0]
         else:
             z = np.zeros((0, m), dtype=bool)
         z = np.concatenate([z, np.zeros((1, m), dtype=bool)])  # the empty coalition last
         values = np.zeros((len(z), max(n_out, 1)))
-        return _Record(i, tuple(players), plan, z, maskers, unit_cols, tab_cols, values, max(1, chars))
+        return _Record(i, tuple(players), plan, z, maskers, unit_cols, tab_cols, values, chars)
 
     def finish(rec: _Record) -> None:
         nonlocal underdetermined
+        rec.maskers = {}  # every coalition is scored: the texts are not needed for the regression
+        rec.partial = None
         i = rec.index
         values = rec.values[:, :n_out]
         if use_logit:
@@ -441,19 +684,25 @@ def kernel_shap_text(
         if progress is not None:
             progress(1)
 
-    def work() -> Iterator[tuple[_Record, int, int]]:
+    def work() -> Iterator[tuple[_Record, int, int, int, int]]:
         for i in range(n_rows):
             rec = prepare(i)
             total = len(rec.z)
-            per_call = max(1, min(max_batch_rows, max_batch_chars // rec.chars) // n_base)
-            for c0 in range(0, total, per_call):
-                yield rec, c0, min(total, c0 + per_call)
+            rows = max(1, min(max_batch_rows, max_batch_chars // rec.chars))  # masked records in one call
+            if rows >= n_base:
+                per_call = rows // n_base
+                for c0 in range(0, total, per_call):
+                    yield rec, c0, min(total, c0 + per_call), 0, n_base
+            else:  # a long text and many baseline rows: one coalition's rows over several calls
+                for c0 in range(total):
+                    for b0 in range(0, n_base, rows):
+                        yield rec, c0, c0 + 1, b0, min(n_base, b0 + rows)
 
     open_records: list[_Record] = []
-    for rec, c0, c1 in work():
+    for rec, c0, c1, b0, b1 in work():
         if not open_records or open_records[-1] is not rec:
             open_records.append(rec)
-        batcher.add(rec, c0, c1)
+        batcher.add(rec, c0, c1, b0, b1)
         # finish every record whose coalitions have all been scored
         while open_records and open_records[0].done == len(open_records[0].z):
             finish(open_records.pop(0))

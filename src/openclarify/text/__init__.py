@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from ._mask import TextMasker
-from ._segment import EXTRA_PACKAGES, Segment, Segmenter, WhitespaceMode, segment
+from ._segment import EXTRA_PACKAGES, MAX_RUN_CHARS, Segment, Segmenter, WhitespaceMode, segment
 
-__all__ = ["EXTRA_PACKAGES", "Segment", "Segmenter", "TextMasker", "WhitespaceMode", "segment"]
+__all__ = [
+    "EXTRA_PACKAGES",
+    "MAX_RUN_CHARS",
+    "Segment",
+    "Segmenter",
+    "TextMasker",
+    "WhitespaceMode",
+    "segment",
+]

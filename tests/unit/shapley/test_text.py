@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from openclarify.errors import ApproximationWarning, ConfigError
+from openclarify.errors import ApproximationWarning, ConfigError, DataError
 from openclarify.shapley import kernel_shap_text
 from openclarify.shapley._text import text_value
 from openclarify.text import Segmenter, TextMasker
@@ -234,3 +235,99 @@ def test_blockwise_normal_equations_and_min_norm_solve(monkeypatch: pytest.Monke
     expected = np.linalg.lstsq(design, target, rcond=None)[0]
     np.testing.assert_allclose(phi[0, :-1], expected, atol=1e-9)
     np.testing.assert_allclose(phi[0].sum(0), fx[0], atol=1e-9)
+
+
+# --- memory ------------------------------------------------------------------------------------------
+
+
+def test_baseline_rows_of_a_long_text_split_over_calls_give_the_same_values() -> None:
+    calls: list[int] = []
+
+    def model(frame: pd.DataFrame) -> np.ndarray:
+        calls.append(sum(len(t) for t in frame["text"]))
+        return nonlinear(frame)
+
+    X = pd.DataFrame(
+        {"text": ["good product, not bad at all " * 6, "great"], "rating": [4.0, 2.0], "color": ["red"] * 2}
+    )
+    B = pd.DataFrame(
+        {"text": ["<UNK>", "[MASK]", "", "x", "bad"], "rating": [1.0, 2.0, 3.0, 4.0, 5.0], "color": ["blue"] * 5}
+    )
+    kw = {"text_columns": ["text"], "num_samples": 100, "seed": 2}
+    whole = kernel_shap_text(nonlinear, X, B, **kw)  # type: ignore[arg-type]
+    calls.clear()
+    split = kernel_shap_text(model, X, B, max_batch_chars=400, **kw)  # type: ignore[arg-type]
+    assert max(calls[1:]) <= 400  # a coalition of the long record: 5 baseline rows of about 200 characters
+    for i in range(len(X)):
+        np.testing.assert_array_equal(split.phi[i], whole.phi[i])
+        np.testing.assert_array_equal(split.base_value[i], whole.base_value[i])
+        np.testing.assert_allclose(split.phi[i].sum(0), split.f_x[i] - split.base_value[i], atol=1e-12)
+
+
+def test_record_that_needs_more_memory_than_allowed_stops_before_its_coalitions_are_drawn() -> None:
+    calls: list[int] = []
+
+    def model(frame: pd.DataFrame) -> np.ndarray:
+        calls.append(len(frame))
+        return bow_linear(frame)
+
+    words = ["good", "bad", "product", "filler"] * 500  # 2000 tokens: the default budget is 6,050 coalitions
+    X = pd.DataFrame({"text": ["good product", " ".join(words)], "rating": [1.0, 2.0]})
+    B = pd.DataFrame({"text": ["<UNK>"], "rating": [0.0]})
+    limit = 128 << 20  # the default budget's normal equations (2,001 x 2,001, copied) and BLAS threads take more
+    with pytest.raises(DataError) as info:
+        kernel_shap_text(model, X, B, text_columns=["text"], seed=0, first_row=7, memory_limit=limit)
+    msg = str(info.value)
+    assert msg.startswith(
+        "record 8 (numbered from 0), column 'text': explaining its 2,001 players (2,000 token units of a text of "
+        "11,999 characters, 1 other feature) with 6,050 coalitions needs about "
+    )
+    assert "of memory, more than the 128 MiB available; got num_samples=None (the default for its players). Set " in msg
+    assert msg.endswith(" or less, use sentence or paragraph granularity, or split the text into shorter records.")
+    assert calls == [2]  # f(x) of both records, and no coalition of the long one was built
+    fit = int(msg.split("Set num_samples to ")[1].split(" ")[0].replace(",", ""))
+    assert 100 < fit < 6050
+    with pytest.warns(ApproximationWarning):
+        res = kernel_shap_text(model, X, B, text_columns=["text"], seed=0, num_samples=fit, memory_limit=limit)
+    np.testing.assert_allclose(res.phi[1].sum(0), res.f_x[1] - res.base_value[1], atol=1e-9)
+    with pytest.raises(DataError, match="Set num_samples to"):
+        kernel_shap_text(model, X, B, text_columns=["text"], seed=0, num_samples=fit + 200, memory_limit=limit)
+
+
+def test_text_spacy_would_hold_whole_and_runs_too_long_to_split_are_data_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import openclarify.text._segment as segment_module
+
+    X = pd.DataFrame({"text": ["good product " * 100]})
+    B = pd.DataFrame({"text": ["<UNK>"]})
+    with pytest.raises(DataError) as info:
+        kernel_shap_text(bow_linear, X, B, text_columns=["text"], num_samples=10, memory_limit=10_000)
+    assert str(info.value).startswith(
+        "record 0 (numbered from 0), column 'text': segmenting its text of 1,300 characters (spaCy holds a text "
+        "without line breaks, tabs or runs of spaces whole) needs about "
+    )
+    assert str(info.value).endswith(
+        "got granularity 'token'. Break the text into lines or shorter records, or use paragraph granularity."
+    )
+    monkeypatch.setattr(segment_module, "MAX_RUN_CHARS", 1000)
+    with pytest.raises(DataError) as info:
+        kernel_shap_text(bow_linear, X, B, text_columns=["text"], num_samples=10)
+    assert str(info.value).startswith(
+        "record 0 (numbered from 0), column 'text': 1,300 characters from offset 0 cannot be split for spaCy, "
+        "which takes at most 1,000 at a time; got a text of 1,300 characters."
+    )
+    with pytest.raises(ConfigError, match="memory_limit"):
+        kernel_shap_text(bow_linear, X, B, text_columns=["text"], memory_limit=-1)
+
+
+def test_coalitions_counted_without_a_plan_and_memory_read_from_the_machine() -> None:
+    from openclarify.shapley import plan_coalitions
+    from openclarify.shapley._text import _available_memory, _n_coalitions
+
+    for m in (1, 2, 3, 5, 11, 12, 40, 100):
+        for budget in (1, 2, 3, 10, 255, 2048, 5000):
+            assert _n_coalitions(m, budget) == plan_coalitions(m, budget).n_coalitions, (m, budget)
+    if sys.platform.startswith("linux"):
+        avail = _available_memory()
+        assert avail is not None and 0 < avail < 1 << 50

@@ -121,3 +121,19 @@ def test_many_rows_match_a_plain_rebuild(rng: np.random.Generator) -> None:
             expected += text[pos:s] + (text[s:e] if keep else "<UNK>")
             pos = e
         assert out == expected + text[pos:]
+
+
+def test_spans_array_and_blocks_of_rows_give_the_same_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import openclarify.text._mask as mask_module
+    from openclarify.text import Segmenter
+
+    text = "  Good dress, good fit.\n\nGood price!good  " * 3
+    units = segment(text)
+    z = np.random.default_rng(0).random((40, len(units))) < 0.5
+    expected = TextMasker(text, units, "<UNK>").mask(z)
+    spans = Segmenter("token", "en").spans(text)
+    masker = TextMasker(text, spans, "<UNK>")
+    assert masker.segments == units and masker.partial_texts() == [text[s:e] for s, e in units]
+    monkeypatch.setattr(mask_module, "_GATHER_ELEMENTS", 7)  # a row or two at a time
+    assert masker.mask(z) == expected
+    assert TextMasker(text, spans[:0], "<UNK>").mask(np.zeros((2, 0), dtype=bool)) == [text, text]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 
+import numpy as np
 import pytest
 
-from openclarify.errors import ConfigError, MissingDependencyError, OpenClarifyError
+from openclarify.errors import ConfigError, DataError, MissingDependencyError, OpenClarifyError
 from openclarify.text import EXTRA_PACKAGES, Segment, Segmenter, segment
 from openclarify.text import _segment as segment_module
 
@@ -287,3 +289,73 @@ def test_extra_languages(language: str, module: str, text: str, tokens: list[str
     pytest.importorskip(module)
     assert [u for _, _, u in units(text, "token", language)] == tokens
     assert [u for _, _, u in units(text, "sentence", language)] == sentences
+
+
+# --- long texts: segmented in pieces, exactly as whole -------------------------------------------------
+
+# words, spaCy special cases (with spaces too: Spanish "EE. UU.", Russian "в н.в."), punctuation, emoticons
+_ATOMS = [
+    "good", "bad", "EE. UU.", "EE.", "UU.", "p.m.", "Don't", "https://x.org/a?b=1", "a@b.com", "3.50", "$",
+    "...", "!", "?", ".", ",", "(", ")", '"', "'", "и др.", "в н.в.", "Dr. med", "Αγ. Γρ.", "да л'", "ب. م",
+    ".ق ", "😀", "Hello.World", "e.g.", "U.S.", "-", ":)", "café", "x",
+]  # fmt: skip
+_GAPS = [" ", " ", " ", " ", "  ", "\n", "\n\n", "\t", "\u00a0", "\u2003", " \n", "\n ", "", ""]
+
+
+def _random_text(rng: random.Random) -> str:
+    text = "".join(rng.choice(_ATOMS) + rng.choice(_GAPS) for _ in range(rng.randint(1, 60)))
+    return rng.choice(_GAPS) + text if rng.random() < 0.3 else text
+
+
+@pytest.mark.parametrize("language", ["en", "es", "ru", "fr", "hu", "id", "el", "xx"])
+@pytest.mark.parametrize("granularity", ["token", "sentence"])
+@pytest.mark.parametrize("whitespace", ["keep", "trim"])
+def test_long_text_in_pieces_gets_the_units_of_the_whole_text(
+    language: str, granularity: str, whitespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """spaCy's special cases reach across a single space (``"x:) :)c"``: the second ``":)"`` is not
+    merged), so pieces end only next to a whitespace token; tiny pieces cut at every such place."""
+    rng = random.Random(f"{language}-{granularity}-{whitespace}")
+    segmenter = Segmenter(granularity, language, whitespace=whitespace)  # type: ignore[arg-type]
+    texts = [_random_text(rng) for _ in range(15)] + ["x:) :)c\nx:) :)c", "EE. UU. son\n\nEE. UU.  EE. UU."]
+    for text in texts:
+        monkeypatch.setattr(segment_module, "_PIECE_CHARS", 1 << 30)
+        whole = segmenter(text)
+        for size in (1, 7):
+            monkeypatch.setattr(segment_module, "_PIECE_CHARS", size)
+            assert segmenter(text) == whole, (size, text)
+            np.testing.assert_array_equal(segmenter.spans(text), np.array(whole, dtype=np.int64).reshape(-1, 2))
+
+
+def test_pieces_end_next_to_a_whitespace_token_only() -> None:
+    cut = segment_module._CUT
+    text = "a b  c\nd\te \u00a0f"
+    assert [m.start() for m in cut.finditer(text)] == [5, 6, 7, 8, 9, 12]  # not at a single " " after a token
+    assert segment_module._cut_pattern("en", False) is cut
+    assert segment_module._cut_pattern("en", True) is cut
+
+
+def test_spacy_holds_a_piece_at_a_time() -> None:
+    lines = "I love this dress. It fits well.\n" * 40_000  # 1.3 M characters
+    one_line = lines.replace("\n", " ")
+    segmenter = Segmenter("token", "en")
+    assert segmenter.work_bytes(lines) < segmenter.work_bytes(one_line) / 3
+    assert segmenter.work_bytes(one_line) >= 60 * len(one_line)
+    assert Segmenter("paragraph", "en").work_bytes(one_line) <= 8 * len(one_line)
+    assert segmenter(lines)[-1] == Segment(len(lines) - 1, len(lines))  # the last line break
+    assert len(segmenter.spans(lines)) == 40_000 * 10  # 7 words, 2 full stops and a line break a line
+    with pytest.raises(TypeError, match="text must be a str"):
+        segmenter.work_bytes(None)  # type: ignore[arg-type]
+
+
+def test_run_that_cannot_be_split_is_a_data_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segment_module, "_PIECE_CHARS", 10)
+    monkeypatch.setattr(segment_module, "MAX_RUN_CHARS", 50)
+    segmenter = Segmenter("token", "en")
+    assert segmenter("x" * 50 + "\ny")[-1] == Segment(51, 52)
+    with pytest.raises(DataError) as info:
+        segmenter("ab\n" + "x" * 60 + " y")
+    assert str(info.value) == (
+        "text: 62 characters from offset 3 cannot be split for spaCy, which takes at most 50 at a time; got a "
+        "text of 65 characters. Shorten the text, break it with whitespace, or use paragraph granularity."
+    )
