@@ -41,10 +41,15 @@ from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import Predictor, as_predictor
 from ..text import Segmenter, TextMasker
 from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
-from ._estimator import _logit
+from ._estimator import MAX_SEED, _blame_data, _is_int, _logit
 from ._solve import solve
 
-__all__ = ["TextPlayer", "TextShapResult", "kernel_shap_text", "text_value"]
+__all__ = ["MAX_TEXT_NUM_SAMPLES", "TextPlayer", "TextShapResult", "kernel_shap_text", "text_value"]
+
+# Largest budget for a text record: each coalition is a masked copy of the whole text for every baseline
+# row (2**17 coalitions of a 200-token text take ~3 s per record before the model runs); the config's
+# methods.shap.num_samples has the same bound with text_config.
+MAX_TEXT_NUM_SAMPLES = 1 << 17
 
 # languages written without spaces between words: a replacement is not padded with spaces there
 _UNSPACED = frozenset({"zh", "ja", "th"})
@@ -486,8 +491,16 @@ def kernel_shap_text(
         raise ConfigError(f"must be >= 1; got {max_batch_rows!r}.", path="max_batch_rows")
     if max_batch_chars < 1:
         raise ConfigError(f"must be >= 1; got {max_batch_chars!r}.", path="max_batch_chars")
-    if num_samples is not None and int(num_samples) < 1:
+    if seed is not None and not (_is_int(seed) and 0 <= seed <= MAX_SEED):
+        raise ConfigError(f"must be an integer between 0 and 2**64 - 1; got {seed!r}.", path="seed")
+    if num_samples is not None and not (_is_int(num_samples) and num_samples >= 1):
         raise ConfigError(f"must be an integer >= 1; got {num_samples!r}.", path="num_samples")
+    if num_samples is not None and num_samples > MAX_TEXT_NUM_SAMPLES:
+        raise ConfigError(
+            f"must be at most {MAX_TEXT_NUM_SAMPLES} (2**17: each coalition is a masked copy of the whole text per "
+            f"baseline row); got {num_samples!r}.",
+            path="num_samples",
+        )
     if memory_limit is not None and int(memory_limit) < 0:
         raise ConfigError(f"must be a number of bytes >= 0; got {memory_limit!r}.", path="memory_limit")
     seg_of: dict[int, Segmenter] = {}
@@ -529,7 +542,11 @@ def kernel_shap_text(
         ):
             chars += int(lengths[stop])
             stop += 1
-        f_parts.append(batcher.predict(frame.iloc[start:stop]))
+        try:
+            f_parts.append(batcher.predict(frame.iloc[start:stop]))
+        except DataError as exc:  # a missing number the model cannot take: name the dataset record
+            part = ("dataset", frame.iloc[start:stop], first_row + start)
+            raise (_blame_data(exc, predictor, [part]) or exc) from exc.__cause__
         start = stop
     f_x = np.concatenate(f_parts) if f_parts else np.zeros((0, 0))
     n_out = f_x.shape[1] if f_parts else 0

@@ -189,6 +189,26 @@ def test_bad_arguments() -> None:
 
 
 @pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"seed": -1}, r"seed: must be an integer between 0 and 2\*\*64 - 1; got -1"),
+        ({"seed": 2**64}, r"seed: must be an integer between 0 and 2\*\*64 - 1; got 18446744073709551616"),
+        ({"seed": True}, r"seed: must be an integer between 0 and 2\*\*64 - 1; got True"),
+        ({"num_samples": 1.5}, r"num_samples: must be an integer >= 1; got 1.5"),
+        ({"num_samples": 10**9}, r"num_samples: must be at most 131072 \(2\*\*17"),
+    ],
+    ids=["negative-seed", "seed-2**64", "bool-seed", "float-budget", "budget-1e9"],
+)
+def test_seeds_and_budgets_out_of_range_are_refused(kwargs, message) -> None:
+    """As kernel_shap: a seed is never reduced mod 2**64 (seed 2**64 would be seed 0), and a budget that
+    cannot finish is refused before anything runs."""
+    X = pd.DataFrame({"text": ["a b"]})
+    B = pd.DataFrame({"text": ["<UNK>"]})
+    with pytest.raises(ConfigError, match=message):
+        kernel_shap_text(bow_linear, X, B, text_columns=["text"], **kwargs)
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [(None, ""), (float("nan"), ""), (5.0, "5"), (2.5, "2.5"), (np.float64(3.0), "3"), (7, "7"), ("x", "x")],
 )
@@ -331,3 +351,15 @@ def test_coalitions_counted_without_a_plan_and_memory_read_from_the_machine() ->
     if sys.platform.startswith("linux"):
         avail = _available_memory()
         assert avail is not None and 0 < avail < 1 << 50
+
+
+def test_a_model_failing_on_a_missing_number_names_the_dataset_record() -> None:
+    def strict(df: pd.DataFrame) -> np.ndarray:
+        if df["stars"].isna().any():
+            raise ValueError("Input contains NaN")
+        return df["stars"].to_numpy() + df["text"].str.count("good").to_numpy()
+
+    X = pd.DataFrame({"text": ["good day", "a good one", "fine"], "stars": [1.0, np.nan, 3.0]})
+    B = pd.DataFrame({"text": ["<UNK>"], "stars": [2.0]})
+    with pytest.raises(DataError, match=r"^dataset record 8 \(numbered from 0\), column 'stars': .*Input contains NaN"):
+        kernel_shap_text(strict, X, B, text_columns=["text"], seed=0, first_row=7)
