@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from .outputs import (
     PredictionsJsonlWriter,
     RecordSelection,
     TopTextAggregator,
+    encode_json,
     kernel_shap_section,
     read_output_folder,
     write_analysis_json,
@@ -397,6 +398,42 @@ def _json_value(value: object) -> object:
     return value
 
 
+_NO_JOIN = object()
+
+
+def _text_record(
+    names: Sequence[str],
+    kinds: Sequence[str],
+    phi: FloatArray,
+    players: Sequence[Any],
+    by_column: Mapping[int, list[int]],
+    units_of: Mapping[int, list[str]],
+    join: object,
+) -> Iterator[str]:
+    """A text record's ``out.jsonl`` line, piece by piece (the same text as ``encode_json`` of the whole
+    record): ``{"explanations": [{"feature_name", "data_type", "attributions": [...]}, ...],
+    "join_source_value": ...}``, one attribution per unit of a text feature, one for any other feature."""
+    yield '{"explanations": ['
+    for j, name in enumerate(names):
+        yield (
+            (", " if j else "")
+            + encode_json({"feature_name": name, "data_type": kinds[j]})[:-1]
+            + ', "attributions": ['
+        )
+        idx = by_column.get(j, [])
+        if j in units_of:
+            for n, (p, unit) in enumerate(zip(idx, units_of[j], strict=True)):
+                description = {"partial_text": unit, "start_idx": players[p].start}
+                yield (", " if n else "") + encode_json({"attribution": phi[p].tolist(), "description": description})
+        else:
+            yield encode_json({"attribution": phi[idx[0]].tolist()})
+        yield "]}"
+    yield "]"
+    if join is not _NO_JOIN:
+        yield ', "join_source_value": ' + encode_json(join)
+    yield "}"
+
+
 def _explain_text(
     whitespace: WhitespaceMode,
     config: AnalysisConfig,
@@ -467,33 +504,23 @@ def _explain_text(
                             failure["join_source_value"] = _json_value(js[i])
                         writer.write(failure)
                     continue
-                explanations: list[dict[str, Any]] = []
+                by_column: dict[int, list[int]] = {}  # the record's players of each feature, in order
+                for p, player in enumerate(players):
+                    by_column.setdefault(player.column, []).append(p)
+                units_of: dict[int, list[str]] = {}
                 for j, name in enumerate(names):
-                    idx = [p for p, pl in enumerate(players) if pl.column == j]
-                    entry: dict[str, Any] = {"feature_name": name, "data_type": kinds[j]}
+                    idx = by_column.get(j, [])
                     if name in text_set:
                         text = res.texts[i][j]
-                        units = [text[players[p].start : players[p].end] for p in idx]
-                        if not units:
+                        units_of[j] = [text[players[p].start : players[p].end] for p in idx]
+                        if not idx:
                             empty_rows.append(chunk.start_row + i)
-                        top.add(name, units, phi[idx])
-                        entry["attributions"] = [
-                            {
-                                "attribution": phi[p].tolist(),
-                                "description": {"partial_text": u, "start_idx": players[p].start},
-                            }
-                            for p, u in zip(idx, units, strict=True)
-                        ]
-                    else:
-                        entry["attributions"] = [{"attribution": phi[idx[0]].tolist()}]
+                        top.add(name, units_of[j], phi[idx])
                     if idx:
                         totals[i, j] = phi[idx].sum(axis=0)
-                    explanations.append(entry)
                 if writer is not None:
-                    record: dict[str, Any] = {"explanations": explanations}
-                    if js is not None:
-                        record["join_source_value"] = _json_value(js[i])
-                    writer.write(record)
+                    join = _json_value(js[i]) if js is not None else _NO_JOIN
+                    writer.write_parts(_text_record(names, kinds, phi, players, by_column, units_of, join))
             if run.n_rows == 0 and n:
                 run.first_phi, run.first_fx = totals[0], res.f_x[0]
             aggregator.add(totals[ok])

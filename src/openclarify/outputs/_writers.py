@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -121,6 +121,11 @@ class LocalShapCsvWriter:
         self._file.close()
 
 
+def encode_json(value: Any) -> str:
+    """``value`` as ``out.jsonl`` writes it (UTF-8 text, not escaped; no NaN)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
 class LocalShapJsonlWriter:
     """Streams ``explanations_shap/out.jsonl``: one JSON object per record, in input order.
 
@@ -135,7 +140,15 @@ class LocalShapJsonlWriter:
         self.rows = 0
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False, allow_nan=False))
+        self._file.write(encode_json(record))
+        self._file.write("\n")
+        self.rows += 1
+
+    def write_parts(self, parts: Iterable[str]) -> None:
+        """One record given as the pieces of its JSON text (each from :func:`encode_json` or JSON
+        punctuation), written as they come: a record with millions of text units is never held whole."""
+        for part in parts:
+            self._file.write(part)
         self._file.write("\n")
         self.rows += 1
 
