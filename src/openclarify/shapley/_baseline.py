@@ -40,10 +40,11 @@ def _encode(frame: pd.DataFrame, categorical: Sequence[bool]) -> tuple[np.ndarra
     parts = [(num - mean) / std]
     for j, is_cat in enumerate(categorical):
         if is_cat:
-            col = _categories(frame.iloc[:, j]).astype(str)
-            levels = np.unique(col)
+            # codes of the sorted categories (np.unique's order), without a fixed-width string array: one
+            # category of millions of characters would make every cell that wide
+            codes, levels = pd.factorize(_categories(frame.iloc[:, j]), sort=True)
             # one-hot scaled so that two different categories are as far apart as 1 numeric std
-            parts.append((col[:, None] == levels[None, :]) / np.sqrt(2.0))
+            parts.append((codes[:, None] == np.arange(len(levels))[None, :]) / np.sqrt(2.0))
     return np.hstack(parts) if parts else np.zeros((len(frame), 0)), mean, std
 
 

@@ -22,6 +22,17 @@ from ..models import Predictor
 __all__ = ["TabularGame"]
 
 
+#: Characters of string cells in one model call, about (as the text estimator's ``max_batch_chars``).
+MAX_BATCH_CHARS = 1 << 25
+
+
+def _longest(column: np.ndarray) -> int:
+    """Length of the longest string in ``column`` (0 for a numeric column)."""
+    if column.dtype.kind in "biufcmM":
+        return 0
+    return max((len(v) for v in column.tolist() if isinstance(v, str)), default=0)
+
+
 @dataclass(slots=True)
 class TabularGame:
     """Masked-record builder and model caller for one set of explained rows.
@@ -90,18 +101,23 @@ class TabularGame:
         n_base = len(self.baseline)
         per_row = n_coal * n_base
         identity = bool(np.array_equal(self.player_of_feature, np.arange(len(self.player_of_feature))))
+        limit = self.max_batch_rows
         if self._numeric:
             x_data: list[np.ndarray] = [x.to_numpy(dtype=np.float64)]
             b_data = [self.baseline.to_numpy(dtype=np.float64)]
         else:
             x_data = [x.iloc[:, j].to_numpy() for j in range(x.shape[1])]
             b_data = self._base_cols
+            # a masked record holds the longest strings of its columns at worst: calls of about
+            # MAX_BATCH_CHARS characters, so one huge cell never makes a call of thousands of its copies
+            widest = sum(_longest(xj) for xj in x_data) + sum(_longest(bj) for bj in b_data)
+            limit = max(1, min(limit, MAX_BATCH_CHARS // max(1, widest)))
         # Slices of (rows, coalitions) whose masked records fill about one model call each; the
         # records are built by broadcasting, without gathering index arrays.
-        if per_row <= self.max_batch_rows:
-            step_r, step_c = max(1, self.max_batch_rows // per_row), n_coal
+        if per_row <= limit:
+            step_r, step_c = max(1, limit // per_row), n_coal
         else:
-            step_r, step_c = 1, max(1, self.max_batch_rows // n_base)
+            step_r, step_c = 1, max(1, limit // n_base)
         out: FloatArray | None = None
         for r0 in range(0, n_rows, step_r):
             r1 = min(n_rows, r0 + step_r)
