@@ -91,6 +91,17 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
+def check_seed_and_budget(seed: object, num_samples: object, maximum: int, why: str) -> None:
+    """Refuse a seed outside ``[0, 2**64 - 1]`` (seeds are never reduced, so seed 2**64 is not seed 0) and a
+    budget below 1 or above ``maximum`` (``why`` says what bounds it)."""
+    if seed is not None and not (_is_int(seed) and 0 <= seed <= MAX_SEED):  # type: ignore[operator]
+        raise ConfigError(f"must be an integer between 0 and 2**64 - 1; got {seed!r}.", path="seed")
+    if num_samples is not None and not (_is_int(num_samples) and num_samples >= 1):  # type: ignore[operator]
+        raise ConfigError(f"must be an integer >= 1; got {num_samples!r}.", path="num_samples")
+    if num_samples is not None and num_samples > maximum:  # type: ignore[operator]
+        raise ConfigError(f"must be at most {maximum} ({why}); got {num_samples!r}.", path="num_samples")
+
+
 def _blame_data(
     exc: DataError, predictor: Predictor, parts: Sequence[tuple[str, pd.DataFrame, int]]
 ) -> DataError | None:
@@ -208,16 +219,12 @@ def kernel_shap(
         raise ConfigError(f"must be >= 1; got {max_batch_rows!r}.", path="max_batch_rows")
     if n_jobs < 1:
         raise ConfigError(f"must be >= 1; got {n_jobs!r}.", path="n_jobs")
-    if seed is not None and not (_is_int(seed) and 0 <= seed <= MAX_SEED):
-        raise ConfigError(f"must be an integer between 0 and 2**64 - 1; got {seed!r}.", path="seed")
-    if num_samples is not None and not (_is_int(num_samples) and num_samples >= 1):
-        raise ConfigError(f"must be an integer >= 1; got {num_samples!r}.", path="num_samples")
-    if num_samples is not None and num_samples > MAX_NUM_SAMPLES:
-        raise ConfigError(
-            f"must be at most {MAX_NUM_SAMPLES} (2**20: every coalition of 20 players; larger budgets do not "
-            f"finish in memory); got {num_samples!r}.",
-            path="num_samples",
-        )
+    check_seed_and_budget(
+        seed,
+        num_samples,
+        MAX_NUM_SAMPLES,
+        "2**20: every coalition of 20 players; larger budgets do not finish in memory",
+    )
 
     groups = [list(g) for g in players] if players is not None else [[c] for c in columns]
     owner = np.full(len(columns), -1, dtype=np.int64)

@@ -41,7 +41,7 @@ from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import Predictor, as_predictor
 from ..text import Segmenter, TextMasker
 from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
-from ._estimator import MAX_SEED, _blame_data, _is_int, _logit
+from ._estimator import _blame_data, _logit, check_seed_and_budget
 from ._solve import solve
 
 __all__ = ["MAX_TEXT_NUM_SAMPLES", "TextPlayer", "TextShapResult", "kernel_shap_text", "text_value"]
@@ -491,16 +491,12 @@ def kernel_shap_text(
         raise ConfigError(f"must be >= 1; got {max_batch_rows!r}.", path="max_batch_rows")
     if max_batch_chars < 1:
         raise ConfigError(f"must be >= 1; got {max_batch_chars!r}.", path="max_batch_chars")
-    if seed is not None and not (_is_int(seed) and 0 <= seed <= MAX_SEED):
-        raise ConfigError(f"must be an integer between 0 and 2**64 - 1; got {seed!r}.", path="seed")
-    if num_samples is not None and not (_is_int(num_samples) and num_samples >= 1):
-        raise ConfigError(f"must be an integer >= 1; got {num_samples!r}.", path="num_samples")
-    if num_samples is not None and num_samples > MAX_TEXT_NUM_SAMPLES:
-        raise ConfigError(
-            f"must be at most {MAX_TEXT_NUM_SAMPLES} (2**17: each coalition is a masked copy of the whole text per "
-            f"baseline row); got {num_samples!r}.",
-            path="num_samples",
-        )
+    check_seed_and_budget(
+        seed,
+        num_samples,
+        MAX_TEXT_NUM_SAMPLES,
+        "2**17: each coalition is a masked copy of the whole text per baseline row",
+    )
     if memory_limit is not None and int(memory_limit) < 0:
         raise ConfigError(f"must be a number of bytes >= 0; got {memory_limit!r}.", path="memory_limit")
     seg_of: dict[int, Segmenter] = {}
