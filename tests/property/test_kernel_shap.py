@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import brute_force_shapley
 from openclarify.shapley import default_num_samples, kernel_shap
+from support.shapley import brute_force_shapley
 
 
 def _dot(X: np.ndarray, w: np.ndarray) -> np.ndarray:
