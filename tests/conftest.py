@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded rng (OPENCLARIFY_TEST_SEED), toy models."""
+"""Shared fixtures and options: a seeded rng (OPENCLARIFY_TEST_SEED), hypothesis profiles, --update-golden."""
 
 from __future__ import annotations
 
