@@ -78,12 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         str(work / "model.joblib"),
         "--output",
         str(out),
-        "--workers",
+        "--threads",
         "2",
     ]
     print(
         f"$ openclarify analyze --config examples/abalone/analysis_config.json --data {shown(test_csv)} "
-        f"--model {shown(work / 'model.joblib')} --output {shown(out)} --workers 2"
+        f"--model {shown(work / 'model.joblib')} --output {shown(out)} --threads 2"
     )
     done = subprocess.run(cmd, check=False)
     if done.returncode != 0:

@@ -112,7 +112,7 @@ def test_a_model_that_changes_its_input_gives_the_clean_models_files(tmp_path, s
     results = {}
     for name, model in (("clean", CLEAN), ("vandal", VANDAL), ("maps", MAPS)):
         _setup(tmp_path / name, model, config)
-        code, err = _analyze(tmp_path / name, "--workers", workers, "--chunk-size", "2", "--max-batch-rows", "5")
+        code, err = _analyze(tmp_path / name, "--threads", workers, "--chunk-size", "2", "--max-batch-rows", "5")
         assert code == 0, err
         results[name] = _files(tmp_path / name / "out")
     assert results["vandal"] == results["clean"]
@@ -154,7 +154,7 @@ def test_a_model_that_ends_the_program_is_a_model_error(tmp_path, body, ended):
 def test_a_model_that_exits_on_a_worker_thread_is_a_model_error(tmp_path):
     model = "import os\ndef predict(df):\n    if len(df) > 1:\n        os._exit(0)\n    return df['Length']\n"
     _setup(tmp_path, model)
-    code, err = _analyze(tmp_path, "--workers", "3", "--chunk-size", "6", "--max-batch-rows", "2")
+    code, err = _analyze(tmp_path, "--threads", "3", "--chunk-size", "6", "--max-batch-rows", "2")
     assert code == EXIT_MODEL, err
     assert "model error: model 'model.py:predict': tried to end the process with os._exit()" in err
 

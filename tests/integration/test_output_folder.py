@@ -244,3 +244,18 @@ def test_the_summary_times_the_report_apart_from_explaining(job, capsys):
     assert summary["report_seconds"] > 0
     assert summary["seconds"] < summary["report_seconds"]  # 20 records: the report is the larger part
     assert f"report drawn in {summary['report_seconds']:.2f}s" in err
+
+
+@pytest.mark.filterwarnings("always::FutureWarning")
+def test_threads_is_the_flag_and_workers_its_deprecated_name(job, capsys):
+    """--threads counts threads in analyze (as in serve); --workers, which counts processes in serve,
+    still works here until 1.0, with a warning, and gives the same files."""
+    assert _run([*_args(job, job / "a"), "--threads", "2"], capsys)[0] == 0
+    code, err = _run([*_args(job, job / "b"), "--workers", "2"], capsys)
+    assert code == 0, err
+    assert "openclarify: warning: --workers: deprecated in 'analyze', where it counts threads; use --threads" in err
+    assert (job / "a" / "explanations_shap" / "out.csv").read_bytes() == (
+        job / "b" / "explanations_shap" / "out.csv"
+    ).read_bytes()
+    code, err = _run([*_args(job, job / "c"), "--threads", "2", "--workers", "2"], capsys)
+    assert code == 2 and "give --threads only; --workers is its old name." in err

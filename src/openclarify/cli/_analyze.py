@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -104,12 +105,18 @@ def _model_path(spec: str) -> Path:
     help="Most records sent to the model in one call.",
 )
 @click.option(
-    "--workers",
-    default=1,
-    show_default=True,
+    "--threads",
+    default=None,
     type=click.IntRange(1),
     help="Threads that call the model and solve in parallel (the model must be thread-safe; "
-    "scikit-learn models are). Results do not depend on it.",
+    "scikit-learn models are). Results do not depend on it.  [default: 1]",
+)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1),
+    hidden=True,
+    help="Deprecated: --threads (--workers counts processes in openclarify serve).",
 )
 @click.option(
     "--text-columns",
@@ -156,7 +163,8 @@ def analyze(
     max_in_flight: int,
     chunk_size: int,
     max_batch_rows: int,
-    workers: int,
+    threads: int | None,
+    workers: int | None,
     text_columns: str | None,
     text_whitespace: str,
     report_records: str | None,
@@ -168,6 +176,17 @@ def analyze(
     """Run the explainability analysis of an analysis_config.json locally."""
     if quiet:  # warnings and errors only
         logging.getLogger("openclarify").setLevel(logging.WARNING)
+    if workers is not None:
+        if threads is not None:
+            raise click.UsageError("give --threads only; --workers is its old name.")
+        # TODO(1.0): remove --workers from analyze
+        warnings.warn(
+            "--workers: deprecated in 'analyze', where it counts threads; use --threads "
+            "(--workers counts processes in 'serve'). It will be removed in 1.0.",
+            FutureWarning,
+            stacklevel=1,
+        )
+        threads = workers
     config = load_analysis_config(config_path)
     selection = parse_records(report_records, "--report-records")
     endpoint: list[EndpointPredictor] = []
@@ -223,7 +242,7 @@ def analyze(
             config_dir=config_path.parent,
             chunksize=chunk_size,
             max_batch_rows=max_batch_rows,
-            n_jobs=workers,
+            n_jobs=threads or 1,
             progress=progress,
             on_start=on_start,
             text_columns=[c.strip() for c in text_columns.split(",") if c.strip()] if text_columns else None,
