@@ -4,6 +4,7 @@ and text models, and train BlazingText-compatible text classifiers."""
 from __future__ import annotations
 
 from ._pipeline import AnalysisResult, run_analysis
+from ._version import __version__ as __version__
 from .config import AnalysisConfig, load_analysis_config, parse_analysis_config
 from .data import Dataset, open_dataset, read_baseline
 from .errors import (
@@ -30,8 +31,6 @@ from .shapley import (
 )
 from .text import Segmenter, TextMasker, segment
 from .training import train_text_classifier
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AnalysisConfig",

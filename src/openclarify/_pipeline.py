@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ._typing import FloatArray
+from ._version import __version__
 from .config import AnalysisConfig
 from .data import Dataset, DatasetSchema, open_dataset, read_baseline
 from .errors import ConfigError, DataError, ModelError, OpenClarifyWarning
@@ -781,8 +782,6 @@ def run_analysis(
         if config.source:
             write_json(stage.path(CONFIG_JSON), _plain(config.source))  # type: ignore[arg-type]
         explain_seconds = time.perf_counter() - started
-        from . import __version__  # the package's, set once it is imported
-
         summary: dict[str, Any] = {
             "tool": f"openclarify {__version__}",
             "dataset": location,

@@ -11,6 +11,7 @@ import functools
 import math
 from typing import Any
 
+from .._version import __version__
 from ._model import Report
 
 __all__ = ["render_fragment", "render_html", "render_page"]
@@ -55,8 +56,6 @@ def render_html(report: Report) -> str:
 def render_page(report: Report, *, for_print: bool = False) -> str:
     """The report's HTML page; ``for_print`` leaves out what print styles hide anyway (the value
     table under each chart), which is most of the elements WeasyPrint would style for a PDF."""
-    from .. import __version__
-
     template = _environment().get_template("report.html.j2")
     return str(template.render(report=report, version=__version__, for_print=for_print))
 

@@ -18,7 +18,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -27,6 +26,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .._version import __version__
 from ..errors import ModelError
 from ..models import check_scores
 from ._codec import (
@@ -51,10 +51,7 @@ ModelLoading = Literal["background", "before_serving"]
 
 
 def _package_version() -> str:
-    try:
-        return version("openclarify")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0"
+    return __version__
 
 
 def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
