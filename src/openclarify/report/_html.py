@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ._model import Report
+
+if TYPE_CHECKING:  # the report model renders itself with this module: no import back at run time
+    from ._model import Report
 
 __all__ = ["render_fragment", "render_html", "render_page"]
 

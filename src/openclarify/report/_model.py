@@ -16,6 +16,7 @@ from typing import Any, Literal
 from ..outputs import ExplainedRecord, LabelSummary, OutputFolder, RecordSelection, read_output_folder
 from ._charts import BarChart
 from ._colors import attribution_color, scale_attributions
+from ._html import render_fragment
 
 __all__ = [
     "CaptumRecord",
@@ -130,8 +131,6 @@ class RecordView:
         return self.scores[self.labels.index(self.label)] - self.attribution_sum
 
     def _repr_html_(self) -> str:
-        from ._html import render_fragment
-
         return render_fragment("record", record=self)
 
     def to_captum(self) -> CaptumRecord:
@@ -165,8 +164,6 @@ class SummaryView:
     notes: tuple[str, ...] = ()
 
     def _repr_html_(self) -> str:
-        from ._html import render_fragment
-
         return render_fragment("summary", summary=self)
 
 
@@ -178,8 +175,6 @@ class GlobalView:
     text_charts: tuple[BarChart, ...] = ()
 
     def _repr_html_(self) -> str:
-        from ._html import render_fragment
-
         return render_fragment("global", global_view=self)
 
 
@@ -205,8 +200,6 @@ class Report:
     outputs: OutputFolder | None = field(default=None, repr=False, compare=False)
 
     def _repr_html_(self) -> str:
-        from ._html import render_fragment
-
         return render_fragment("report_body", report=self)
 
     def to_captum(self) -> list[CaptumRecord]:
