@@ -64,7 +64,7 @@ from openclarify.shapley import kernel_shap_text  # noqa: E402
 from openclarify.text import Segmenter, TextMasker  # noqa: E402
 
 try:
-    from openclarify.training._normalize import normalize_texts
+    from openclarify.text import normalize_texts
 except ImportError:  # pragma: no cover - older tree
 
     def normalize_texts(texts: Sequence[str]) -> list[str]:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .._typing import FloatArray
 from ..errors import MissingDependencyError, ModelError
-from ..training._normalize import TEXT_NORMALIZATIONS, TextNormalization, normalize_texts
+from ..text import TEXT_NORMALIZATIONS, TextNormalization, normalize_texts
 
 __all__ = ["LABEL_PREFIX", "METADATA_FILE", "MODEL_FILE", "FastTextPredictor", "import_fasttext"]
 

@@ -8,8 +8,8 @@ files from CSV; :func:`normalize_text` is the text normalization that training d
 
 from __future__ import annotations
 
+from ..text import TEXT_NORMALIZATIONS, TextNormalization, normalize_text, normalize_texts
 from ._fasttext import BlazingTextHyperparameters, TrainResult, train_text_classifier
-from ._normalize import TEXT_NORMALIZATIONS, TextNormalization, normalize_text, normalize_texts
 from ._prepare import PrepareResult, prepare_dbpedia, prepare_labeled_text
 
 __all__ = [

@@ -28,7 +28,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..errors import ConfigError, DataError, MissingDependencyError, OutputError
-from ._normalize import TEXT_NORMALIZATIONS, TextNormalization, normalize_texts
+from ..text import TEXT_NORMALIZATIONS, TextNormalization, normalize_texts
 
 __all__ = [
     "METADATA_FILE",

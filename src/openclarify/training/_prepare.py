@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError, OutputError
+from ..text import TEXT_NORMALIZATIONS, TextNormalization, normalize_texts
 from ._fasttext import LABEL_PREFIX
-from ._normalize import TEXT_NORMALIZATIONS, TextNormalization, normalize_texts
 
 __all__ = ["PrepareResult", "prepare_dbpedia", "prepare_labeled_text"]
 
