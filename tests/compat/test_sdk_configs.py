@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from openclarify.config import AnalysisConfig, TextConfig, parse_analysis_config
+from openclarify.config import AnalysisConfig, BiasConfig, FacetConfig, PdpConfig, TextConfig, parse_analysis_config
 from openclarify.errors import ConfigError
 
 # The SDK reads AWS config files and prints a v3 banner on import; keep it offline and quiet.
@@ -255,7 +255,7 @@ def shap_and_pdp() -> tuple[dict[str, Any], dict[str, Any]]:
         clarify.PDPConfig(features=["Age"], grid_resolution=20),
     ]
     return explain(csv_data(), shadow_model(), None, methods), {
-        "methods.pdp": {"grid_resolution": 20, "top_k_features": 10, "features": ("Age",)},
+        "methods.pdp": PdpConfig(grid_resolution=20, top_k_features=10, features=("Age",)),
     }
 
 
@@ -299,11 +299,11 @@ def bias_and_explainability() -> tuple[dict[str, Any], dict[str, Any]]:
     )
     return cfg, {
         "label_values_or_threshold": (1,),
-        "facet": ({"name_or_index": "Age", "value_or_threshold": (40,)},),
+        "facet": (FacetConfig(name_or_index="Age", value_or_threshold=(40,)),),
         "group_variable": "Workclass",
         "probability_threshold": 0.8,
-        "methods.pre_training_bias": {"methods": "all"},
-        "methods.post_training_bias": {"methods": ("DPPL", "DI")},
+        "methods.pre_training_bias": BiasConfig(methods="all"),
+        "methods.post_training_bias": BiasConfig(methods=("DPPL", "DI")),
     }
 
 

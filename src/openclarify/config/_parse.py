@@ -26,7 +26,10 @@ from openclarify._typing import AGG_METHODS, DATASET_TYPES, GRANULARITIES
 from openclarify.config._languages import LANGUAGES, language_code
 from openclarify.config._schema import (
     AnalysisConfig,
+    BiasConfig,
+    FacetConfig,
     MethodsConfig,
+    PdpConfig,
     PredictorConfig,
     ReportConfig,
     ShapConfig,
@@ -665,10 +668,10 @@ _REPORT = _Spec(
 _METHODS = _Spec(
     {
         "shap": _object(_SHAP, ShapConfig),
-        "pdp": _object(_PDP),
+        "pdp": _object(_PDP, PdpConfig),
         "asymmetric_shapley_value": _object(_ASV),
-        "pre_training_bias": _object(_PRE_TRAINING),
-        "post_training_bias": _object(_POST_TRAINING),
+        "pre_training_bias": _object(_PRE_TRAINING, BiasConfig),
+        "post_training_bias": _object(_POST_TRAINING, BiasConfig),
         "report": _object(_REPORT, ReportConfig),
     },
     check=_check_methods,
@@ -935,7 +938,7 @@ _ANALYSIS = _Spec(
         "excluded_columns": _list(_name_or_index, "column names or indices"),
         "probability_threshold": _number(),
         "label_values_or_threshold": _list(_scalar, "label values or one threshold", non_empty=True),
-        "facet": _list(_object(_FACET), "facet objects", non_empty=True),
+        "facet": _list(_object(_FACET, FacetConfig), "facet objects", non_empty=True),
         "group_variable": _name_or_index,
         "facet_dataset_uri": _string(non_empty=True),
         "facet_headers": _STRINGS,
@@ -1051,7 +1054,7 @@ def parse_analysis_config(document: Mapping[str, Any]) -> AnalysisConfig:
     --------
     >>> cfg = parse_analysis_config({"dataset_type": "text/csv", "methods": {"pre_training_bias":
     ...     {"methods": "all"}}, "label_values_or_threshold": [1], "facet": [{"name_or_index": 0}]})
-    >>> cfg.methods.pre_training_bias["methods"]
+    >>> cfg.methods.pre_training_bias.methods
     'all'
     """
     if not isinstance(document, Mapping):

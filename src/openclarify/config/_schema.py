@@ -1,9 +1,10 @@
 """Typed, frozen objects for ``analysis_config.json``; field names are Clarify's keys, one to one.
 
 Every object is built by :func:`openclarify.config.parse_analysis_config`, which validates the
-document first, so code that receives one may trust its fields. Lists become tuples and nested
-objects that later stages interpret themselves (``pdp``, the bias methods, ``image_config``, ...)
-become read-only mappings (``types.MappingProxyType``, nested lists as tuples).
+document first, so code that receives one may trust its fields. Lists become tuples; every method
+section and facet is a typed object, and the few nested objects later stages interpret themselves
+(``image_config``, ``asymmetric_shapley_value``, ``segment_config``, ...) become read-only mappings
+(``types.MappingProxyType``, nested lists as tuples).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from openclarify._typing import AggMethod, DatasetType, Granularity
 
@@ -111,19 +112,44 @@ class ReportConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PdpConfig:
+    """``methods.pdp``: partial dependence of ``features`` (names, or 0-based indices without headers) on
+    ``grid_resolution`` buckets; without ``features``, the ``top_k_features`` by global SHAP value."""
+
+    grid_resolution: int
+    features: tuple[int | str, ...] | None = None
+    top_k_features: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BiasConfig:
+    """``methods.pre_training_bias`` / ``methods.post_training_bias``: ``methods`` is ``"all"`` or a
+    tuple of upper-case metric codes (``("DPPL", "DI")``)."""
+
+    methods: Literal["all"] | tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FacetConfig:
+    """One entry of ``facet``: the column (``name_or_index``) and the values (or one threshold) of the
+    sensitive group; without ``value_or_threshold`` every value is compared with the rest."""
+
+    name_or_index: int | str
+    value_or_threshold: tuple[int | float | str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MethodsConfig:
     """``methods``: the analyses to run; an absent method is None and is not computed.
 
-    ``pdp``, ``asymmetric_shapley_value``, ``pre_training_bias`` and ``post_training_bias`` are
-    validated structurally and kept as read-only mappings. In the bias methods, ``methods`` is
-    normalised to ``"all"`` or a tuple of upper-case metric codes.
+    ``asymmetric_shapley_value`` is validated structurally and kept as a read-only mapping.
     """
 
     shap: ShapConfig | None = None
-    pdp: Mapping[str, Any] | None = None
+    pdp: PdpConfig | None = None
     asymmetric_shapley_value: Mapping[str, Any] | None = None
-    pre_training_bias: Mapping[str, Any] | None = None
-    post_training_bias: Mapping[str, Any] | None = None
+    pre_training_bias: BiasConfig | None = None
+    post_training_bias: BiasConfig | None = None
     report: ReportConfig | None = None
 
 
@@ -132,8 +158,8 @@ class AnalysisConfig:
     """A validated ``analysis_config.json``.
 
     ``dataset_type`` is lowercased. ``probability_threshold`` is a float (Clarify's default, 0.5,
-    applies when it is None). ``facet``, ``segment_config`` and ``time_series_data_config`` are
-    read-only mappings (tuples of them for lists). ``source`` holds the original document, deeply
+    applies when it is None). ``segment_config`` and ``time_series_data_config`` are read-only
+    mappings (tuples of them for lists). ``source`` holds the original document, deeply
     read-only, and takes no part in equality or ``repr``.
     """
 
@@ -148,7 +174,7 @@ class AnalysisConfig:
     excluded_columns: tuple[int | str, ...] | None = None
     probability_threshold: float | None = None
     label_values_or_threshold: tuple[int | float | str, ...] | None = None
-    facet: tuple[Mapping[str, Any], ...] | None = None
+    facet: tuple[FacetConfig, ...] | None = None
     group_variable: int | str | None = None
     facet_dataset_uri: str | None = None
     facet_headers: tuple[str, ...] | None = None

@@ -17,7 +17,10 @@ import openclarify.config as config_pkg
 from openclarify.config import (
     LANGUAGES,
     AnalysisConfig,
+    BiasConfig,
+    FacetConfig,
     MethodsConfig,
+    PdpConfig,
     PredictorConfig,
     ReportConfig,
     ShapConfig,
@@ -116,7 +119,7 @@ def test_tabular_example_parses_to_expected_objects() -> None:
                 use_logit=False,
                 save_local_shap_values=True,
             ),
-            pdp=MappingProxyType({"grid_resolution": 10, "top_k_features": 10, "features": ("Age",)}),
+            pdp=PdpConfig(grid_resolution=10, top_k_features=10, features=("Age",)),
         ),
     )
     assert cfg == expected
@@ -333,10 +336,10 @@ def test_bias_and_explainability_example() -> None:
         }
     )
     assert cfg.label_values_or_threshold == (1,)
-    assert cfg.facet == ({"name_or_index": "Age", "value_or_threshold": (40,)},)
+    assert cfg.facet == (FacetConfig(name_or_index="Age", value_or_threshold=(40,)),)
     assert cfg.group_variable == "Workclass"
-    assert cfg.methods.pre_training_bias == {"methods": "all"}
-    assert cfg.methods.post_training_bias == {"methods": ("DPPL", "DI")}
+    assert cfg.methods.pre_training_bias == BiasConfig(methods="all")
+    assert cfg.methods.post_training_bias == BiasConfig(methods=("DPPL", "DI"))
 
 
 def test_time_series_asymmetric_shapley_value() -> None:
@@ -451,7 +454,8 @@ def test_case_insensitive_choices_are_lowercased() -> None:
     assert (cfg.predictor.content_type, cfg.predictor.accept_type) == ("text/csv", "application/jsonlines")
     assert cfg.methods.shap is not None and cfg.methods.shap.agg_method == "mean_sq"
     assert cfg.methods.shap.text_config == TextConfig(granularity="sentence", language="en")
-    assert cfg.methods.pre_training_bias == {"methods": "all"}
+    assert cfg.methods.pre_training_bias == BiasConfig(methods="all")
+    assert cfg.facet == (FacetConfig(name_or_index="Age"),)  # no values: each value against the rest
     assert cfg.source["dataset_type"] == "TEXT/CSV"  # the source keeps the original spelling
 
 
