@@ -49,6 +49,7 @@ class TabularGame:
     model_calls: int = 0
     _numeric: bool = field(init=False)
     _base_cols: list[np.ndarray] = field(init=False)
+    _base_longest: int = field(init=False)  # characters of the baseline's longest strings, per column summed
     _lock: threading.Lock = field(init=False)
 
     def __post_init__(self) -> None:
@@ -57,6 +58,7 @@ class TabularGame:
         self._base_cols = (
             [] if self._numeric else [self.baseline.iloc[:, j].to_numpy() for j in range(self.baseline.shape[1])]
         )
+        self._base_longest = sum(_longest(column) for column in self._base_cols)
 
     def predict(self, records: pd.DataFrame) -> FloatArray:
         start = time.perf_counter()
@@ -110,7 +112,7 @@ class TabularGame:
             b_data = self._base_cols
             # a masked record holds the longest strings of its columns at worst: calls of about
             # MAX_BATCH_CHARS characters, so one huge cell never makes a call of thousands of its copies
-            widest = sum(_longest(xj) for xj in x_data) + sum(_longest(bj) for bj in b_data)
+            widest = sum(_longest(xj) for xj in x_data) + self._base_longest
             limit = max(1, min(limit, MAX_BATCH_CHARS // max(1, widest)))
         # Slices of (rows, coalitions) whose masked records fill about one model call each; the
         # records are built by broadcasting, without gathering index arrays.
