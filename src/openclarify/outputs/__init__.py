@@ -12,7 +12,7 @@ from ._read import (
     RecordSelection,
     read_output_folder,
 )
-from ._staging import MANIFEST_FILE, OutputStaging, add_published, published_files
+from ._staging import MANIFEST_FILE, OutputStaging, add_published, published_files, write_atomic
 from ._writers import (
     ANALYSIS_JSON,
     BASELINE_CSV,
@@ -60,5 +60,6 @@ __all__ = [
     "read_output_folder",
     "write_analysis_json",
     "write_baseline_csv",
+    "write_atomic",
     "write_json",
 ]

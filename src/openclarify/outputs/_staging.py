@@ -41,6 +41,7 @@ __all__ = [
     "OutputStaging",
     "add_published",
     "published_files",
+    "write_atomic",
 ]
 
 LOCK_FILE: Final = ".openclarify.lock"
@@ -118,15 +119,23 @@ def _legacy_files(root: Path) -> list[str]:
     return [n for n in names if _is_relative(n) and (root / n).is_file()]
 
 
+def write_atomic(path: Path, data: bytes, *, scratch: Path | None = None) -> None:
+    """Write ``data`` to ``path`` atomically: a file in ``scratch`` (default: ``path``'s folder), synced
+    to disk, renamed over ``path``. It gets the umask's permissions, as every other file written."""
+    tmp = (scratch or path.parent) / f".openclarify-{uuid.uuid4().hex}.tmp"
+    try:
+        with open(tmp, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _write_json_atomic(path: Path, document: Any, scratch: Path) -> None:
-    """Write ``document`` to ``path`` atomically (a file in ``scratch`` renamed over it), synced to disk."""
-    tmp = scratch / f".openclarify-{uuid.uuid4().hex}.json"
-    with open(tmp, "x", encoding="utf-8") as handle:  # the umask's permissions, as the other files
-        json.dump(document, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8"), scratch=scratch)
 
 
 def _lock(handle: IO[str]) -> bool:

@@ -7,14 +7,12 @@ job's) by :func:`load_report`, then :func:`render_html`, :func:`render_pdf` and
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
 from ..errors import OutputError, ReportError
-from ..outputs import RecordSelection, add_published
+from ..outputs import RecordSelection, add_published, write_atomic
 from ._charts import BarChart
 from ._colors import attribution_color, scale_attributions
 from ._html import render_html
@@ -109,14 +107,7 @@ def write_reports(
 def _write_atomic(path: Path, data: bytes) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, data)
     except OSError as exc:
         raise OutputError(
             f"report file '{path}': cannot be written ({exc.strerror or exc}). Choose a folder you can write to."

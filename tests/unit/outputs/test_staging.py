@@ -11,7 +11,14 @@ import textwrap
 import pytest
 
 from openclarify.errors import OutputError, ReportError
-from openclarify.outputs import MANIFEST_FILE, OutputStaging, add_published, published_files, read_output_folder
+from openclarify.outputs import (
+    MANIFEST_FILE,
+    OutputStaging,
+    add_published,
+    published_files,
+    read_output_folder,
+    write_atomic,
+)
 from openclarify.outputs import _staging as staging
 
 ANALYSIS = {"explanations": {"kernel_shap": {"label0": {"global_shap_values": {"a": 1.0}, "expected_value": 0.5}}}}
@@ -189,3 +196,14 @@ def test_an_analysis_json_nested_too_deep_is_a_report_error(tmp_path):
     (tmp_path / "analysis.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ReportError, match="analysis.json '.*': not JSON an analysis writes"):
         read_output_folder(tmp_path)
+
+
+def test_files_written_atomically_get_the_umasks_permissions_and_leave_no_temporary(tmp_path):
+    """Not mkstemp's 0600: a report or manifest is as readable as the other files of the folder."""
+    umask = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "r.html", b"<p>")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "r.html").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
