@@ -206,16 +206,23 @@ def _string(*, non_empty: bool = False) -> _Validator:
     return validate
 
 
+#: What ``methods.report.name`` must be, said in messages.
+PLAIN_FILE_NAME: Final = (
+    "a plain file name inside the output folder (no '/', '\\', leading '.' or NUL, at most 200 characters)"
+)
+
+
+def is_plain_file_name(value: str) -> bool:
+    """A file base name that stays inside its folder: no folder part, not hidden (so not '.' or '..' and
+    not one of openclarify's bookkeeping files), no NUL, at most 200 characters."""
+    return bool(value) and not any(c in value for c in "/\\\x00") and not value.startswith(".") and len(value) <= 200
+
+
 def _file_name(value: Any, path: str, errors: _Errors) -> Any:
-    """A plain file base name inside the output folder: no folder part, not hidden, not '.' or '..'."""
     if not isinstance(value, str) or not value:
         return errors.add(path, f"must be a non-empty string; got {_show(value)}.")
-    if "/" in value or "\\" in value or "\x00" in value or value.startswith(".") or len(value) > 200:
-        return errors.add(
-            path,
-            f"must be a plain file name inside the output folder (no '/', '\\', leading '.' or NUL, at most 200 "
-            f"characters); got {_show(value)}. Use e.g. 'report'.",
-        )
+    if not is_plain_file_name(value):
+        return errors.add(path, f"must be {PLAIN_FILE_NAME}; got {_show(value)}. Use e.g. 'report'.")
     return value
 
 

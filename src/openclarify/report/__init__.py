@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
+from ..config._parse import is_plain_file_name
 from ..errors import OutputError, ReportError
 from ..outputs import RecordSelection, add_published, write_atomic
 from ._charts import BarChart
@@ -82,7 +83,7 @@ def write_reports(
     OutputError
         The folder cannot be written, or a job is writing it.
     """
-    if not name or name != Path(name).name or name in (".", ".."):
+    if not is_plain_file_name(name):  # the rule of methods.report.name
         raise ReportError(f"methods.report.name: must be a plain file name; got {name!r}. Use e.g. 'report'.")
     unknown = [f for f in formats if f not in _RENDERERS]
     if unknown:

@@ -255,6 +255,9 @@ def test_write_reports_names_and_missing_pdf_renderer(tmp_path, monkeypatch):
     report = load_report(DATA / "clarify_job_tabular")
     with pytest.raises(ReportError, match="must be a plain file name; got '../x'"):
         write_reports(report, tmp_path, name="../x")
+    for name in (".hidden", "a\\b", "x" * 201):  # the rule of methods.report.name
+        with pytest.raises(ReportError, match="must be a plain file name"):
+            write_reports(report, tmp_path, name=name)
     monkeypatch.setitem(sys.modules, "weasyprint", None)  # import weasyprint -> ImportError
     with pytest.raises(MissingDependencyError, match=r"pip install 'openclarify\[pdf\]'"):
         write_reports(report, tmp_path, name="r")
