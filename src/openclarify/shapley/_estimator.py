@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._typing import FloatArray, SizeAllocation
+from .._typing import BoolArray, FloatArray, SizeAllocation
+from ..backends import get_executor
 from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import CallablePredictor, Predictor, as_predictor
 from ..models._protocol import first_non_finite
-from ._coalitions import default_num_samples, plan_coalitions, sample_coalitions
+from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
 from ._game import TabularGame
 from ._solve import solve
 
@@ -126,6 +125,53 @@ def _blame_data(
             f"{_FIX_MISSING}"
         )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """One group of rows to explain: everything the work function needs, nothing shared to write to."""
+
+    game: TabularGame
+    plan: CoalitionPlan
+    weights: FloatArray
+    z_shared: BoolArray | None
+    seed: int
+    use_logit: bool
+    base_value: FloatArray
+    frame: pd.DataFrame
+    f_x: FloatArray
+    first_row: int  # record number of the first row of ``frame``
+
+
+@dataclass(frozen=True, slots=True)
+class _UnitResult:
+    phi: FloatArray
+    model_rows: int
+    model_calls: int
+    model_seconds: float
+
+
+def _explain_unit(unit: _Unit) -> _UnitResult:
+    """Kernel SHAP values of the rows of ``unit`` (a module-level work function for any executor)."""
+    game = unit.game.fresh()
+    x_unit, f_x, plan = unit.frame, unit.f_x, unit.plan
+    row0, n_rows = unit.first_row, len(x_unit)
+    if unit.z_shared is not None:
+        z = unit.z_shared
+    else:
+        z = sample_coalitions(plan, np.arange(row0, row0 + n_rows, dtype=np.int64), unit.seed)
+    if plan.n_coalitions:
+        try:
+            values = game.values(x_unit, z)
+        except DataError as exc:
+            parts = [("dataset", x_unit, row0), ("baseline", game.baseline, 0)]
+            raise (_blame_data(exc, game.predictor, parts) or exc) from exc.__cause__
+        if unit.use_logit:
+            values = _logit(values, "masked records")
+    else:
+        values = np.zeros((n_rows, 0, f_x.shape[1]))
+    phi = solve(z, unit.weights, values, unit.base_value, f_x, paired=True)
+    return _UnitResult(phi, game.model_rows, game.model_calls, game.model_seconds)
 
 
 def kernel_shap(
@@ -285,41 +331,33 @@ def kernel_shap(
     z_shared = sample_coalitions(plan, np.zeros(1, dtype=np.int64), 0) if plan.exact else None
     # rows solved together: about 4 model calls' worth of masked records, at most _UNIT_RECORDS
     rows_per_unit = max(1, min(_UNIT_RECORDS, 4 * max_batch_rows) // max(1, n_coal * len(base)))
-
+    units = (
+        _Unit(
+            game,
+            plan,
+            weights,
+            z_shared,
+            seed,
+            use_logit,
+            base_value,
+            frame.iloc[start : start + rows_per_unit],
+            f_x_all[start : start + rows_per_unit],
+            first_row + start,
+        )
+        for start in range(0, n_rows, rows_per_unit)
+    )
     phi = np.zeros((n_rows, n_players, base_value.shape[0]))
-    progress_lock = threading.Lock()
-
-    def explain_unit(start: int) -> None:
-        stop = min(n_rows, start + rows_per_unit)
-        x_unit = frame.iloc[start:stop]
-        if z_shared is not None:
-            z = z_shared
-        else:
-            z = sample_coalitions(plan, np.arange(first_row + start, first_row + stop, dtype=np.int64), seed)
-        f_x = f_x_all[start:stop]
-        if n_coal:
-            try:
-                values = game.values(x_unit, z)
-            except DataError as exc:
-                parts = [("dataset", x_unit, first_row + start), on_base]
-                raise (_blame_data(exc, predictor, parts) or exc) from exc.__cause__
-            if use_logit:
-                values = _logit(values, "masked records")
-        else:
-            values = np.zeros((stop - start, 0, f_x.shape[1]))
-        phi[start:stop] = solve(z, weights, values, base_value, f_x, paired=True)
+    executor = get_executor("threads" if n_jobs > 1 and n_rows > rows_per_unit else "local", n_jobs)
+    start = 0
+    for done in executor.map(_explain_unit, units):
+        stop = start + done.phi.shape[0]
+        phi[start:stop] = done.phi
+        game.model_rows += done.model_rows
+        game.model_calls += done.model_calls
+        game.model_seconds += done.model_seconds
         if progress is not None:
-            with progress_lock:
-                progress(stop - start)
-
-    starts = range(0, n_rows, rows_per_unit)
-    if n_jobs > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(max_workers=min(n_jobs, len(starts)), thread_name_prefix="openclarify") as pool:
-            for _ in pool.map(explain_unit, starts):  # re-raises the first failure
-                pass
-    else:
-        for start in starts:
-            explain_unit(start)
+            progress(stop - start)
+        start = stop
 
     return ShapResult(
         phi=phi,

@@ -8,7 +8,6 @@ Records of many explained rows are built and scored together in batches of up to
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -37,7 +36,8 @@ def _longest(column: np.ndarray) -> int:
 class TabularGame:
     """Masked-record builder and model caller for one set of explained rows.
 
-    ``player_of_feature[j]`` is the player that owns feature column ``j``.
+    ``player_of_feature[j]`` is the player that owns feature column ``j``. A game counts its own model
+    calls; work running elsewhere uses its own :meth:`fresh` copy and reports its counts back.
     """
 
     predictor: Predictor
@@ -50,10 +50,8 @@ class TabularGame:
     _numeric: bool = field(init=False)
     _base_cols: list[np.ndarray] = field(init=False)
     _base_longest: int = field(init=False)  # characters of the baseline's longest strings, per column summed
-    _lock: threading.Lock = field(init=False)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
         self._numeric = all(pd.api.types.is_float_dtype(t) for t in self.baseline.dtypes)
         self._base_cols = (
             [] if self._numeric else [self.baseline.iloc[:, j].to_numpy() for j in range(self.baseline.shape[1])]
@@ -63,12 +61,26 @@ class TabularGame:
     def predict(self, records: pd.DataFrame) -> FloatArray:
         start = time.perf_counter()
         scores = self.predictor.predict(records)
-        elapsed = time.perf_counter() - start
-        with self._lock:  # the game may be shared by worker threads
-            self.model_seconds += elapsed
-            self.model_rows += len(records)
-            self.model_calls += 1
+        self.model_seconds += time.perf_counter() - start
+        self.model_rows += len(records)
+        self.model_calls += 1
         return scores
+
+    def fresh(self) -> TabularGame:
+        """The same game with its own (zero) call counts; the baseline is measured once, not again."""
+        game = object.__new__(TabularGame)
+        for name in (
+            "predictor",
+            "baseline",
+            "player_of_feature",
+            "max_batch_rows",
+            "_numeric",
+            "_base_cols",
+            "_base_longest",
+        ):
+            object.__setattr__(game, name, getattr(self, name))
+        game.model_seconds, game.model_rows, game.model_calls = 0.0, 0, 0
+        return game
 
     def predict_all(self, records: pd.DataFrame) -> FloatArray:
         """Scores of ``records`` in calls of at most ``max_batch_rows`` records."""
