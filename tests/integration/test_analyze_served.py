@@ -1,6 +1,7 @@
-"""`analyze --endpoint-url` against `openclarify serve` on a real loopback socket: the same files, byte for
-byte, as the in-process run with the same seed, for the abalone pipeline and a 14-class DBpedia fastText
-model (CSV requests, JSON Lines answers with `label` / `prob`, as the BlazingText seed configures it)."""
+"""`analyze --endpoint-url` against `openclarify serve` on a real loopback socket: the same files (SHAP and
+partial dependence), byte for byte, as the in-process run with the same seed, for the abalone pipeline
+and a 14-class DBpedia fastText model (CSV requests, JSON Lines answers with `label` / `prob`, as the
+BlazingText seed configures it)."""
 
 from __future__ import annotations
 
@@ -75,11 +76,14 @@ def test_abalone_pipeline_through_the_server(tmp_path):
                 "num_samples": 60,
                 "seed": 5,
                 "save_local_shap_values": True,
-            }
+            },
+            "pdp": {"features": ["Length", "Sex"], "grid_resolution": 5},
         },
     }
     (tmp_path / "cfg.json").write_text(json.dumps(config))
     assert _analyze(tmp_path, "local", "--model", str(tmp_path / "model.joblib")) == 0
+    pdp = json.loads((tmp_path / "local" / "analysis.json").read_text())["explanations"]["pdp"]
+    assert [(e["feature_name"], len(e["feature_values"])) for e in pdp] == [("Length", 5), ("Sex", 3)]
     with background_server(create_app(ServeConfig(model=str(tmp_path / "model.joblib")))) as url:
         _wait(url)
         assert _analyze(tmp_path, "remote", "--endpoint-url", url) == 0

@@ -186,14 +186,16 @@ BAD_CASES = [
                     "dataset_type": "text/csv",
                     "label": "y",
                     "predictor": {},
-                    "methods": {"shap": {"baseline": [[0, 0]]}, "pdp": {"grid_resolution": 5, "features": ["a"]}},
+                    "label_values_or_threshold": [1],
+                    "facet": [{"name_or_index": "a"}],
+                    "methods": {"shap": {"baseline": [[0, 0]]}, "pre_training_bias": {"methods": "all"}},
                 }
             )
         },
         {},
         EXIT_CONFIG,
-        r"methods\.pdp: not supported yet",
-        id="pdp-not-supported",
+        r"methods\.pre_training_bias: not supported yet",
+        id="bias-not-supported",
     ),
     pytest.param(
         {"data.csv": "a,b,y\n1,2,3\n4,5\n"}, {}, EXIT_DATA, r"line 3: expected 3 columns.*got 2", id="short-row"

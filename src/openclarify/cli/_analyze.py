@@ -260,7 +260,14 @@ def analyze(
             ep.close()
             if not quiet:
                 echo(f"openclarify: {ep.stats.summary()}")
-    if not quiet:
+    if not quiet and not result.feature_names:  # no methods.shap
+        pdp = (result.sections or {}).get("pdp", [])
+        shown = ", ".join(e["feature_name"] for e in pdp)
+        echo(
+            f"partial dependence of {len(pdp)} features ({shown}) over {result.n_rows} records in "
+            f"{result.explain_seconds:.2f}s -> {result.output_dir}"
+        )
+    elif not quiet:
         echo(_summary(result))
         top = np.argsort(-np.abs(result.global_shap_values[:, 0]))[:5]
         names = ", ".join(f"{result.feature_names[j]}={result.global_shap_values[j, 0]:.4g}" for j in top)

@@ -20,7 +20,7 @@ from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sa
 from ._game import TabularGame
 from ._solve import solve
 
-__all__ = ["MAX_NUM_SAMPLES", "MAX_SEED", "ShapResult", "kernel_shap"]
+__all__ = ["MAX_NUM_SAMPLES", "MAX_SEED", "BaseValue", "ShapResult", "base_value", "blame_data", "kernel_shap"]
 
 _LOGIT_EPS = 1e-12
 # Masked records built and solved together (bounds memory: about this many records x features).
@@ -101,7 +101,7 @@ def check_seed_and_budget(seed: object, num_samples: object, maximum: int, why: 
         raise ConfigError(f"must be at most {maximum} ({why}); got {num_samples!r}.", path="num_samples")
 
 
-def _blame_data(
+def blame_data(
     exc: DataError, predictor: Predictor, parts: Sequence[tuple[str, pd.DataFrame, int]]
 ) -> DataError | None:
     """A model failed on records holding a missing or infinite number (``exc``, from the predictor):
@@ -165,13 +165,38 @@ def _explain_unit(unit: _Unit) -> _UnitResult:
             values = game.values(x_unit, z)
         except DataError as exc:
             parts = [("dataset", x_unit, row0), ("baseline", game.baseline, 0)]
-            raise (_blame_data(exc, game.predictor, parts) or exc) from exc.__cause__
+            raise (blame_data(exc, game.predictor, parts) or exc) from exc.__cause__
         if unit.use_logit:
             values = _logit(values, "masked records")
     else:
         values = np.zeros((n_rows, 0, f_x.shape[1]))
     phi = solve(z, unit.weights, values, unit.base_value, f_x, paired=True)
     return _UnitResult(phi, game.model_rows, game.model_calls, game.model_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class BaseValue:
+    """The mean score over the baseline rows (in log-odds with ``use_logit``) and what computing it cost."""
+
+    value: FloatArray
+    model_rows: int
+    model_calls: int
+    model_seconds: float
+
+
+def base_value(
+    model: Predictor, baseline: pd.DataFrame, *, use_logit: bool = False, max_batch_rows: int = 16384
+) -> BaseValue:
+    """``base_value`` of :func:`kernel_shap` for ``baseline``, computed once (pass ``.value`` to each call)."""
+    game = TabularGame(model, baseline, np.arange(baseline.shape[1], dtype=np.int64), max_batch_rows)
+    try:
+        scores = game.predict_all(baseline)
+    except DataError as exc:
+        raise (blame_data(exc, model, [("baseline", baseline, 0)]) or exc) from exc.__cause__
+    value = scores.mean(axis=0)
+    if use_logit:
+        value = _logit(value, "mean baseline score")
+    return BaseValue(np.asarray(value, dtype=np.float64), game.model_rows, game.model_calls, game.model_seconds)
 
 
 def kernel_shap(
@@ -309,7 +334,7 @@ def kernel_shap(
         try:
             base_scores = game.predict_all(base)
         except DataError as exc:
-            raise (_blame_data(exc, predictor, [on_base]) or exc) from exc.__cause__
+            raise (blame_data(exc, predictor, [on_base]) or exc) from exc.__cause__
         base_value = base_scores.mean(axis=0)
         if use_logit:
             base_value = _logit(base_value, "mean baseline score")
@@ -320,7 +345,7 @@ def kernel_shap(
     try:
         f_x_all = game.predict_all(frame)
     except DataError as exc:
-        raise (_blame_data(exc, predictor, [("dataset", frame, first_row)]) or exc) from exc.__cause__
+        raise (blame_data(exc, predictor, [("dataset", frame, first_row)]) or exc) from exc.__cause__
     if f_x_all.shape[1] != base_value.shape[0]:
         raise ModelError(
             f"model: returned {f_x_all.shape[1]} scores per record for the explained rows but "

@@ -41,7 +41,7 @@ from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import Predictor, as_predictor
 from ..text import Segmenter, TextMasker
 from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
-from ._estimator import _blame_data, _logit, check_seed_and_budget
+from ._estimator import _logit, blame_data, check_seed_and_budget
 from ._solve import solve
 
 __all__ = ["MAX_TEXT_NUM_SAMPLES", "TextPlayer", "TextShapResult", "kernel_shap_text", "text_value"]
@@ -542,7 +542,7 @@ def kernel_shap_text(
             f_parts.append(batcher.predict(frame.iloc[start:stop]))
         except DataError as exc:  # a missing number the model cannot take: name the dataset record
             part = ("dataset", frame.iloc[start:stop], first_row + start)
-            raise (_blame_data(exc, predictor, [part]) or exc) from exc.__cause__
+            raise (blame_data(exc, predictor, [part]) or exc) from exc.__cause__
         start = stop
     f_x = np.concatenate(f_parts) if f_parts else np.zeros((0, 0))
     n_out = f_x.shape[1] if f_parts else 0

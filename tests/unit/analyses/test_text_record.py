@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from openclarify._pipeline import _NO_JOIN, _text_record
+from openclarify.analyses.shap._analysis import _NO_JOIN, _text_record
 from openclarify.outputs import encode_json
 
 

@@ -1,0 +1,93 @@
+"""What an analysis is, and what the job hands it.
+
+An analysis is computed in four steps, each in its own place:
+
+- ``plan(job)``: on the driver, once; everything the work needs (a baseline, a grid), picklable;
+- ``run(plan, chunk, model)``: a module-level computation over one partition of records (a
+  :class:`~openclarify.data.DataChunk`, with the record number of its first row), on any worker;
+- ``merge(a, b)``: the partial results of two adjacent partitions as one; merging any split of the
+  records gives the bits of the whole (tested for every registered analysis);
+- ``finish(plan, total, job)``: on the driver; writes the analysis's own files and returns its
+  ``analysis.json`` section and the facts it adds to ``run_summary.json``.
+
+``consume(plan, part, job)`` is called on the driver with every partial result in record order, before
+it is merged: an analysis that writes one line per record (local SHAP values) streams them there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from ..config import AnalysisConfig
+from ..data import DataChunk, Dataset, DatasetSchema
+from ..models import Predictor
+from ..outputs import OutputStaging
+from ..text import WhitespaceMode
+
+__all__ = ["Analysis", "Finished", "Job", "JobOptions"]
+
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """How the job runs; no option changes a result."""
+
+    chunksize: int = 8192
+    max_batch_rows: int = 16384
+    threads: int = 1
+    text_columns: Sequence[str] | None = None
+    text_whitespace: WhitespaceMode = "keep"
+    progress: Callable[[int], None] | None = None
+    on_start: Callable[[int | None, int], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A finished analysis: its ``analysis.json`` section under ``explanations`` (``key``), top-level
+    keys it adds to ``analysis.json``, the facts it adds to ``run_summary.json``, and its result."""
+
+    key: str
+    section: Any
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    result: Any = None
+
+
+@dataclass(slots=True)
+class Job:
+    """The part of a job an analysis sees: the config, the open dataset, the model, where files go,
+    and what the analyses before it finished with (``earlier``, by method key)."""
+
+    config: AnalysisConfig
+    dataset: Dataset
+    schema: DatasetSchema
+    model: Predictor
+    stage: OutputStaging
+    seed: int
+    location: str
+    base_dir: Path | None
+    options: JobOptions
+    earlier: dict[str, Finished] = field(default_factory=dict)
+
+
+class Analysis(Protocol, Generic[P, R]):
+    """One Clarify method (see the module docstring)."""
+
+    key: ClassVar[str]
+
+    def plan(self, job: Job) -> P: ...
+
+    def run(self, plan: P, chunk: DataChunk, model: Predictor) -> R: ...
+
+    def merge(self, a: R, b: R) -> R: ...
+
+    def consume(self, plan: P, part: R, job: Job) -> None: ...
+
+    def finish(self, plan: P, total: R | None, job: Job) -> Finished: ...
+
+    def close(self, plan: P) -> None: ...

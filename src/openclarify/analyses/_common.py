@@ -1,0 +1,91 @@
+"""What several analyses need: the names of the model's outputs, which columns hold free text."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import AnalysisConfig
+from ..data import Dataset
+from ..errors import ConfigError
+
+__all__ = ["output_labels", "plain", "resolve", "text_columns"]
+
+logger = logging.getLogger("openclarify")
+
+_TEXT_SAMPLE_ROWS = 1000
+
+
+def output_labels(config: AnalysisConfig, n_outputs: int, model_names: Sequence[str] | None = None) -> list[str]:
+    """One name per model output: the config's ``label_headers``, else the model's labels, else ``label<k>``."""
+    headers = config.predictor.label_headers if config.predictor else None
+    if not headers:
+        if model_names is not None and len(model_names) == n_outputs and len(set(model_names)) == n_outputs:
+            # a model that knows its labels (fastText, a scikit-learn classifier's classes_, an endpoint
+            # that answers with labels): name the outputs by them
+            return list(model_names)
+        return [f"label{k}" for k in range(n_outputs)]
+    if len(headers) == n_outputs:
+        return list(headers)
+    if n_outputs == 1 and len(headers) == 2:
+        # a binary model that returns one score: the score is the probability of the second label
+        return [headers[1]]
+    raise ConfigError(
+        f"names {len(headers)} outputs but the model returns {n_outputs} scores per record; got {list(headers)!r}. "
+        f"Give {n_outputs} label headers or leave label_headers out.",
+        path="predictor.label_headers",
+    )
+
+
+def plain(value: object) -> object:
+    """Read-only config values (mapping proxies, tuples) back to plain JSON values (dict, list)."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def text_columns(dataset: Dataset, requested: Sequence[str] | None, *, one_feature_is_text: bool = True) -> list[str]:
+    """The feature columns holding free text (clarify-spec §2.2: detected automatically).
+
+    A dataset with one feature: that column, whatever it holds. Otherwise a non-numeric column whose
+    values among the first 1,000 records average at least three words, or (given at least 20 values) are
+    mostly distinct, is text; other non-numeric columns are categorical, numeric ones numerical.
+    ``requested`` (``--text-columns``) overrides this. The list may be empty.
+    """
+    schema = dataset.schema
+    names = list(schema.feature_names)
+    if requested is not None:
+        wrong = [c for c in requested if c not in names]
+        if wrong:
+            raise ConfigError(f"not feature columns: {wrong!r}; the features are {names!r}.", path="text_columns")
+        return [n for n in names if n in set(requested)]
+    if len(names) == 1 and one_feature_is_text:
+        return names
+    # the first records, not a sample: a sample costs a pass over the whole dataset
+    sample = next(iter(dataset.chunks(_TEXT_SAMPLE_ROWS)), None)
+    sample_features = sample.features if sample is not None else pd.DataFrame(columns=names)
+    found: list[str] = []
+    for name, categorical in zip(names, schema.categorical, strict=True):
+        if not categorical:
+            continue
+        values = [v for v in sample_features[name].tolist() if isinstance(v, str) and v.strip()]
+        if not values:
+            continue
+        words = sum(len(v.split()) for v in values) / len(values)
+        if words >= 3 or (len(values) >= 20 and len(set(values)) > len(values) / 2):
+            found.append(name)
+            logger.info("column %r is free text (%.1f words per value on average)", name, words)
+    return found
+
+
+def resolve(location: str, base_dir: Path | None) -> str:
+    """A path inside the config, relative to the config's folder (where it exists there)."""
+    if "://" in location or base_dir is None or Path(location).is_absolute():
+        return location
+    candidate = base_dir / location
+    return str(candidate) if candidate.exists() or not Path(location).exists() else location
