@@ -18,7 +18,6 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, cast
 
@@ -36,6 +35,7 @@ from openclarify.config._schema import (
     TextConfig,
 )
 from openclarify.errors import ConfigError
+from openclarify.io import is_url, read_text
 
 __all__ = ["load_analysis_config", "parse_analysis_config"]
 
@@ -1084,7 +1084,8 @@ def load_analysis_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> 
     Parameters
     ----------
     source
-        Path of the file, or an already loaded document (passed to :func:`parse_analysis_config`).
+        Path of the file (or its URL, such as ``s3://bucket/analysis_config.json``, read through
+        :mod:`openclarify.io`), or an already loaded document (passed to :func:`parse_analysis_config`).
 
     Returns
     -------
@@ -1096,6 +1097,8 @@ def load_analysis_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> 
     ConfigError
         If the file is missing or unreadable, is not UTF-8 JSON, is not a JSON object, or is invalid:
         nested more than :data:`MAX_DEPTH` deep, a key given twice, NaN or an infinite number included.
+    MissingDependencyError
+        A URL whose protocol needs a package that is not installed (``s3://``: ``pip install 'openclarify[s3]'``).
 
     See Also
     --------
@@ -1105,16 +1108,19 @@ def load_analysis_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> 
         return parse_analysis_config(source)
     if not isinstance(source, (str, os.PathLike)):
         raise ConfigError([("", f"source must be a path or a mapping; got {_show(source)}.")])
-    path = Path(source)
     where = f"analysis config {os.fspath(source)!r}"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(source, encoding="utf-8")  # a local path, or a URL (s3://) read through fsspec
     except FileNotFoundError:
         raise ConfigError([("", f"{where}: file not found; check the path.")]) from None
     except IsADirectoryError:
         raise ConfigError([("", f"{where}: is a directory; give the path of the JSON file.")]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([("", f"{where}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8.")]) from None
+    except ValueError as exc:  # a URL of a protocol fsspec does not know
+        if not is_url(os.fspath(source)):
+            raise
+        raise ConfigError([("", f"{where}: cannot be read ({exc}); give a local path or an s3:// URI.")]) from None
     except OSError as exc:
         raise ConfigError([("", f"{where}: cannot be read ({exc.strerror or exc}).")]) from None
     try:

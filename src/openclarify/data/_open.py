@@ -59,7 +59,8 @@ def open_dataset(
     ----------
     path
         A file, or a directory (or ``s3://`` prefix) whose files, sorted by path, form one dataset.
-        Files and folders starting with ``.`` or ``_`` are skipped. ``s3://`` needs ``s3fs``.
+        Files and folders starting with ``.`` or ``_`` are skipped. A URL is read through
+        :mod:`openclarify.io` (fsspec); ``s3://`` needs the ``s3`` extra (fsspec and s3fs).
     dataset_type
         ``text/csv``, ``application/jsonlines`` or ``application/x-parquet``.
     headers
@@ -85,7 +86,7 @@ def open_dataset(
     DataError
         Missing path, empty dataset, unknown column, unsupported dataset_type, unreadable first records.
     MissingDependencyError
-        An ``s3://`` path without ``s3fs`` installed.
+        An ``s3://`` path without fsspec and s3fs installed (``pip install 'openclarify[s3]'``).
     """
     kind = _check_dataset_type(dataset_type)
     names = _check_headers(headers)

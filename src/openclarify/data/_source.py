@@ -1,30 +1,30 @@
-"""Where dataset bytes come from: a local file or directory, or an ``s3://`` object or prefix."""
+"""Where dataset bytes come from: a local file or directory, or a URL (``s3://``) object or prefix.
+
+The bytes are read through :mod:`openclarify.io`.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from openclarify.errors import DataError, MissingDependencyError
+from openclarify.errors import DataError
+from openclarify.io import is_url, kind, list_files, open_read
 
 _NEWLINE = b"\n"
 
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One data file: its name for messages, and the filesystem holding it (None: local). Picklable."""
+    """One data file: its name for messages, and its location (a local path or a URL). Picklable."""
 
     name: str
     path: str
-    fs: Any = None  # an fsspec filesystem (s3fs.S3FileSystem)
 
     def open(self) -> IO[bytes]:
         """Open the file for binary reading (the caller closes it)."""
-        if self.fs is None:
-            return open(self.path, "rb")
-        return self.fs.open(self.path, "rb")  # type: ignore[no-any-return]
+        return open_read(self.path)
 
 
 def _hidden(relative: str) -> bool:
@@ -35,57 +35,48 @@ def _hidden(relative: str) -> bool:
 def list_sources(path: str | os.PathLike[str], where: str = "dataset") -> list[Source]:
     """List the data files behind ``path``, sorted by their path relative to it.
 
-    A directory (or an S3 prefix) is read recursively as one dataset, like Clarify's ``dataset_uri``;
-    files and folders whose name starts with ``.`` or ``_`` are skipped.
+    A directory (or a URL prefix such as ``s3://bucket/data/``) is read recursively as one dataset, like
+    Clarify's ``dataset_uri``; files and folders whose name starts with ``.`` or ``_`` are skipped.
 
     Raises
     ------
     DataError
-        The path does not exist, or a directory holds no data file.
+        The path does not exist, a directory holds no data file, or a URL has a protocol fsspec does not
+        know.
     MissingDependencyError
-        The path is ``s3://...`` and ``s3fs`` is not installed.
+        The path is a URL and fsspec, or its protocol's package (``s3://``: ``s3fs``), is not installed.
     """
     text = os.fspath(path)
-    if text.startswith("s3://"):
-        return _s3_sources(text, where)
-    if "://" in text:
-        raise DataError(
-            f"{where}: only local paths and s3:// URIs can be read; got {text!r}. "
-            "Download the data and pass a local path."
-        )
-    root = Path(text)
-    if root.is_file():
+    if is_url(text):
+        return _url_sources(text, where)
+    found = kind(text)
+    if found == "file":
         return [Source(text, text)]
-    if not root.is_dir():
+    if found is None:
         raise DataError(f"{where}: no such file or directory; got {text!r}. Check the path.")
-    files = sorted(
-        (f.relative_to(root).as_posix(), f)
-        for f in root.rglob("*")
-        if f.is_file() and not _hidden(f.relative_to(root).as_posix())
-    )
+    files = [location for relative, location in list_files(text) if not _hidden(relative)]
     if not files:
         raise DataError(f"{where}: the directory holds no data file; got {text!r}. Check the path.")
-    return [Source(str(f), str(f)) for _, f in files]
+    return [Source(f, f) for f in files]
 
 
-def _s3_sources(uri: str, where: str) -> list[Source]:
+def _url_sources(uri: str, where: str) -> list[Source]:
+    store = "S3 " if uri.startswith(("s3://", "s3a://")) else ""
     try:
-        import s3fs
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"reading {uri!r} needs the optional dependency 's3fs'. Install it with: pip install 'openclarify[s3]'."
+        found = kind(uri)
+    except ValueError as exc:  # a protocol fsspec does not know, or a malformed URL
+        raise DataError(
+            f"{where}: only local paths and URLs fsspec can read (such as s3://) are supported; got {uri!r} "
+            f"({exc}). Download the data and pass a local path."
         ) from exc
-    fs: Any = s3fs.S3FileSystem()
-    key = uri[len("s3://") :].rstrip("/")
-    if fs.isdir(key):
-        keys = sorted(k for k in fs.find(key) if not _hidden(k[len(key) :]))
-    elif fs.isfile(key):
-        keys = [key]
-    else:
-        raise DataError(f"{where}: no such S3 object or prefix; got {uri!r}. Check the URI.")
-    if not keys:
-        raise DataError(f"{where}: the S3 prefix holds no data file; got {uri!r}. Check the URI.")
-    return [Source(f"s3://{k}", k, fs) for k in keys]
+    if found == "file":
+        return [Source(uri, uri)]
+    if found is None:
+        raise DataError(f"{where}: no such {store}object or prefix; got {uri!r}. Check the URI.")
+    files = [location for relative, location in list_files(uri) if not _hidden(relative)]
+    if not files:
+        raise DataError(f"{where}: the {store}prefix holds no data file; got {uri!r}. Check the URI.")
+    return [Source(f, f) for f in files]
 
 
 def utf8_error(source: Source, where: str) -> DataError:

@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import IO, Any, Final
 
 from ..errors import OutputError, ReportError
+from ..io import is_url, local_path, write_atomic
 
 __all__ = [
     "JOURNAL_FILE",
@@ -117,21 +118,6 @@ def _legacy_files(root: Path) -> list[str]:
     name = report.get("name") if isinstance(report, dict) else None
     names = list(_LEGACY_FILES) + [f"{n}{s}" for n in {"report", name} if isinstance(n, str) for s in _REPORT_SUFFIXES]
     return [n for n in names if _is_relative(n) and (root / n).is_file()]
-
-
-def write_atomic(path: Path, data: bytes, *, scratch: Path | None = None) -> None:
-    """Write ``data`` to ``path`` atomically: a file in ``scratch`` (default: ``path``'s folder), synced
-    to disk, renamed over ``path``. It gets the umask's permissions, as every other file written."""
-    tmp = (scratch or path.parent) / f".openclarify-{uuid.uuid4().hex}.tmp"
-    try:
-        with open(tmp, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _write_json_atomic(path: Path, document: Any, scratch: Path) -> None:
@@ -239,6 +225,7 @@ class OutputStaging:
     ----------
     output_dir
         The output folder. It must be empty, new, or hold an earlier job's output, unless ``overwrite``.
+        A local path: a URL (``s3://...``) is refused at once (see :func:`openclarify.io.local_path`).
     overwrite
         Replace whatever the folder holds (everything in it is removed when the new files are published).
     protected
@@ -247,8 +234,9 @@ class OutputStaging:
     Raises
     ------
     OutputError
-        On entry: the folder cannot be created or written, another job is writing it, or it holds files no
-        openclarify job wrote (without ``overwrite``). On commit: a file cannot be moved into place.
+        At once: ``output_dir`` is a URL. On entry: the folder cannot be created or written, another job is
+        writing it, or it holds files no openclarify job wrote (without ``overwrite``). On commit: a file
+        cannot be moved into place.
     """
 
     def __init__(
@@ -258,9 +246,10 @@ class OutputStaging:
         overwrite: bool = False,
         protected: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
-        self.output_dir = Path(output_dir)
+        self.output_dir = local_path(output_dir)
         self.overwrite = overwrite
-        self.protected = tuple(Path(p) for p in protected)
+        # an input at a URL cannot be inside a local output folder
+        self.protected = tuple(Path(p) for p in protected if not is_url(os.fspath(p)))
         self.job_id = uuid.uuid4().hex
         self._tmp: Path | None = None
         self._lock_handle: IO[str] | None = None
@@ -286,7 +275,14 @@ class OutputStaging:
                 f"output folder '{self.output_dir}': cannot be created or written ({exc.strerror or exc}). "
                 "Choose a folder you can write to."
             ) from exc
-        except BaseException:
+        except BaseException as exc:
+            # Ctrl-C (or any other exception) while entering, perhaps with the staging folder made: clean
+            # up as __exit__ would have, had it come a moment later
+            with contextlib.suppress(OSError):
+                if self._lock_handle is not None:  # ours, so every staging folder is this job's or a dead one's
+                    self._clear_stale_staging()
+                self._tmp = None
+                self.__exit__(type(exc), exc, exc.__traceback__)
             self._release()
             raise
         return self

@@ -207,3 +207,43 @@ def test_files_written_atomically_get_the_umasks_permissions_and_leave_no_tempor
         os.umask(umask)
     assert (tmp_path / "r.html").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+
+
+@pytest.mark.parametrize("location", ["s3://bucket/prefix/", "memory://out"])
+def test_an_output_folder_at_a_url_is_refused_at_once(tmp_path, monkeypatch, location):
+    """Writing to a URL is not implemented yet: one error from openclarify.io, and no local folder made."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputError, match=rf"output folder '{location}': writing to \w+:// URLs is not supported yet"):
+        OutputStaging(location)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_input_at_a_url_is_not_protected_as_a_local_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "foreign.txt").write_text("x")
+    _publish(".", {"analysis.json": "{}"}, overwrite=True, protected=["s3://bucket/data.csv"])
+    assert _visible(tmp_path) == ["analysis.json"]
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "existing-folder"])
+def test_ctrl_c_while_entering_leaves_what_a_failed_job_leaves(tmp_path, monkeypatch, existing):
+    """A Ctrl-C right after the staging folder is made (before the with-block runs) cleans up as one a
+    moment later does: no staging folder, and no folder at all when the job created it."""
+    out = tmp_path / "out"
+    if existing:
+        _publish(out, {"analysis.json": "{}"})
+    real = staging.tempfile.mkdtemp
+
+    def interrupted(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(staging.tempfile, "mkdtemp", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with OutputStaging(out):
+            pass
+    if existing:
+        assert not [p for p in out.iterdir() if p.name.startswith(staging.STAGING_PREFIX)]
+        assert published_files(out) == {"analysis.json"}
+    else:
+        assert not out.exists()

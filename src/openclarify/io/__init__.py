@@ -1,0 +1,37 @@
+"""Where bytes are read from and written to: local paths and URLs, in one place.
+
+A location is a local path (``str`` or ``os.PathLike``), read with plain ``open`` / ``pathlib`` (no
+extra dependency, the builtin errors), or a URL with ``://`` (``s3://bucket/key``), read through fsspec,
+which is imported only when a URL is used; ``s3://`` needs the ``s3`` extra
+(``pip install 'openclarify[s3]'``), else :class:`~openclarify.errors.MissingDependencyError`.
+
+Reading: :func:`open_read`, :func:`read_bytes`, :func:`read_text`, :func:`list_files`, :func:`kind`,
+:func:`exists`, :func:`size`, :func:`identity`. Writing: :func:`write_atomic` (a temporary sibling,
+fsync, rename) and :func:`local_path`, which refuses a URL as an output location until uploads are
+implemented here.
+
+The callers turn the builtin errors (``OSError``, and ``ValueError`` for a URL of an unknown protocol)
+into their own (:class:`~openclarify.errors.DataError`, :class:`~openclarify.errors.ConfigError`, ...).
+"""
+
+from __future__ import annotations
+
+from ._read import FileIdentity, Kind, exists, identity, kind, list_files, open_read, read_bytes, read_text, size
+from ._remote import is_url
+from ._write import local_path, write_atomic
+
+__all__ = [
+    "FileIdentity",
+    "Kind",
+    "exists",
+    "identity",
+    "is_url",
+    "kind",
+    "list_files",
+    "local_path",
+    "open_read",
+    "read_bytes",
+    "read_text",
+    "size",
+    "write_atomic",
+]
