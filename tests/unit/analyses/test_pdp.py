@@ -258,3 +258,20 @@ def test_pdp_without_features_or_shap_is_refused(regression):
             data=d / "d.csv",
         )
     assert "methods.pdp" in str(info.value)
+
+
+def test_a_categorical_feature_with_too_many_values_gets_an_error_entry(regression, monkeypatch):
+    from openclarify.analyses.pdp import _analysis
+
+    d, _, model = regression
+    monkeypatch.setattr(_analysis, "MAX_CATEGORIES", 3)  # the data has 4 colours
+    with pytest.warns(Warning, match="more than 3 distinct values"):
+        run_analysis(
+            _config({"features": ["colour", "a"], "grid_resolution": 3}),
+            model=load_model(str(d / "model.joblib")),
+            output_dir=d / "out",
+            data=d / "d.csv",
+        )
+    colour, a = json.loads((d / "out" / "analysis.json").read_text())["explanations"]["pdp"]
+    assert colour["data_type"] == "categorical" and "more than 3 distinct values" in colour["error"]
+    assert "feature_values" not in colour and len(a["feature_values"]) == 3
