@@ -49,7 +49,9 @@ class JobOptions:
 @dataclass(frozen=True, slots=True)
 class Finished:
     """A finished analysis: its ``analysis.json`` section under ``explanations`` (``key``), top-level
-    keys it adds to ``analysis.json``, the facts it adds to ``run_summary.json``, and its result."""
+    keys it adds to ``analysis.json``, the facts it adds to ``run_summary.json`` (in their order; a
+    ``"seconds"`` key, if present, keeps its place there and the job writes the job's time into it), and
+    its result (what a later analysis or the caller may use, e.g. SHAP's global values for PDP's top k)."""
 
     key: str
     section: Any
