@@ -114,3 +114,52 @@ def test_sdk_features_to_explain(job, tmp_path, capsys):
     section = _run(d, cfg, "test.csv", tmp_path, capsys)
     assert list(section) == ["0", "1"]
     assert list(section["0"]["global_shap_values"]) == ["Age", "Hours"]
+
+
+def test_sdk_pdp_configs_run_unmodified(job, tmp_path, capsys):
+    from sklearn.inspection import partial_dependence
+
+    d, model, test = job
+    shap = clarify.SHAPConfig(baseline=[[0, 0, 0, 0]], num_samples=14, seed=3)
+    pdp = clarify.PDPConfig(features=["Age", 2], grid_resolution=7)
+    scores = clarify.ModelPredictedLabelConfig(label_headers=["no", "yes"])
+    cfg = clarify._AnalysisConfigGenerator.explainability(_data(), _model(), scores, [shap, pdp])
+    assert cfg["methods"]["pdp"] == {"grid_resolution": 7, "features": ["Age", 2], "top_k_features": 10}
+    _run(d, cfg, "test.csv", tmp_path, capsys)
+    explanations = json.loads((tmp_path / "out" / "analysis.json").read_text())["explanations"]
+    assert list(explanations) == ["kernel_shap", "pdp"]
+    assert [e["feature_name"] for e in explanations["pdp"]] == ["Age", "Education"]
+    for entry in explanations["pdp"]:
+        assert entry["label_headers"] == ["no", "yes"] and len(entry["feature_values"]) == 7
+        want = partial_dependence(
+            model,
+            test[FEATURES],
+            [entry["feature_name"]],
+            custom_values={entry["feature_name"]: np.array(entry["feature_values"])},
+            method="brute",
+        )["average"][0]
+        np.testing.assert_allclose(entry["model_predictions"][1], want, rtol=0, atol=1e-12)
+    # pdp alone, with the SDK's defaults (grid_resolution 15), no shap method
+    only = clarify._AnalysisConfigGenerator.explainability(
+        _data(), _model(), None, clarify.PDPConfig(features=["Hours"])
+    )
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "analysis_config.json").write_text(json.dumps(only))
+    code = main(
+        [
+            "analyze",
+            "--config",
+            str(tmp_path / "only" / "analysis_config.json"),
+            "--data",
+            str(d / "test.csv"),
+            "--model",
+            str(d / "model.joblib"),
+            "--output",
+            str(tmp_path / "only" / "out"),
+        ]
+    )
+    assert code == 0
+    assert "partial dependence of 1 features (Hours) over 30 records" in capsys.readouterr().err
+    (entry,) = json.loads((tmp_path / "only" / "out" / "analysis.json").read_text())["explanations"]["pdp"]
+    assert len(entry["feature_values"]) == 15 and entry["label_headers"] == ["0", "1"]
+    assert not (tmp_path / "only" / "out" / "explanations_shap").exists()

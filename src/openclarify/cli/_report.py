@@ -89,7 +89,7 @@ def report(
 
     FOLDER may come from openclarify analyze or from a SageMaker Clarify processing job (its S3 output,
     downloaded). The report shows the run's summary, global SHAP values per label, the top text units,
-    and the local explanations of the chosen records.
+    the partial dependence charts (methods.pdp), and the local explanations of the chosen records.
     """
     from ..report import REPORT_FORMATS, load_report, write_reports
 

@@ -9,6 +9,7 @@ from ._read import (
     ExplainedUnit,
     LabelSummary,
     OutputFolder,
+    PdpFeature,
     RecordSelection,
     read_output_folder,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "LocalShapJsonlWriter",
     "OutputFolder",
     "OutputStaging",
+    "PdpFeature",
     "PredictionsJsonlWriter",
     "RecordSelection",
     "TopTextAggregator",

@@ -1,10 +1,11 @@
 """Reading an output folder back: ours, or one downloaded from a Clarify processing job.
 
-What is read (clarify-spec §3): ``analysis.json`` (required), ``explanations_shap/out.jsonl`` (text) or
-``explanations_shap/out.csv`` (tabular), and, when present, ``analysis_config.json`` (the SDK uploads it
-next to the outputs) and the two files openclarify adds: ``run_summary.json`` and
-``explanations_shap/predictions.jsonl``. Local explanations are streamed, one record at a time, so a
-folder with 100,000 records costs the memory of the records kept, not of the file.
+What is read (clarify-spec §3): ``analysis.json`` (required; its ``explanations`` hold ``kernel_shap``,
+``pdp`` or both), ``explanations_shap/out.jsonl`` (text) or ``explanations_shap/out.csv`` (tabular), and,
+when present, ``analysis_config.json`` (the SDK uploads it next to the outputs) and the two files
+openclarify adds: ``run_summary.json`` and ``explanations_shap/predictions.jsonl``. Local explanations
+are streamed, one record at a time, so a folder with 100,000 records costs the memory of the records
+kept, not of the file.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ __all__ = [
     "ExplainedUnit",
     "LabelSummary",
     "OutputFolder",
+    "PdpFeature",
     "RecordSelection",
     "read_output_folder",
 ]
 
 SelectionKind = Literal["first", "top", "ids"]
+_PDP_TYPES = ("numerical", "categorical")  # the data types PDP is computed for (clarify-spec §3.2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,31 @@ class LabelSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class PdpFeature:
+    """``analysis.json``'s partial dependence of one feature (an entry of ``explanations.pdp``).
+
+    ``feature_values`` are the grid: the centre of each equal-width bucket for a ``numerical`` feature
+    (floats, in file order), every value for a ``categorical`` one (as text: a string as written, any
+    other JSON value as JSON, e.g. ``1`` or ``true``). ``data_distribution[i]`` is the fraction of
+    records in bucket or value ``i``; ``model_predictions[k][i]`` the model's mean prediction for output
+    ``k`` (named ``label_headers[k]``) with the feature set to value ``i``. An entry PDP was not computed
+    for has ``error`` and empty arrays.
+    """
+
+    feature_name: str
+    data_type: str
+    feature_values: tuple[float, ...] | tuple[str, ...] = ()
+    data_distribution: tuple[float, ...] = ()
+    model_predictions: tuple[tuple[float, ...], ...] = ()  # (n_outputs, n_values)
+    label_headers: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.data_type == "categorical"
+
+
+@dataclass(frozen=True, slots=True)
 class RecordSelection:
     """Which records a report shows: the ``first`` n, the ``top`` n by total |attribution| to the label
     shown, or the records whose numbers (from 0, input order) are in ``ids``."""
@@ -151,7 +179,9 @@ class OutputFolder:
 
     ``labels`` are ``analysis.json``'s label keys in order; ``n_records`` counts every record of the
     local explanations file (0 when there is none); ``records`` holds the selected ones in input order;
-    ``missing_ids`` the requested record numbers the file does not have.
+    ``missing_ids`` the requested record numbers the file does not have. ``pdp`` holds the partial
+    dependence entries in file order. A folder without SHAP results (PDP only) has no ``labels``,
+    ``summaries`` or records.
     """
 
     path: Path
@@ -167,10 +197,16 @@ class OutputFolder:
     run_summary: dict[str, Any] | None = None
     has_predictions: bool = False
     analysis: dict[str, Any] = field(default_factory=dict)
+    pdp: tuple[PdpFeature, ...] = ()
 
     @property
     def is_text(self) -> bool:
         return self.local_file == LOCAL_SHAP_JSONL
+
+    @property
+    def has_shap(self) -> bool:
+        """Whether ``analysis.json`` holds SHAP results (``explanations.kernel_shap``)."""
+        return bool(self.summaries)
 
 
 def _load_json(path: Path, what: str) -> Any:
@@ -191,7 +227,8 @@ def _load_json(path: Path, what: str) -> Any:
         raise ReportError(f"{what} '{path}': cannot be read ({exc.strerror or exc}).") from exc
 
 
-def _summaries(analysis: Any, path: Path) -> tuple[LabelSummary, ...]:
+def _explanations(analysis: Any, path: Path) -> tuple[dict[str, Any], bool, bool]:
+    """``analysis.json``'s ``explanations`` object and whether it has SHAP and PDP results (one at least)."""
     where = f"analysis.json '{path}'"
     if not isinstance(analysis, dict) or not isinstance(analysis.get("explanations"), dict):
         raise ReportError(
@@ -200,12 +237,25 @@ def _summaries(analysis: Any, path: Path) -> tuple[LabelSummary, ...]:
             if isinstance(analysis, dict)
             else f"{where}: must be a JSON object; got {type(analysis).__name__}."
         )
-    section = analysis["explanations"].get("kernel_shap")
-    if not isinstance(section, dict) or not section:
+    explanations: dict[str, Any] = analysis["explanations"]
+    shap, pdp = explanations.get("kernel_shap"), explanations.get("pdp")
+    has_shap = isinstance(shap, dict) and bool(shap)
+    has_pdp = pdp is not None and pdp != []
+    if not has_shap and not has_pdp:
         raise ReportError(
-            f"{where}: explanations has no 'kernel_shap' results; got {sorted(analysis['explanations'])!r}. "
-            "Reports cover SHAP explanations; run the job with methods.shap."
+            f"{where}: explanations has no 'kernel_shap' or 'pdp' results; got {sorted(explanations)!r}. "
+            "Reports cover SHAP and partial dependence explanations; run the job with methods.shap or methods.pdp."
         )
+    if shap is not None and not isinstance(shap, dict):
+        raise ReportError(
+            f"{where}: explanations.kernel_shap must be an object of label entries; got {shap!r:.80}. "
+            "Give the analysis.json the job wrote."
+        )
+    return explanations, has_shap, has_pdp
+
+
+def _summaries(section: dict[str, Any], path: Path) -> tuple[LabelSummary, ...]:
+    where = f"analysis.json '{path}'"
     out = []
     for label, entry in section.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("global_shap_values", {}), dict):
@@ -221,6 +271,84 @@ def _summaries(analysis: Any, path: Path) -> tuple[LabelSummary, ...]:
             )
         )
     return tuple(out)
+
+
+def _pdp_features(section: Any, path: Path) -> tuple[PdpFeature, ...]:
+    """``explanations.pdp`` (clarify-spec §3.2), checked: every array as long as ``feature_values``,
+    one prediction list per label header, every number finite."""
+    where = f"analysis.json '{path}': explanations.pdp"
+    fix = "Give the analysis.json the job wrote, complete."
+    if not isinstance(section, list):
+        raise ReportError(f"{where}: must be a list of feature entries; got {section!r:.80}. {fix}")
+    return tuple(_pdp_feature(entry, f"{where}[{i}]", fix) for i, entry in enumerate(section))
+
+
+def _pdp_feature(entry: Any, where: str, fix: str) -> PdpFeature:
+    if not isinstance(entry, dict):
+        raise ReportError(f"{where}: must be a feature entry (an object); got {entry!r:.80}. {fix}")
+    name = entry.get("feature_name")
+    if isinstance(name, bool) or not isinstance(name, str | int):
+        raise ReportError(f"{where}.feature_name: must be a feature name; got {name!r:.80}. {fix}")
+    data_type = entry.get("data_type", "")
+    if not isinstance(data_type, str):
+        raise ReportError(f"{where}.data_type: must be a string; got {data_type!r:.80}. {fix}")
+    error = entry.get("error")
+    if error is not None:
+        if not isinstance(error, str):
+            raise ReportError(f"{where}.error: must be a message (a string); got {error!r:.80}. {fix}")
+        return PdpFeature(str(name), data_type, error=error)  # Clarify writes no arrays with an error
+    if data_type not in _PDP_TYPES:
+        raise ReportError(
+            f"{where}.data_type: must be one of {', '.join(repr(t) for t in _PDP_TYPES)} (or the entry holds "
+            f"an 'error'); got {data_type!r:.80}. {fix}"
+        )
+    raw_values = entry.get("feature_values")
+    if not isinstance(raw_values, list) or not raw_values:
+        raise ReportError(f"{where}.feature_values: must be a non-empty list; got {raw_values!r:.80}. {fix}")
+    n = len(raw_values)
+    values: tuple[float, ...] | tuple[str, ...]
+    if data_type == "numerical":
+        values = _pdp_numbers(raw_values, f"{where}.feature_values", n, fix)
+    else:
+        if any(isinstance(v, dict | list) for v in raw_values):
+            raise ReportError(f"{where}.feature_values: must be single values; got {raw_values!r:.80}. {fix}")
+        values = tuple(v if isinstance(v, str) else json.dumps(v) for v in raw_values)
+    distribution = _pdp_numbers(entry.get("data_distribution"), f"{where}.data_distribution", n, fix)
+    negative = [v for v in distribution if v < 0]
+    if negative:
+        raise ReportError(f"{where}.data_distribution: fractions of records must be >= 0; got {negative[0]!r}. {fix}")
+    raw_predictions = entry.get("model_predictions")
+    if not isinstance(raw_predictions, list) or not raw_predictions:
+        raise ReportError(
+            f"{where}.model_predictions: must be a non-empty list, one list per label; got "
+            f"{raw_predictions!r:.80}. {fix}"
+        )
+    predictions = tuple(
+        _pdp_numbers(p, f"{where}.model_predictions[{k}]", n, fix) for k, p in enumerate(raw_predictions)
+    )
+    headers = entry.get("label_headers")
+    if headers is None:  # not written by every version: Clarify's default names
+        headers = [f"label{k}" for k in range(len(predictions))]
+    if not isinstance(headers, list) or any(isinstance(h, dict | list) or h is None for h in headers):
+        raise ReportError(f"{where}.label_headers: must be a list of label names; got {headers!r:.80}. {fix}")
+    if len(headers) != len(predictions):
+        raise ReportError(
+            f"{where}.label_headers: has {len(headers)} names but model_predictions has {len(predictions)} "
+            f"lists (one per label); got {headers!r:.80}. {fix}"
+        )
+    return PdpFeature(str(name), data_type, values, distribution, predictions, tuple(str(h) for h in headers))
+
+
+def _pdp_numbers(raw: Any, where: str, n: int, fix: str) -> tuple[float, ...]:
+    """A list of ``n`` finite numbers."""
+    if not isinstance(raw, list):
+        raise ReportError(f"{where}: must be a list of {n} numbers; got {raw!r:.80}. {fix}")
+    if len(raw) != n:
+        raise ReportError(f"{where}: has {len(raw)} values but feature_values has {n}; got {raw!r:.80}. {fix}")
+    for v in raw:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ReportError(f"{where}: must hold finite numbers; got {v!r:.80}. {fix}")
+    return tuple(float(v) for v in raw)
 
 
 def _float(value: Any) -> float:
@@ -353,7 +481,7 @@ def read_output_folder(
     Raises
     ------
     ReportError
-        The folder holds no ``analysis.json`` with SHAP results, or a file in it is malformed.
+        The folder holds no ``analysis.json`` with SHAP or PDP results, or a file in it is malformed.
     """
     root = Path(folder)
     selection = selection or RecordSelection.first()
@@ -371,8 +499,15 @@ def read_output_folder(
             + ". Give the folder an analysis wrote (openclarify analyze --output, or a Clarify job's S3 output)."
         )
     analysis = _load_json(analysis_path, "analysis.json")
-    summaries = _summaries(analysis, analysis_path)
+    explanations, has_shap, has_pdp = _explanations(analysis, analysis_path)
+    summaries = _summaries(explanations["kernel_shap"], analysis_path) if has_shap else ()
+    pdp = _pdp_features(explanations["pdp"], analysis_path) if has_pdp else ()
     labels = tuple(s.label for s in summaries)
+    if label is not None and not has_shap:
+        raise ReportError(
+            f"label: this analysis has no SHAP results, so no record's attributions can be shown for a label; "
+            f"got {label!r}. Leave the label out."
+        )
     if label is not None and label not in labels:
         raise ReportError(f"label: not a label of this analysis; got {label!r}. The labels are {list(labels)!r}.")
     config = _load_json(root / CONFIG_JSON, "analysis_config.json") if present(CONFIG_JSON) else None
@@ -387,10 +522,12 @@ def read_output_folder(
         keep = lambda row: True  # noqa: E731
     rows: Iterator[tuple[int, bool, ExplainedRecord | None]] = iter(())
     local_file: str | None = None
-    if present(LOCAL_SHAP_JSONL):
+    # local SHAP values are read with their analysis.json section (its labels and features); a PDP-only
+    # analysis has none
+    if has_shap and present(LOCAL_SHAP_JSONL):
         local_file = LOCAL_SHAP_JSONL
         rows = _jsonl_records(root / LOCAL_SHAP_JSONL, len(labels), keep)
-    elif present(LOCAL_SHAP_CSV):
+    elif has_shap and present(LOCAL_SHAP_CSV):
         local_file = LOCAL_SHAP_CSV
         rows = _csv_records(root / LOCAL_SHAP_CSV, labels, list(summaries[0].global_shap_values), keep)
     predictions_path = root / PREDICTIONS_JSONL
@@ -436,6 +573,7 @@ def read_output_folder(
         run_summary=summary if isinstance(summary, dict) else None,
         has_predictions=has_predictions,
         analysis=analysis,
+        pdp=pdp,
     )
 
 

@@ -14,18 +14,22 @@ from typing import Literal
 from ..config._parse import is_plain_file_name
 from ..errors import OutputError, ReportError
 from ..outputs import RecordSelection, add_published, write_atomic
-from ._charts import BarChart
+from ._charts import BarChart, PdpChart
 from ._colors import attribution_color, scale_attributions
 from ._html import render_html
 from ._model import CaptumRecord, GlobalView, RecordView, Report, SummaryView, UnitView, build_report, load_report
 from ._notebook import render_notebook
 from ._pdf import render_pdf
+from ._pdp import PdpNote, PdpView
 
 __all__ = [
     "REPORT_FORMATS",
     "BarChart",
     "CaptumRecord",
     "GlobalView",
+    "PdpChart",
+    "PdpNote",
+    "PdpView",
     "RecordSelection",
     "RecordView",
     "Report",

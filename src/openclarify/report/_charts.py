@@ -1,4 +1,4 @@
-"""Bar charts of attributions, drawn straight to SVG.
+"""Bar charts of attributions and partial dependence charts, drawn straight to SVG.
 
 A chart is a :class:`BarChart` (names and values: the numbers it shows, kept for tests and for the data
 table beside it). :meth:`BarChart.svg` writes the SVG itself: a bar chart is a few rectangles, lines and
@@ -9,6 +9,8 @@ written as XML-escaped text, never markup and never mathtext (a review with two 
 written), and the viewer draws it with its own fonts, every script included. The SVG is embedded as a
 ``data:`` image, so nothing in it can run and its ids cannot clash with another chart's.
 :meth:`BarChart.figure` draws the same chart with matplotlib, for a notebook that wants to restyle it.
+A :class:`PdpChart` is drawn the same way: one line per label over the feature's values, the data
+distribution as bars beneath, and a legend.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import MissingDependencyError
-from ._colors import NEGATIVE_COLOR, POSITIVE_COLOR
+from ._colors import DISTRIBUTION_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, line_color
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["BarChart"]
+__all__ = ["BarChart", "PdpChart"]
 
 _MAX_LABEL = 40  # characters of a bar's name shown on an axis; the data table has the whole name
 
@@ -44,6 +46,11 @@ _V_PITCH = 21  # per unit of a text, left to right
 _V_MIN_WIDTH, _V_MAX_WIDTH = 614, 1920
 _V_PLOT = 150  # height of a text's bars
 _V_MAX_TICKS = 90  # unit labels shown under a text's chart at most; the data table has them all
+_P_PLOT = 140  # height of a partial dependence chart's lines
+_P_BAND = 44  # height of the data distribution's bars beneath them
+_P_LEGEND = 14  # per row of its legend
+_P_MIN_CATEGORY = 36  # width a category's name gets at least (every few names are shown when they are many)
+_P_TURNED = 110  # length of a category's name turned upright, at most; the data table has the whole name
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +118,250 @@ class BarChart:
             ax.set_title(self.title, loc="left", fontsize=10)
             ax.spines[["top", "right"]].set_visible(False)
         return fig
+
+
+@dataclass(frozen=True, slots=True)
+class PdpChart:
+    """A partial dependence chart of one feature (an entry of ``explanations.pdp``).
+
+    One line per label: ``model_predictions[k][i]`` (the model's mean prediction for label
+    ``label_headers[k]``) over ``feature_values[i]``, placed by value for a numerical feature and as
+    evenly spaced categories, in file order, for a categorical one. Beneath, ``data_distribution[i]``
+    (the fraction of records in bucket or value ``i``) as bars whose heights are proportional to it.
+    """
+
+    title: str
+    feature_name: str
+    feature_values: tuple[float, ...] | tuple[str, ...]
+    data_distribution: tuple[float, ...]
+    model_predictions: tuple[tuple[float, ...], ...]  # (n_outputs, n_values)
+    label_headers: tuple[str, ...]
+    categorical: bool
+    ylabel: str = "Model prediction"
+
+    def rows(self) -> list[tuple[float | str, float, tuple[float, ...]]]:
+        """``(value, data_distribution, predictions per label)`` per feature value, in file order."""
+        values: Sequence[float | str] = self.feature_values
+        return [
+            (v, d, tuple(p[i] for p in self.model_predictions))
+            for i, (v, d) in enumerate(zip(values, self.data_distribution, strict=True))
+        ]
+
+    def svg(self) -> str:
+        """The chart as an SVG document (text kept as text, the same bytes for the same chart)."""
+        return _pdp_svg(self)
+
+    def data_uri(self) -> str:
+        return _pdp_data_uri(self)
+
+    def figure(self) -> Figure:
+        """The chart drawn with matplotlib, as a ``Figure`` (no pyplot state is touched)."""
+        try:
+            import matplotlib as mpl
+            from matplotlib.figure import Figure
+        except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
+            raise MissingDependencyError(
+                "PdpChart.figure needs the dependency 'matplotlib'. Install it with: pip install matplotlib."
+            ) from exc
+        xs = _pdp_positions(self)
+        rc: Any = {"text.parse_math": False, "text.usetex": False, "font.size": 9}  # '$' in data is a dollar
+        with mpl.rc_context(rc):
+            fig = Figure(figsize=(_H_WIDTH / 96, 3.4), layout="constrained")
+            ax, band = fig.subplots(2, 1, sharex=True, height_ratios=(_P_PLOT, _P_BAND))
+            order = sorted(range(len(xs)), key=xs.__getitem__)
+            for k, (label, predictions) in enumerate(zip(self.label_headers, self.model_predictions, strict=True)):
+                ax.plot(
+                    [xs[i] for i in order],
+                    [predictions[i] for i in order],
+                    color=line_color(k),
+                    marker="o",
+                    markersize=3,
+                    label=_short(label),
+                )
+            ax.set_ylabel(self.ylabel)
+            ax.set_title(self.title, loc="left", fontsize=10)
+            ax.legend(fontsize=8, frameon=False)
+            band.bar(xs, self.data_distribution, width=0.8 * _pdp_pitch(self, xs), color=DISTRIBUTION_COLOR)
+            band.set_ylabel("records")
+            band.set_xlabel(_short(self.feature_name))
+            if self.categorical:
+                band.set_xticks(xs, [_short(str(v)) for v in self.feature_values])
+            for axes in (ax, band):
+                axes.spines[["top", "right"]].set_visible(False)
+        return fig
+
+
+def _pdp_positions(chart: PdpChart) -> list[float]:
+    """Where each feature value sits on the x axis: its value, or its category's number."""
+    if chart.categorical:
+        return [float(i) for i in range(len(chart.feature_values))]
+    return [float(v) for v in chart.feature_values]
+
+
+def _pdp_pitch(chart: PdpChart, xs: Sequence[float]) -> float:
+    """The distance between neighbouring values on the x axis (a numerical feature's bucket width)."""
+    if chart.categorical:
+        return 1.0
+    gaps = [b - a for a, b in zip(sorted(xs), sorted(xs)[1:], strict=False) if b - a > 0]
+    if gaps:
+        return min(gaps)
+    return 0.1 * abs(xs[0]) or 1.0
+
+
+@functools.lru_cache(maxsize=256)
+def _pdp_svg(chart: PdpChart) -> str:
+    return _draw_pdp(chart)
+
+
+@functools.lru_cache(maxsize=256)
+def _pdp_data_uri(chart: PdpChart) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(_pdp_svg(chart).encode("utf-8")).decode("ascii")
+
+
+def _draw_pdp(chart: PdpChart) -> str:
+    """The title, the legend (one entry per label, then the distribution), one polyline per label with
+    a dot at each value, the distribution's bars beneath, and the feature's axis at the bottom."""
+    width = float(_H_WIDTH)
+    left, right = 58.0, 16.0
+    plot_w = width - left - right
+    legend = _pdp_legend(chart, width)
+    top = 28.0 + _P_LEGEND * (max(row for _, _, row, _, _ in legend) + 1) + 8.0
+    plot_bottom = top + _P_PLOT
+    band_top = plot_bottom + 8.0
+    band_bottom = band_top + _P_BAND
+
+    xs = _pdp_positions(chart)
+    pitch = _pdp_pitch(chart, xs)
+    x_lo, x_hi = min(xs) - pitch / 2, max(xs) + pitch / 2
+    x_scale = plot_w / (x_hi - x_lo)
+    categories, turned = _pdp_categories(chart, pitch * x_scale) if chart.categorical else ([], False)
+    # the feature's axis: tick labels, then the feature's name; names turned upright take their length
+    labels_height = max((_text_width(t, _UNIT_PX) for _, t in categories), default=0.0) + 6.0 if turned else 15.0
+    height = band_bottom + labels_height + 25.0
+
+    def x_of(v: float) -> float:
+        return left + (v - x_lo) * x_scale
+
+    y_lo, y_hi, y_ticks, y_decimals = _span_axis([p for ps in chart.model_predictions for p in ps], 4)
+    y_scale = _P_PLOT / (y_hi - y_lo)
+
+    def y_of(v: float) -> float:
+        return plot_bottom - (v - y_lo) * y_scale
+
+    d_hi = 1.05 * max(chart.data_distribution, default=0.0) or 1.0
+    d_ticks, d_decimals = _ticks(0.0, d_hi, 2)
+    d_scale = _P_BAND / d_hi
+
+    out = _open(width, height, chart.title)
+    for label, color, row, x, kind in legend:
+        y = 28.0 + _P_LEGEND * row + 0.5 * _P_LEGEND
+        if kind == "line":
+            out.append(
+                f'<line x1="{_num(x)}" y1="{_num(y)}" x2="{_num(x + 14)}" y2="{_num(y)}" stroke="{color}" '
+                'stroke-width="2"/>'
+            )
+        else:
+            out.append(f'<rect x="{_num(x + 3)}" y="{_num(y - 4)}" width="8" height="8" fill="{color}"/>')
+        out.append(
+            f'<text x="{_num(x + 18)}" y="{_num(y + 0.36 * _LABEL_PX)}" font-size="{_LABEL_PX}">{_escape(label)}</text>'
+        )
+    # the distribution: a bar per value, height proportional to its fraction of the records
+    bar_w = 0.8 * pitch * x_scale
+    out.append(f'<g stroke="none" fill="{DISTRIBUTION_COLOR}">')
+    for x, d in zip(xs, chart.data_distribution, strict=True):
+        if d > 0.0:
+            h = d * d_scale
+            out.append(
+                f'<rect x="{_num(x_of(x) - bar_w / 2)}" y="{_num(band_bottom - h)}" width="{_num(bar_w)}" '
+                f'height="{_num(h)}"/>'
+            )
+    out.append("</g>")
+    # the lines, drawn in the order of the x axis
+    order = sorted(range(len(xs)), key=xs.__getitem__)
+    for k, predictions in enumerate(chart.model_predictions):
+        color = line_color(k)
+        points = " ".join(f"{_num(x_of(xs[i]))},{_num(y_of(predictions[i]))}" for i in order)
+        out.append(
+            f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.6" stroke-linejoin="round"/>'
+        )
+        out.append(f'<g fill="{color}" stroke="none">')
+        for i in order:
+            out.append(f'<circle cx="{_num(x_of(xs[i]))}" cy="{_num(y_of(predictions[i]))}" r="2.2"/>')
+        out.append("</g>")
+    # axes: the predictions' on the left, the distribution's below it, the feature's at the bottom
+    out.append(_line(left, top, left, plot_bottom, _INK))
+    out.append(_line(left, plot_bottom, width - right, plot_bottom, _INK))
+    out.append(_line(left, band_top, left, band_bottom, _INK))
+    out.append(_line(left, band_bottom, width - right, band_bottom, _INK))
+    out.append(f'<g font-size="{_LABEL_PX}" text-anchor="end">')
+    for t in y_ticks:
+        y = y_of(t)
+        out.append(_line(left - 3.5, y, left, y, _INK))
+        out.append(_text(left - 6, y + 0.36 * _LABEL_PX, _tick(t, y_decimals)))
+    for t in d_ticks:
+        y = band_bottom - t * d_scale
+        out.append(_line(left - 3.5, y, left, y, _INK))
+        out.append(_text(left - 6, y + 0.36 * _UNIT_PX, _tick(100 * t, max(0, d_decimals - 2)) + "%"))
+    out.append("</g>")
+    out.append(f'<g font-size="{_LABEL_PX}" text-anchor="middle">')
+    out.append(_text(14, top + _P_PLOT / 2, chart.ylabel, turn=-90))
+    band_middle = _num(band_top + _P_BAND / 2)
+    out.append(
+        f'<text x="14" y="{band_middle}" font-size="{_UNIT_PX}" transform="rotate(-90 14 {band_middle})">records</text>'
+    )
+    if chart.categorical and not turned:
+        for i, name in categories:
+            x = x_of(xs[i])
+            out.append(_line(x, band_bottom, x, band_bottom + 3.5, _INK))
+            out.append(_text(x, band_bottom + 15, name))
+    elif not chart.categorical:
+        ticks, decimals = _ticks(x_lo, x_hi, 5)
+        for t in ticks:
+            x = x_of(t)
+            out.append(_line(x, band_bottom, x, band_bottom + 3.5, _INK))
+            out.append(_text(x, band_bottom + 15, _tick(t, decimals)))
+    out.append(_text((left + width - right) / 2, height - 6, _fit(_short(chart.feature_name), plot_w, _LABEL_PX)))
+    out.append("</g>")
+    if turned:  # many categories, or long names: upright, every few, as under a text's chart
+        out.append(f'<g font-size="{_UNIT_PX}">')
+        for i, name in categories:
+            x = x_of(xs[i])
+            out.append(_line(x, band_bottom, x, band_bottom + 3.0, _INK))
+            out.append(_text(x - 0.36 * _UNIT_PX, band_bottom + 6, name, turn=90))
+        out.append("</g>")
+    out.append("</svg>\n")
+    return "".join(out)
+
+
+def _pdp_categories(chart: PdpChart, pitch_px: float) -> tuple[list[tuple[int, str]], bool]:
+    """The categories named under the chart, ``(index, name)``, and whether the names are turned
+    upright: across when every shown name fits its room (every few names when there are many), else
+    upright, every few so that they do not overlap, each cut to ``_P_TURNED`` pixels."""
+    names = [_short(str(v)) for v in chart.feature_values]
+    step = max(1, math.ceil(_P_MIN_CATEGORY / pitch_px))
+    room = pitch_px * step - 4.0
+    across = [(i, names[i]) for i in range(0, len(names), step)]
+    if all(_text_width(name, _LABEL_PX) <= room for _, name in across):
+        return across, False
+    step = max(1, math.ceil(1.4 * _UNIT_PX / pitch_px))
+    return [(i, _fit(names[i], _P_TURNED, _UNIT_PX)) for i in range(0, len(names), step)], True
+
+
+def _pdp_legend(chart: PdpChart, width: float) -> list[tuple[str, str, int, float, str]]:
+    """``(text, colour, row, x, kind)`` per legend entry: a line per label, then the distribution's
+    swatch; entries wrap onto more rows when they do not fit across."""
+    entries = [(_short(h), line_color(k), "line") for k, h in enumerate(chart.label_headers)]
+    entries.append(("data distribution", DISTRIBUTION_COLOR, "bar"))
+    out: list[tuple[str, str, int, float, str]] = []
+    row, x = 0, 8.0
+    for text, color, kind in entries:
+        text = _fit(text, width - 16.0 - 18.0, _LABEL_PX)
+        needed = 18.0 + _text_width(text, _LABEL_PX) + 12.0
+        if x > 8.0 and x + needed > width - 8.0:
+            row, x = row + 1, 8.0
+        out.append((text, color, row, x, kind))
+        x += needed
+    return out
 
 
 @functools.lru_cache(maxsize=256)
@@ -285,6 +536,27 @@ def _axis(values: Sequence[float], target: int) -> tuple[float, float, list[floa
         lo, hi = -1.0, 1.0
     span = hi - lo
     lo, hi = (lo - 0.05 * span if lo < 0 else lo), (hi + 0.05 * span if hi > 0 else hi)
+    ticks, decimals = _ticks(lo, hi, target)
+    return lo, hi, ticks, decimals
+
+
+def _span_axis(values: Sequence[float], target: int) -> tuple[float, float, list[float], int]:
+    """An axis over the values alone (zero need not be inside: predictions between 0.67 and 0.73 fill
+    the plot), 5% margin on both sides."""
+    finite = [v for v in values if math.isfinite(v)]
+    lo, hi = min(finite, default=0.0), max(finite, default=0.0)
+    if hi - lo == 0.0:
+        pad = 0.05 * abs(lo) or 0.05
+        lo, hi = lo - pad, hi + pad
+    else:
+        lo, hi = lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)
+    ticks, decimals = _ticks(lo, hi, target)
+    return lo, hi, ticks, decimals
+
+
+def _ticks(lo: float, hi: float, target: int) -> tuple[list[float], int]:
+    """Ticks in [lo, hi] at a 1-2-2.5-5 step giving about ``target`` intervals, and the decimals that
+    show the step."""
     raw = (hi - lo) / target
     magnitude = 10.0 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * magnitude >= raw * (1 - 1e-9))
@@ -293,7 +565,7 @@ def _axis(values: Sequence[float], target: int) -> tuple[float, float, list[floa
     decimals = 0
     while decimals < 12 and abs(round(step, decimals) - step) > 1e-9 * step:
         decimals += 1
-    return lo, hi, ticks, decimals
+    return ticks, decimals
 
 
 def _tick(value: float, decimals: int) -> str:

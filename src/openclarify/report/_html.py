@@ -64,8 +64,8 @@ def render_page(report: Report, *, for_print: bool = False) -> str:
 
 def render_fragment(which: str, **context: Any) -> str:
     """An HTML fragment with its styles, for Jupyter's ``_repr_html_``: ``"record"``, ``"summary"``,
-    ``"global"`` or ``"report_body"``."""
+    ``"global"``, ``"pdp"`` or ``"report_body"``."""
     context.setdefault("lang", None)
-    for name in ("record", "summary", "global_view", "report"):
+    for name in ("record", "summary", "global_view", "pdp", "report"):
         context.setdefault(name, None)
     return str(_environment().get_template("fragment.html.j2").render(which=which, **context))

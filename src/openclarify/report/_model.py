@@ -1,4 +1,5 @@
-"""What a report shows, built from an output folder: summary facts, global charts, local records.
+"""What a report shows, built from an output folder: summary facts, global charts, partial dependence,
+local records.
 
 Every number here comes from the output files (``analysis.json``, the local explanations, and, when the
 folder has them, ``run_summary.json`` and ``predictions.jsonl``); nothing is recomputed. The view
@@ -17,6 +18,7 @@ from ..outputs import ExplainedRecord, LabelSummary, OutputFolder, RecordSelecti
 from ._charts import BarChart
 from ._colors import attribution_color, scale_attributions
 from ._html import render_fragment
+from ._pdp import PdpView, pdp_labels, pdp_summary_items, pdp_view
 
 __all__ = [
     "CaptumRecord",
@@ -180,7 +182,10 @@ class GlobalView:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """A report on an output folder: :attr:`summary`, :attr:`global_view`, :attr:`records`.
+    """A report on an output folder: :attr:`summary`, :attr:`global_view`, :attr:`pdp`, :attr:`records`.
+
+    ``has_shap`` is False for an analysis without SHAP results (PDP only): then the global and local
+    sections are left out. ``pdp`` is None for an analysis without partial dependence results.
 
     Make one with :func:`load_report`. It displays itself in Jupyter; :func:`render_html`,
     :func:`render_pdf` and :func:`render_notebook` turn it into files.
@@ -197,6 +202,8 @@ class Report:
     shown_note: str
     kind: Literal["text", "tabular"]
     language: str | None = None  # the text's HTML lang code
+    pdp: PdpView | None = None
+    has_shap: bool = True
     outputs: OutputFolder | None = field(default=None, repr=False, compare=False)
 
     def _repr_html_(self) -> str:
@@ -219,7 +226,8 @@ def load_report(
     Parameters
     ----------
     folder
-        The folder holding ``analysis.json`` and ``explanations_shap/``.
+        The folder holding ``analysis.json`` and ``explanations_shap/`` (none for an analysis with
+        partial dependence results only).
     records
         Which records to show: a :class:`RecordSelection` (first n, top n by |attribution|, given
         numbers) or a list of record numbers (from 0, input order). Default: the first 10.
@@ -248,6 +256,7 @@ def build_report(found: OutputFolder, *, label: str | None = None, title: str | 
     methods: dict[str, Any] = config["methods"] if isinstance(config.get("methods"), dict) else {}
     report_cfg = methods.get("report")
     shap_cfg: dict[str, Any] = methods["shap"] if isinstance(methods.get("shap"), dict) else {}
+    pdp_cfg: dict[str, Any] = methods["pdp"] if isinstance(methods.get("pdp"), dict) else {}
     if title is None:
         title = (report_cfg or {}).get("title") if isinstance(report_cfg, dict) else None
         title = title if isinstance(title, str) and title.strip() else "Analysis Report"
@@ -259,8 +268,8 @@ def build_report(found: OutputFolder, *, label: str | None = None, title: str | 
     return Report(
         title=title,
         folder=found.path,
-        summary=_summary(found, title, kind, shown, run, shap_cfg, text_cfg, config),
-        global_view=_global_view(found.summaries),
+        summary=_summary(found, title, kind, shown, run, shap_cfg, text_cfg, config, pdp_cfg),
+        global_view=_global_view(found.summaries) if found.has_shap else GlobalView(()),
         records=views,
         selection=found.selection,
         label=label,
@@ -268,6 +277,8 @@ def build_report(found: OutputFolder, *, label: str | None = None, title: str | 
         shown_note=shown,
         kind=kind,
         language=_lang_tag(text_cfg.get("language") if text_cfg else None),
+        pdp=pdp_view(found.pdp),
+        has_shap=found.has_shap,
         outputs=found,
     )
 
@@ -281,6 +292,8 @@ def _lang_tag(language: Any) -> str | None:
 
 
 def _shown_note(found: OutputFolder, views: Sequence[RecordView]) -> str:
+    if not found.has_shap:
+        return "The folder holds partial dependence results and no SHAP values, so no record is shown."
     if found.local_file is None:
         return "The folder holds no local explanations (save_local_shap_values was false), so no record is shown."
     numbers = ", ".join(str(v.row) for v in views[:50]) + (", …" if len(views) > 50 else "")
@@ -301,6 +314,7 @@ def _summary(
     shap_cfg: dict[str, Any],
     text_cfg: dict[str, Any] | None,
     config: dict[str, Any],
+    pdp_cfg: dict[str, Any],
 ) -> SummaryView:
     items: list[tuple[str, str]] = []
     predictor: dict[str, Any] = config["predictor"] if isinstance(config.get("predictor"), dict) else {}
@@ -309,10 +323,44 @@ def _summary(
     items.append(("Dataset", f"{dataset or 'not recorded'}" + (f" ({dataset_type})" if dataset_type else "")))
     model = run.get("model") or predictor.get("endpoint_name") or predictor.get("model_name")
     items.append(("Model", str(model) if model else "not recorded"))
-    method = "Kernel SHAP"
-    if text_cfg:
-        method += f", text at {text_cfg.get('granularity')} granularity, language {text_cfg.get('language')}"
-    items.append(("Method", method))
+    methods = []
+    if found.has_shap:
+        method = "Kernel SHAP"
+        if text_cfg:
+            method += f", text at {text_cfg.get('granularity')} granularity, language {text_cfg.get('language')}"
+        methods.append(method)
+    if found.pdp:
+        methods.append("partial dependence (PDP)")
+    items.append(("Method", "; ".join(methods)))
+    if found.has_shap:
+        _shap_items(items, found, run, shap_cfg)
+    if found.pdp:
+        items.extend(pdp_summary_items(found.pdp, pdp_cfg))
+    if run.get("seconds") is not None:
+        items.append(("Time taken", f"{float(run['seconds']):.1f} s"))
+    if run.get("model_calls") is not None:
+        calls = f"{run['model_calls']}"
+        if run.get("model_rows") is not None:
+            calls += f" ({run['model_rows']} rows scored"
+            calls += (
+                f", {float(run['model_seconds']):.1f} s in the model)" if run.get("model_seconds") is not None else ")"
+            )
+        items.append(("Model calls", calls))
+    items.append(("Labels", ", ".join(found.labels if found.has_shap else pdp_labels(found.pdp))))
+    notes = [shown]
+    if run.get("tool"):
+        notes.append(f"Written by {run['tool']}.")
+    if not found.run_summary:
+        notes.append(
+            "The folder has no run_summary.json (a Clarify job's outputs): time and model calls are not known."
+        )
+    return SummaryView(title, tuple(items), tuple(notes))
+
+
+def _shap_items(
+    items: list[tuple[str, str]], found: OutputFolder, run: dict[str, Any], shap_cfg: dict[str, Any]
+) -> None:
+    """The summary's facts about the SHAP analysis, appended to ``items``."""
     num_samples = run.get("num_samples", shap_cfg.get("num_samples"))
     if num_samples is not None:
         exact = " (every coalition: exact Shapley values)" if run.get("exact") else ""
@@ -329,25 +377,6 @@ def _summary(
     n = run.get("n_rows", found.n_records)
     failed = found.n_failed or int((found.analysis.get("failed_records") or {}).get("count", 0) or 0)
     items.append(("Records explained", f"{n - failed}" + (f" ({failed} failed; see failed_records)" if failed else "")))
-    if run.get("seconds") is not None:
-        items.append(("Time taken", f"{float(run['seconds']):.1f} s"))
-    if run.get("model_calls") is not None:
-        calls = f"{run['model_calls']}"
-        if run.get("model_rows") is not None:
-            calls += f" ({run['model_rows']} rows scored"
-            calls += (
-                f", {float(run['model_seconds']):.1f} s in the model)" if run.get("model_seconds") is not None else ")"
-            )
-        items.append(("Model calls", calls))
-    items.append(("Labels", ", ".join(found.labels)))
-    notes = [shown]
-    if run.get("tool"):
-        notes.append(f"Written by {run['tool']}.")
-    if not found.run_summary:
-        notes.append(
-            "The folder has no run_summary.json (a Clarify job's outputs): time and model calls are not known."
-        )
-    return SummaryView(title, tuple(items), tuple(notes))
 
 
 def _global_view(summaries: Sequence[LabelSummary]) -> GlobalView:

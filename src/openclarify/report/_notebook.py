@@ -1,5 +1,8 @@
 """report.ipynb: a notebook that reloads the output folder and draws the report's figures.
 
+The cells follow the report's sections: the summary, the global explanations, the partial dependence
+charts and the local explanations (each section the folder has).
+
 Each code cell is stored with its output already in place (the same HTML the report uses), so the
 notebook reads well before it is run; running it recomputes those outputs from the files next to it.
 """
@@ -36,21 +39,33 @@ def render_notebook(report: Report) -> str:
         f'report = load_report(".", records={_selection_code(report)}{label}{title})\n'
         "report.summary"
     )
-    cells: list[Any] = [
-        v4.new_markdown_cell(
-            f"# {_md(report.title)}\n\nThis notebook reloads the analysis outputs in its folder "
+    if report.has_shap:
+        intro = (
+            "This notebook reloads the analysis outputs in its folder "
             "(`analysis.json`, `explanations_shap/`) with `openclarify.report.load_report` and draws the "
             "report's figures. `report.to_captum()` gives the records in captum's "
             "`VisualizationDataRecord` shape (`[r.to_captum() for r in ...]` for captum's "
             "`visualize_text`)."
-        ),
+        )
+    else:
+        intro = (
+            "This notebook reloads the analysis outputs in its folder (`analysis.json`) with "
+            "`openclarify.report.load_report` and draws the report's figures."
+        )
+    cells: list[Any] = [
+        v4.new_markdown_cell(f"# {_md(report.title)}\n\n{intro}"),
         _code(load, report.summary._repr_html_()),
-        v4.new_markdown_cell("## Global explanations"),
-        _code("report.global_view", report.global_view._repr_html_()),
-        v4.new_markdown_cell(f"## Local explanations\n\n{_md(report.shown_note)}"),
     ]
-    for i, record in enumerate(report.records):
-        cells.append(_code(f"report.records[{i}]  # record {record.row}", record._repr_html_()))
+    if report.has_shap:
+        cells.append(v4.new_markdown_cell("## Global explanations"))
+        cells.append(_code("report.global_view", report.global_view._repr_html_()))
+    if report.pdp is not None:
+        cells.append(v4.new_markdown_cell("## Partial dependence (PDP)"))
+        cells.append(_code("report.pdp", report.pdp._repr_html_()))
+    if report.has_shap:
+        cells.append(v4.new_markdown_cell(f"## Local explanations\n\n{_md(report.shown_note)}"))
+        for i, record in enumerate(report.records):
+            cells.append(_code(f"report.records[{i}]  # record {record.row}", record._repr_html_()))
     nb = v4.new_notebook(
         cells=cells,
         metadata={

@@ -174,3 +174,146 @@ def test_predictions_writer_keeps_labels_as_written(tmp_path):
         {"prediction": None, "label": None},
         {"prediction": [1.0, 0.0], "label": "neg"},
     ]
+
+
+PDP_DATA = Path(__file__).resolve().parents[1] / "report" / "data"
+PDP_ERROR = "Detected data type is not supported for PDP. PDP can only be computed for numerical or categorical columns"
+
+
+def test_reads_a_pdp_only_job_without_explanations_shap():
+    from openclarify.outputs import PdpFeature
+
+    found = read_output_folder(PDP_DATA / "clarify_job_pdp")
+    assert not (PDP_DATA / "clarify_job_pdp" / "explanations_shap").exists()
+    assert not found.has_shap and found.labels == () and found.summaries == () and found.records == ()
+    assert found.local_file is None and found.n_records == 0 and found.config is not None
+    assert found.pdp == (
+        PdpFeature("Age", "numerical", (20.87, 24.6, 28.33), (0.05, 0.165, 0.15), ((0.70, 0.67, 0.70),), ("label0",)),
+        PdpFeature(
+            "Animal",
+            "categorical",
+            ("Cat", "Dog"),
+            (0.1, 0.9),
+            ((0.81, 0.78), (0.19, 0.22)),
+            ("cat_lover", "dog_lover"),
+        ),
+        PdpFeature("text_column", "free_text", error=PDP_ERROR),
+    )
+    assert not found.pdp[0].is_categorical and found.pdp[1].is_categorical
+
+
+def test_reads_a_job_with_shap_and_pdp():
+    found = read_output_folder(PDP_DATA / "clarify_job_shap_pdp")
+    plain = read_output_folder(DATA / "clarify_job_tabular")
+    assert found.has_shap and found.labels == plain.labels and found.summaries == plain.summaries
+    assert found.records == plain.records and found.n_records == 5 and found.local_file == plain.local_file
+    assert [f.feature_name for f in found.pdp] == ["Age", "Animal", "text_column"]
+    assert plain.pdp == () and plain.has_shap  # a SHAP-only job, as before
+
+
+def test_a_pdp_only_folder_ignores_stray_local_values_and_refuses_a_label(tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(PDP_DATA / "clarify_job_pdp", out)
+    (out / "explanations_shap").mkdir()
+    (out / "explanations_shap" / "out.csv").write_text("Age_label0\n0.1\n")  # no kernel_shap to read it with
+    found = read_output_folder(out)
+    assert found.local_file is None and found.records == () and len(found.pdp) == 3
+    with pytest.raises(ReportError, match=r"label: this analysis has no SHAP results.*; got 'label0'"):
+        read_output_folder(out, label="label0")
+
+
+def _pdp_folder(tmp_path: Path, pdp: object, *, shap: bool = False) -> Path:
+    out = tmp_path / "pdp"
+    out.mkdir(parents=True)
+    explanations: dict[str, object] = {"pdp": pdp}
+    if shap:
+        explanations["kernel_shap"] = {"label0": {"global_shap_values": {"Age": 0.1}, "expected_value": 0.5}}
+    (out / "analysis.json").write_text(json.dumps({"version": "1.0", "explanations": explanations}))
+    return out
+
+
+def _age(**change: object) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "feature_name": "Age",
+        "data_type": "numerical",
+        "feature_values": [20.0, 30.0],
+        "data_distribution": [0.4, 0.6],
+        "model_predictions": [[0.7, 0.6], [0.3, 0.4]],
+        "label_headers": ["a", "b"],
+    }
+    entry.update(change)
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("pdp", "message"),
+    [
+        ({"Age": {}}, r"explanations.pdp: must be a list of feature entries; got \{'Age'"),
+        (["Age"], r"explanations.pdp\[0\]: must be a feature entry \(an object\); got 'Age'"),
+        ([_age(feature_name=None)], r"pdp\[0\].feature_name: must be a feature name; got None"),
+        ([_age(), _age(data_type="free_text")], r"pdp\[1\].data_type: must be one of 'numerical', 'categorical'"),
+        ([_age(error=["x"])], r"pdp\[0\].error: must be a message \(a string\); got \['x'\]"),
+        ([_age(feature_values=[])], r"pdp\[0\].feature_values: must be a non-empty list; got \[\]"),
+        ([_age(feature_values=[20.0, "thirty"])], r"pdp\[0\].feature_values: must hold finite numbers; got 'thirty'"),
+        ([_age(feature_values=[20.0, True])], r"pdp\[0\].feature_values: must hold finite numbers; got True"),
+        (
+            [_age(data_type="categorical", feature_values=["a", {"b": 1}])],
+            r"pdp\[0\].feature_values: must be single values",
+        ),
+        (
+            [_age(data_distribution=[0.4, 0.3, 0.3])],
+            r"pdp\[0\].data_distribution: has 3 values but feature_values has 2; got \[0.4, 0.3, 0.3\]",
+        ),
+        ([_age(data_distribution=None)], r"pdp\[0\].data_distribution: must be a list of 2 numbers; got None"),
+        ([_age(data_distribution=[0.4, -0.1])], r"pdp\[0\].data_distribution: fractions of records must be >= 0"),
+        ([_age(model_predictions=[])], r"pdp\[0\].model_predictions: must be a non-empty list, one list per label"),
+        (
+            [_age(model_predictions=[[0.7, 0.6], [0.3]])],
+            r"pdp\[0\].model_predictions\[1\]: has 1 values but feature_values has 2",
+        ),
+        ([_age(model_predictions=[[0.7, float("nan")], [0.3, 0.4]])], r"model_predictions\[0\]: must hold finite"),
+        ([_age(model_predictions=[[0.7, float("inf")], [0.3, 0.4]])], r"model_predictions\[0\]: must hold finite"),
+        (
+            [_age(label_headers=["a"])],
+            r"pdp\[0\].label_headers: has 1 names but model_predictions has 2 lists \(one per label\)",
+        ),
+        ([_age(label_headers="ab")], r"pdp\[0\].label_headers: must be a list of label names; got 'ab'"),
+    ],
+)
+def test_bad_pdp_entries_get_one_clear_error(tmp_path, pdp, message):
+    out = _pdp_folder(tmp_path, pdp)
+    with pytest.raises(ReportError, match=message) as info:
+        read_output_folder(out)
+    assert str(info.value).startswith(f"analysis.json '{out / 'analysis.json'}': explanations.pdp")
+    assert str(info.value).endswith("Give the analysis.json the job wrote, complete.")
+    with pytest.raises(ReportError, match=message):  # the same check beside SHAP results
+        read_output_folder(_pdp_folder(tmp_path / "shap", pdp, shap=True))
+
+
+def test_pdp_entries_clarify_may_write(tmp_path):
+    entries = [
+        _age(label_headers=None),  # no label_headers: Clarify's default names
+        _age(
+            feature_name=3,
+            data_type="categorical",
+            feature_values=[1, True],
+            model_predictions=[[0.5, 0.5]],
+            label_headers=None,
+        ),
+        {"feature_name": "notes", "data_type": "free_text", "error": "not supported"},
+        {"feature_name": "x", "error": "failed"},  # an error, whatever the data type
+    ]
+    found = read_output_folder(_pdp_folder(tmp_path, entries))
+    assert found.pdp[0].label_headers == ("label0", "label1")
+    assert found.pdp[1].feature_name == "3" and found.pdp[1].feature_values == ("1", "true")  # as JSON
+    assert found.pdp[1].label_headers == ("label0",)
+    assert [(f.data_type, f.error, f.feature_values) for f in found.pdp[2:]] == [
+        ("free_text", "not supported", ()),
+        ("", "failed", ()),
+    ]
+
+
+def test_an_analysis_without_shap_or_pdp_is_refused(tmp_path):
+    out = _pdp_folder(tmp_path, [])
+    with pytest.raises(ReportError, match=r"explanations has no 'kernel_shap' or 'pdp' results; got \['pdp'\]"):
+        read_output_folder(out)
