@@ -17,8 +17,8 @@ from typing import Any, Literal
 from ..outputs import ExplainedRecord, LabelSummary, OutputFolder, RecordSelection, read_output_folder
 from ._charts import BarChart
 from ._colors import attribution_color, scale_attributions
-from ._html import render_fragment
 from ._pdp import PdpView, pdp_labels, pdp_summary_items, pdp_view
+from ._templates import render_fragment
 
 __all__ = [
     "CaptumRecord",

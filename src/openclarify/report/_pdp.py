@@ -13,7 +13,7 @@ from typing import Any
 
 from ..outputs import PdpFeature
 from ._charts import PdpChart
-from ._html import render_fragment
+from ._templates import render_fragment
 
 __all__ = ["PdpNote", "PdpView", "pdp_labels", "pdp_summary_items", "pdp_view"]
 
