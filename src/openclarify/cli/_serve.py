@@ -31,7 +31,7 @@ def _media_types(value: str | None, option: str) -> tuple[Any, ...]:
 
 
 def _check_features(value: str | None) -> str | None:
-    from ..serving._codec import compile_features
+    from ..wire import compile_features
 
     try:
         compile_features(value)

@@ -1,7 +1,7 @@
 """Client for a model behind the SageMaker container contract (``POST /invocations``): batching, retries, timeouts.
 
 Requests carry several records, as Clarify's do, cut by record count and by the 6 MB ``InvokeEndpoint``
-payload limit (clarify-spec §4.1); the wire format itself (§4.2, §4.3) lives in ``_endpoint_codec``.
+payload limit (clarify-spec §4.1); the wire format itself (§4.2, §4.3) lives in :mod:`openclarify.wire`.
 
 An answer is taken for scores only when nothing says it is incomplete or mislabelled: it parses, one
 score row per record sent, every score finite, each record's labels those of the fixed order (scores
@@ -31,7 +31,7 @@ import pandas as pd
 from .._typing import FloatArray
 from ..config import PredictorConfig
 from ..errors import ConfigError, MissingDependencyError, ModelError
-from ._endpoint_codec import LabelSetError, RequestCodec, ResponseFormatError, ResponseParser, plan_batches, snippet
+from ..wire import LabelSetError, RequestCodec, ResponseFormatError, ResponseParser
 
 __all__ = ["MAX_PAYLOAD_BYTES", "EndpointPredictor", "EndpointStats", "OnRecordFailure"]
 
@@ -75,6 +75,33 @@ class _Reply:
     retry_after: float | None = None
     #: An error every request would get (wrong endpoint name, credentials): stop the job.
     fatal: bool = False
+
+
+_SNIPPET_BYTES: Final = 200
+
+
+def plan_batches(
+    sizes: Sequence[int], *, max_records: int, max_payload_bytes: int, body_size: Callable[[int, int], int]
+) -> list[tuple[int, int]]:
+    """Cut records into consecutive ``(start, stop)`` batches of at most ``max_records`` records whose
+    body fits ``max_payload_bytes``; a record too large on its own goes alone."""
+    spans: list[tuple[int, int]] = []
+    start = total = 0
+    for i, size in enumerate(sizes):
+        count = i - start
+        if count and (count >= max_records or body_size(total + size, count + 1) > max_payload_bytes):
+            spans.append((start, i))
+            start, total = i, 0
+        total += size
+    if start < len(sizes):
+        spans.append((start, len(sizes)))
+    return spans
+
+
+def snippet(body: bytes) -> str:
+    """The first bytes of a body, on one line."""
+    text = body[:_SNIPPET_BYTES].decode("utf-8", "replace")
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class _TransportError(Exception):

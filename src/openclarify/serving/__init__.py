@@ -6,8 +6,7 @@ Clarify uses (``text/csv``, ``application/jsonlines``, ``application/json``) and
 
 from __future__ import annotations
 
-from ._app import create_app
-from ._codec import (
+from ..wire import (
     MEDIA_TYPES,
     MediaType,
     Payload,
@@ -16,12 +15,14 @@ from ._codec import (
     decode_request,
     encode_scores,
     parse_content_type,
+    read_predictions,
     record_objects,
 )
+from ._app import create_app
 from ._config import ProxyConfig, ServeConfig
 from ._frame import records_frame
 from ._model import ServedModel, load_served_model, resolve_model
-from ._proxy import create_proxy_app, read_predictions
+from ._proxy import create_proxy_app
 from ._run import background_server, run_proxy, serve
 
 __all__ = [

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from .._version import __version__
 from ..errors import ModelError
 from ..models import check_scores
-from ._codec import (
+from ..wire import (
     MediaType,
     RequestError,
     choose_accept,

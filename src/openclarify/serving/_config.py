@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ._codec import MEDIA_TYPES, MediaType
+from ..wire import MEDIA_TYPES, MediaType
 
 __all__ = [
     "DEFAULT_BODY_CHUNK_TIMEOUT",

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..data._columns import is_numeric, to_float, to_text
 from ..errors import DataError
-from ._codec import RANGE_HINT, Payload, RequestError, number_text
+from ..wire import RANGE_HINT, Payload, RequestError, number_text
 
 __all__ = ["records_frame"]
 

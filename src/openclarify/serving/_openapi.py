@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._codec import MediaType
+from ..wire import MediaType
 
 __all__ = ["openapi_document"]
 

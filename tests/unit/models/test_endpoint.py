@@ -18,13 +18,8 @@ import pytest
 from openclarify.config import PredictorConfig
 from openclarify.errors import ConfigError, ModelError
 from openclarify.models import EndpointPredictor
-from openclarify.models._endpoint_codec import (
-    LabelSetError,
-    RequestCodec,
-    ResponseFormatError,
-    ResponseParser,
-    plan_batches,
-)
+from openclarify.models._endpoint import plan_batches
+from openclarify.wire import LabelSetError, RequestCodec, ResponseFormatError, ResponseParser
 
 
 def body(records: pd.DataFrame, content_type: str = "text/csv", **predictor: object) -> bytes:

@@ -9,8 +9,15 @@ import json
 import numpy as np
 import pytest
 
-from openclarify.serving import RequestError, choose_accept, decode_request, encode_scores, parse_content_type
-from openclarify.serving._codec import compile_features, encode_csv_records
+from openclarify.wire import (
+    RequestError,
+    choose_accept,
+    compile_features,
+    decode_request,
+    encode_csv_records,
+    encode_scores,
+    parse_content_type,
+)
 
 TRICKY_TEXTS = [
     "plain",

@@ -21,7 +21,7 @@ from openclarify.serving import (
     decode_request,
     read_predictions,
 )
-from openclarify.serving._proxy import _upstream_body
+from openclarify.wire import upstream_body
 
 BT_ANSWER = json.dumps(
     [
@@ -73,17 +73,17 @@ def test_unreadable_answers(body, labels, message):
 
 def test_upstream_bodies():
     texts = pd.DataFrame({"text": ["a, b\nc", None]}, dtype=object)
-    assert json.loads(_upstream_body(texts, "application/json", 3)) == {
+    assert json.loads(upstream_body(texts, "application/json", 3)) == {
         "instances": ["a, b\nc", ""],
         "configuration": {"k": 3},
     }
-    lines = _upstream_body(texts, "application/jsonlines", None).decode().splitlines()
+    lines = upstream_body(texts, "application/jsonlines", None).decode().splitlines()
     assert [json.loads(x) for x in lines] == [{"source": "a, b\nc"}, {"source": ""}]
-    assert decode_request(_upstream_body(texts, "text/csv", None), "text/csv").rows == [["a, b\nc"], [""]]
+    assert decode_request(upstream_body(texts, "text/csv", None), "text/csv").rows == [["a, b\nc"], [""]]
 
     table = pd.DataFrame({"x": [0.1, float("nan")], "c": ["u", "v"]})
-    assert json.loads(_upstream_body(table, "application/json", None)) == {"instances": [[0.1, "u"], [None, "v"]]}
-    assert json.loads(_upstream_body(table, "application/jsonlines", None).decode().splitlines()[0]) == {
+    assert json.loads(upstream_body(table, "application/json", None)) == {"instances": [[0.1, "u"], [None, "v"]]}
+    assert json.loads(upstream_body(table, "application/jsonlines", None).decode().splitlines()[0]) == {
         "features": [0.1, "u"]
     }
 
