@@ -6,13 +6,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..config import AnalysisConfig
 from ..data import Dataset
 from ..errors import ConfigError
 
-__all__ = ["output_labels", "plain", "resolve", "text_columns"]
+__all__ = ["feature_columns", "json_value", "output_labels", "plain", "resolve", "text_columns"]
 
 logger = logging.getLogger("openclarify")
 
@@ -89,3 +90,29 @@ def resolve(location: str, base_dir: Path | None) -> str:
         return location
     candidate = base_dir / location
     return str(candidate) if candidate.exists() or not Path(location).exists() else location
+
+
+def feature_columns(items: Sequence[int | str], names: Sequence[str], key: str) -> list[int]:
+    """The columns named by ``items`` (feature names, or 0-based indices), in the given order; a wrong
+    entry is a :class:`ConfigError` at ``key[i]`` that lists the features."""
+    out: list[int] = []
+    errors: list[tuple[str, str]] = []
+    for i, item in enumerate(items):
+        path = f"{key}[{i}]"
+        if isinstance(item, int):
+            if 0 <= item < len(names):
+                out.append(item)
+            else:
+                errors.append((path, f"index out of range; got {item}. The {len(names)} features are {list(names)!r}."))
+        elif item in names:
+            out.append(list(names).index(item))
+        else:
+            errors.append((path, f"not a model input feature; got {item!r}. The features are {list(names)!r}."))
+    if errors:
+        raise ConfigError(errors)
+    return out
+
+
+def json_value(value: object) -> object:
+    """A value read from the dataset as JSON writes it (numpy scalars as Python numbers)."""
+    return value.item() if isinstance(value, np.generic) else value

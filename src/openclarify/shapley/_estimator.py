@@ -189,14 +189,20 @@ def base_value(
 ) -> BaseValue:
     """``base_value`` of :func:`kernel_shap` for ``baseline``, computed once (pass ``.value`` to each call)."""
     game = TabularGame(model, baseline, np.arange(baseline.shape[1], dtype=np.int64), max_batch_rows)
+    value = _mean_baseline_score(game, use_logit)
+    return BaseValue(value, game.model_rows, game.model_calls, game.model_seconds)
+
+
+def _mean_baseline_score(game: TabularGame, use_logit: bool) -> FloatArray:
+    """The mean score over the game's baseline rows (log-odds with ``use_logit``), counted on ``game``."""
     try:
-        scores = game.predict_all(baseline)
+        scores = game.predict_all(game.baseline)
     except DataError as exc:
-        raise (blame_data(exc, model, [("baseline", baseline, 0)]) or exc) from exc.__cause__
+        raise (blame_data(exc, game.predictor, [("baseline", game.baseline, 0)]) or exc) from exc.__cause__
     value = scores.mean(axis=0)
     if use_logit:
         value = _logit(value, "mean baseline score")
-    return BaseValue(np.asarray(value, dtype=np.float64), game.model_rows, game.model_calls, game.model_seconds)
+    return np.asarray(value, dtype=np.float64)
 
 
 def kernel_shap(
@@ -329,15 +335,8 @@ def kernel_shap(
         seed = int(np.random.SeedSequence().entropy) & (2**64 - 1)  # type: ignore[arg-type]
 
     game = TabularGame(predictor, base, owner, max_batch_rows)
-    on_base = ("baseline", base, 0)
     if base_value is None:
-        try:
-            base_scores = game.predict_all(base)
-        except DataError as exc:
-            raise (blame_data(exc, predictor, [on_base]) or exc) from exc.__cause__
-        base_value = base_scores.mean(axis=0)
-        if use_logit:
-            base_value = _logit(base_value, "mean baseline score")
+        base_value = _mean_baseline_score(game, use_logit)
     base_value = np.asarray(base_value, dtype=np.float64)
 
     n_rows = len(frame)

@@ -30,7 +30,7 @@ from ...data import DataChunk
 from ...errors import ConfigError, ModelError, OpenClarifyWarning
 from ...models import Predictor
 from .._base import Finished, Job
-from .._common import output_labels, text_columns
+from .._common import feature_columns, json_value, output_labels, text_columns
 from .._sums import RecordSum
 
 __all__ = ["MAX_CATEGORIES", "PdpAnalysis", "PdpFeaturePlan", "PdpPart", "PdpPlan"]
@@ -97,30 +97,11 @@ def _grid(low: float, high: float, n: int) -> tuple[float, ...]:
     return tuple(float(low + (i + 0.5) * width) for i in range(n))
 
 
-def _json_value(value: object) -> object:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _requested(pdp: PdpConfig, job: Job) -> list[tuple[int, str, bool]]:
     """``(column, name, requested)``: the features to compute, from ``features`` or SHAP's top k."""
     names = list(job.schema.feature_names)
     if pdp.features:
-        out: list[tuple[int, str, bool]] = []
-        errors: list[tuple[str, str]] = []
-        for i, item in enumerate(pdp.features):
-            path = f"methods.pdp.features[{i}]"
-            if isinstance(item, int):
-                if 0 <= item < len(names):
-                    out.append((item, names[item], True))
-                else:
-                    errors.append((path, f"index out of range; got {item}. The {len(names)} features are {names!r}."))
-            elif item in names:
-                out.append((names.index(item), item, True))
-            else:
-                errors.append((path, f"not a model input feature; got {item!r}. The features are {names!r}."))
-        if errors:
-            raise ConfigError(errors)
-        return out
+        return [(j, names[j], True) for j in feature_columns(pdp.features, names, "methods.pdp.features")]
     shap = job.earlier.get("shap")
     if shap is None:
         raise ConfigError(
@@ -313,7 +294,7 @@ class PdpAnalysis:
             else:
                 assert total is not None and sums is not None  # noqa: S101 - checked above
                 means = sums.aggregate("mean")  # (n_values, n_outputs)
-                entry["feature_values"] = [_json_value(v) for v in feature.values]
+                entry["feature_values"] = [json_value(v) for v in feature.values]
                 entry["data_distribution"] = [float(c) / n_rows for c in total.counts[feature.name].tolist()]
                 entry["model_predictions"] = [means[:, k].tolist() for k in range(means.shape[1])]
                 entry["label_headers"] = list(self._labels)

@@ -38,7 +38,7 @@ from ...outputs import (
 from ...shapley import TextPlayer, base_value, blame_data, kernel_shap, kernel_shap_text
 from ...text import Segmenter
 from .._base import Finished, Job
-from .._common import output_labels, text_columns
+from .._common import json_value, output_labels, text_columns
 from .._sums import RecordSum
 from . import _plan
 
@@ -133,12 +133,6 @@ def _failed(phi: FloatArray, f_x: FloatArray) -> BoolArray:
     if phi.size:
         finite &= np.isfinite(phi).all(axis=(1, 2))
     return np.asarray(~finite, dtype=bool)
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def run_tabular(plan: ShapPlan, chunk: DataChunk, model: Predictor) -> ShapPart:
@@ -464,7 +458,7 @@ class ShapAnalysis:
                 if d.jsonl is not None:
                     failure: dict[str, Any] = {"explanations": [], "error": _FAILED_RECORD}
                     if js is not None:
-                        failure["join_source_value"] = _json_value(js[i])
+                        failure["join_source_value"] = json_value(js[i])
                     d.jsonl.write(failure)
                 continue
             by_column = _by_column(players)
@@ -478,7 +472,7 @@ class ShapAnalysis:
                         d.empty_rows.append(part.start + i)
                     d.top.add(name, units_of[j], phi[idx])
             if d.jsonl is not None:
-                join = _json_value(js[i]) if js is not None else _NO_JOIN
+                join = json_value(js[i]) if js is not None else _NO_JOIN
                 d.jsonl.write_parts(_text_record(names, kinds, phi, players, by_column, units_of, join))
 
     def close(self, plan: ShapPlan) -> None:

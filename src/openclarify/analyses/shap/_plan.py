@@ -10,9 +10,8 @@ import pandas as pd
 
 from ...config import AnalysisConfig, ShapConfig
 from ...data import Dataset, DatasetSchema, read_baseline
-from ...errors import ConfigError
 from ...shapley import summarize_baseline
-from .._common import plain, resolve
+from .._common import feature_columns, plain, resolve
 
 __all__ = ["baseline", "players", "text_baseline"]
 
@@ -26,23 +25,9 @@ def players(shap: ShapConfig, schema: DatasetSchema) -> tuple[list[list[str]], l
     wanted = shap.features_to_explain
     if not wanted:
         return [[n] for n in names], names
-    chosen: list[str] = []
-    errors: list[tuple[str, str]] = []
-    for i, item in enumerate(wanted):
-        path = f"methods.shap.features_to_explain[{i}]"
-        if isinstance(item, int):
-            if 0 <= item < len(names):
-                chosen.append(names[item])
-            else:
-                errors.append((path, f"index out of range; got {item}. The {len(names)} features are {names!r}."))
-        elif item in names:
-            chosen.append(item)
-        else:
-            errors.append((path, f"not a model input feature; got {item!r}. The features are {names!r}."))
-    if errors:
-        raise ConfigError(errors)
-    chosen = [n for n in names if n in set(chosen)]
-    rest = [n for n in names if n not in set(chosen)]
+    picked = set(feature_columns(wanted, names, "methods.shap.features_to_explain"))
+    chosen = [n for j, n in enumerate(names) if j in picked]  # in column order
+    rest = [n for j, n in enumerate(names) if j not in picked]
     # Features not explained act together as one player, so the explained values stay Shapley
     # values of a game over all inputs and expected_value stays the mean baseline score.
     return [[n] for n in chosen] + ([rest] if rest else []), chosen
