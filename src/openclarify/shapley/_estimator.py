@@ -11,18 +11,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._typing import BoolArray, FloatArray, SizeAllocation
+from .._typing import FloatArray, SizeAllocation
 from ..backends import get_executor
 from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import CallablePredictor, Predictor, as_predictor
-from ..models._protocol import first_non_finite
-from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
-from ._game import TabularGame
-from ._solve import solve
+from ._coalitions import default_num_samples, plan_coalitions, sample_coalitions
+from ._game import TabularGame, blame_data
+from ._play import Unit, logit, play, play_on
 
 __all__ = ["MAX_NUM_SAMPLES", "MAX_SEED", "BaseValue", "ShapResult", "base_value", "blame_data", "kernel_shap"]
 
-_LOGIT_EPS = 1e-12
 # Masked records built and solved together (bounds memory: about this many records x features).
 _UNIT_RECORDS = 1 << 16
 # Largest budget: every coalition of 20 players (2**20 - 2 <= 2**20). One record's coalitions then take
@@ -31,10 +29,6 @@ _UNIT_RECORDS = 1 << 16
 MAX_NUM_SAMPLES = 1 << 20
 # Seeds key the counter-based generator modulo 2**64 (see _random.py): larger ones would repeat smaller ones.
 MAX_SEED = (1 << 64) - 1
-_FIX_MISSING = (
-    "Fill in or drop the records with missing or infinite numbers, or use a model that accepts missing "
-    "values (e.g. a pipeline with SimpleImputer)."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +50,6 @@ class ShapResult:
     model_calls: int
     model_seconds: float
     seconds: float
-
-
-def _logit(p: FloatArray, what: str) -> FloatArray:
-    if np.any((p < 0) | (p > 1)):
-        bad = p[(p < 0) | (p > 1)].ravel()[0]
-        raise ModelError(
-            f"methods.shap.use_logit: needs model scores in [0, 1]; got {float(bad)!r}. "
-            f"Set use_logit to false or return probabilities ({what})."
-        )
-    q = np.clip(p, _LOGIT_EPS, 1 - _LOGIT_EPS)
-    return np.asarray(np.log(q) - np.log1p(-q), dtype=np.float64)
 
 
 def _as_frame(data: Any, columns: Sequence[str] | None, what: str) -> pd.DataFrame:
@@ -101,79 +84,6 @@ def check_seed_and_budget(seed: object, num_samples: object, maximum: int, why: 
         raise ConfigError(f"must be at most {maximum} ({why}); got {num_samples!r}.", path="num_samples")
 
 
-def blame_data(
-    exc: DataError, predictor: Predictor, parts: Sequence[tuple[str, pd.DataFrame, int]]
-) -> DataError | None:
-    """A model failed on records holding a missing or infinite number (``exc``, from the predictor):
-    the same error naming the first such record of ``parts`` (``(what, frame, number of its first row)``,
-    in order), or None when none holds one (``exc`` then stands)."""
-    for what, frame, first in parts:
-        cell = first_non_finite(frame)
-        if cell is None:
-            continue
-        row, column, value = cell
-        name = getattr(predictor, "name", None)
-        model = f"model {name!r}" if name is not None else "the model"
-        cause = exc.__cause__
-        said = (
-            f"raised {type(cause).__name__} on records built from it: {cause}"
-            if cause is not None
-            else "returned a non-finite score for records built from it"
-        )
-        return DataError(
-            f"{what} record {first + row} (numbered from 0), column {column!r}: {model} {said}; got {value!r}. "
-            f"{_FIX_MISSING}"
-        )
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    """One group of rows to explain: everything the work function needs, nothing shared to write to."""
-
-    game: TabularGame
-    plan: CoalitionPlan
-    weights: FloatArray
-    z_shared: BoolArray | None
-    seed: int
-    use_logit: bool
-    base_value: FloatArray
-    frame: pd.DataFrame
-    f_x: FloatArray
-    first_row: int  # record number of the first row of ``frame``
-
-
-@dataclass(frozen=True, slots=True)
-class _UnitResult:
-    phi: FloatArray
-    model_rows: int
-    model_calls: int
-    model_seconds: float
-
-
-def _explain_unit(unit: _Unit) -> _UnitResult:
-    """Kernel SHAP values of the rows of ``unit`` (a module-level work function for any executor)."""
-    game = unit.game.fresh()
-    x_unit, f_x, plan = unit.frame, unit.f_x, unit.plan
-    row0, n_rows = unit.first_row, len(x_unit)
-    if unit.z_shared is not None:
-        z = unit.z_shared
-    else:
-        z = sample_coalitions(plan, np.arange(row0, row0 + n_rows, dtype=np.int64), unit.seed)
-    if plan.n_coalitions:
-        try:
-            values = game.values(x_unit, z)
-        except DataError as exc:
-            parts = [("dataset", x_unit, row0), ("baseline", game.baseline, 0)]
-            raise (blame_data(exc, game.predictor, parts) or exc) from exc.__cause__
-        if unit.use_logit:
-            values = _logit(values, "masked records")
-    else:
-        values = np.zeros((n_rows, 0, f_x.shape[1]))
-    phi = solve(z, unit.weights, values, unit.base_value, f_x, paired=True)
-    return _UnitResult(phi, game.model_rows, game.model_calls, game.model_seconds)
-
-
 @dataclass(frozen=True, slots=True)
 class BaseValue:
     """The mean score over the baseline rows (in log-odds with ``use_logit``) and what computing it cost."""
@@ -201,7 +111,7 @@ def _mean_baseline_score(game: TabularGame, use_logit: bool) -> FloatArray:
         raise (blame_data(exc, game.predictor, [("baseline", game.baseline, 0)]) or exc) from exc.__cause__
     value = scores.mean(axis=0)
     if use_logit:
-        value = _logit(value, "mean baseline score")
+        value = logit(value, "mean baseline score")
     return np.asarray(value, dtype=np.float64)
 
 
@@ -351,37 +261,33 @@ def kernel_shap(
             f"{base_value.shape[0]} for the baseline rows. Return the same number of scores for every record."
         )
     if use_logit:
-        f_x_all = _logit(f_x_all, "explained records")
+        f_x_all = logit(f_x_all, "explained records")
     z_shared = sample_coalitions(plan, np.zeros(1, dtype=np.int64), 0) if plan.exact else None
     # rows solved together: about 4 model calls' worth of masked records, at most _UNIT_RECORDS
     rows_per_unit = max(1, min(_UNIT_RECORDS, 4 * max_batch_rows) // max(1, n_coal * len(base)))
     units = (
-        _Unit(
-            game,
-            plan,
-            weights,
-            z_shared,
-            seed,
-            use_logit,
-            base_value,
-            frame.iloc[start : start + rows_per_unit],
-            f_x_all[start : start + rows_per_unit],
-            first_row + start,
+        Unit(
+            first=start,
+            rows=np.arange(first_row + start, first_row + min(n_rows, start + rows_per_unit), dtype=np.int64),
+            plan=plan,
+            weights=weights,
+            f_x=f_x_all[start : start + rows_per_unit],
+            base_value=base_value,
+            data=frame.iloc[start : start + rows_per_unit],
+            z=z_shared,
         )
         for start in range(0, n_rows, rows_per_unit)
     )
     phi = np.zeros((n_rows, n_players, base_value.shape[0]))
-    executor = get_executor("threads" if n_jobs > 1 and n_rows > rows_per_unit else "local", n_jobs)
-    start = 0
-    for done in executor.map(_explain_unit, units):
-        stop = start + done.phi.shape[0]
-        phi[start:stop] = done.phi
-        game.model_rows += done.model_rows
-        game.model_calls += done.model_calls
-        game.model_seconds += done.model_seconds
+    if n_jobs > 1 and n_rows > rows_per_unit:
+        solved = play_on(get_executor("threads", n_jobs), game, units, seed, use_logit)
+    else:
+        solved = play(game, units, seed, use_logit)
+    for unit in solved:
+        assert unit.phi is not None  # noqa: S101 - the loop solved it
+        phi[unit.first : unit.first + len(unit.rows)] = unit.phi
         if progress is not None:
-            progress(stop - start)
-        start = stop
+            progress(len(unit.rows))
 
     return ShapResult(
         phi=phi,

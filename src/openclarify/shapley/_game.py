@@ -9,16 +9,51 @@ Records of many explained rows are built and scored together in batches of up to
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from .._typing import BoolArray, FloatArray, IntArray
-from ..errors import ModelError
+from ..errors import DataError, ModelError
 from ..models import Predictor
+from ..models._protocol import first_non_finite
+from ._play import ModelCalls, Unit
 
-__all__ = ["TabularGame"]
+__all__ = ["TabularGame", "blame_data"]
+
+_FIX_MISSING = (
+    "Fill in or drop the records with missing or infinite numbers, or use a model that accepts missing "
+    "values (e.g. a pipeline with SimpleImputer)."
+)
+
+
+def blame_data(
+    exc: DataError, predictor: Predictor, parts: Sequence[tuple[str, pd.DataFrame, int]]
+) -> DataError | None:
+    """A model failed on records holding a missing or infinite number (``exc``, from the predictor):
+    the same error naming the first such record of ``parts`` (``(what, frame, number of its first row)``,
+    in order), or None when none holds one (``exc`` then stands)."""
+    for what, frame, first in parts:
+        cell = first_non_finite(frame)
+        if cell is None:
+            continue
+        row, column, value = cell
+        name = getattr(predictor, "name", None)
+        model = f"model {name!r}" if name is not None else "the model"
+        cause = exc.__cause__
+        said = (
+            f"raised {type(cause).__name__} on records built from it: {cause}"
+            if cause is not None
+            else "returned a non-finite score for records built from it"
+        )
+        return DataError(
+            f"{what} record {first + row} (numbered from 0), column {column!r}: {model} {said}; got {value!r}. "
+            f"{_FIX_MISSING}"
+        )
+    return None
 
 
 #: Characters of string cells in one model call, about (as the text estimator's ``max_batch_chars``).
@@ -38,7 +73,11 @@ class TabularGame:
 
     ``player_of_feature[j]`` is the player that owns feature column ``j``. A game counts its own model
     calls; work running elsewhere uses its own :meth:`fresh` copy and reports its counts back.
+    It is a :class:`~._play.Game`: a unit's ``data`` is its explained records (a frame), scored at once.
     """
+
+    fused: ClassVar[bool] = False
+    one_blas_thread: ClassVar[bool] = False
 
     predictor: Predictor
     baseline: pd.DataFrame
@@ -81,6 +120,29 @@ class TabularGame:
             object.__setattr__(game, name, getattr(self, name))
         game.model_seconds, game.model_rows, game.model_calls = 0.0, 0, 0
         return game
+
+    def calls(self) -> ModelCalls:
+        return ModelCalls(self.model_rows, self.model_calls, self.model_seconds)
+
+    def count(self, calls: ModelCalls) -> None:
+        self.model_rows += calls.rows
+        self.model_calls += calls.calls
+        self.model_seconds += calls.seconds
+
+    def score(self, unit: Unit) -> None:
+        """Values of ``unit``'s coalitions for its records ``unit.data``, now."""
+        x_unit: pd.DataFrame = unit.data
+        if unit.plan.n_coalitions and unit.z is not None:
+            try:
+                unit.values = self.values(x_unit, unit.z)
+            except DataError as exc:
+                parts = [("dataset", x_unit, int(unit.rows[0])), ("baseline", self.baseline, 0)]
+                raise (blame_data(exc, self.predictor, parts) or exc) from exc.__cause__
+        else:
+            unit.values = np.zeros((len(x_unit), 0, unit.f_x.shape[1]))
+
+    def flush(self) -> None:
+        """Nothing is held back: :meth:`score` scores at once."""
 
     def predict_all(self, records: pd.DataFrame) -> FloatArray:
         """Scores of ``records`` in calls of at most ``max_batch_rows`` records."""

@@ -24,14 +24,14 @@ of replaced units does), so every record has its own base value; efficiency hold
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import os
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,9 +40,10 @@ from .._typing import BoolArray, FloatArray, IntArray, SizeAllocation
 from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import Predictor, as_predictor
 from ..text import Segmenter, TextMasker
-from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
-from ._estimator import _logit, blame_data, check_seed_and_budget
-from ._solve import solve
+from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions
+from ._estimator import check_seed_and_budget
+from ._game import blame_data
+from ._play import THREADED_SOLVE_PLAYERS, ModelCalls, Unit, logit, play
 
 __all__ = ["MAX_TEXT_NUM_SAMPLES", "TextPlayer", "TextShapResult", "kernel_shap_text", "text_value"]
 
@@ -114,23 +115,6 @@ def text_value(value: object) -> str:
     return str(value)
 
 
-_controller: Any = None
-# Below this many players a record's regression is too small for BLAS threads to pay; they only cost
-# wake-ups, and much more than that when another process keeps the cores busy.
-_THREADED_SOLVE_PLAYERS = 512
-
-
-def _one_blas_thread(n_players: int) -> contextlib.AbstractContextManager[Any]:
-    global _controller
-    if n_players >= _THREADED_SOLVE_PLAYERS:
-        return contextlib.nullcontext()
-    if _controller is None:
-        from threadpoolctl import ThreadpoolController
-
-        _controller = ThreadpoolController()
-    return cast("contextlib.AbstractContextManager[Any]", _controller.limit(limits=1, user_api="blas"))
-
-
 @dataclass(slots=True)
 class _Record:
     index: int
@@ -144,6 +128,8 @@ class _Record:
     chars: int  # characters of one masked record
     done: int = 0
     partial: np.ndarray | None = None  # (n_base, n_outputs): one coalition scored in slices of baseline rows
+    unit: Unit | None = None  # the loop's unit of this record, told when every coalition is scored
+    n_outputs: int = 0
 
 
 class _Batcher:
@@ -263,6 +249,13 @@ class _Batcher:
                 block = rec.partial.reshape(1, nb_all, -1)
             rec.values[c0:c1] = block[:, 0] if nb_all == 1 else block.mean(axis=1)
             rec.done += c1 - c0
+            if rec.done == len(rec.z) and rec.unit is not None:
+                # every coalition is scored: the texts are not needed for the regression
+                rec.maskers = {}
+                rec.partial = None
+                rec.unit.values = rec.values[None, :, : rec.n_outputs]
+                rec.unit = None
+                rec.z, rec.values = rec.z[:0].copy(), np.zeros((0, 0))  # the unit holds them until solved
         self.pending.clear()
         self.rows = self.chars = 0
 
@@ -324,7 +317,7 @@ def _record_bytes(
     # one call's masked texts, and as much again for the frame the model gets
     gather = 24 * min(max(_GATHER, n_units), (c + 1) * n_units)
     scoring = z + maskers + gather + 2 * char_bytes * call_chars
-    threads = _SOLVE_BYTES if m >= _THREADED_SOLVE_PLAYERS else 0
+    threads = _SOLVE_BYTES if m >= THREADED_SOLVE_PLAYERS else 0
     if m >= 2 and half >= m - 1:  # normal equations: the P x P matrix, its copies in solve, blocks of rows
         solver = 20 * m * m + 16 * min(half * m, _GRAM_BLOCK) + threads
     else:  # minimum norm: the design matrix as floats (twice) and its H x H Gram matrix
@@ -391,6 +384,258 @@ def _available_memory() -> int | None:
 
 def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+class TextGame:
+    """The value function of records with text (a :class:`~._play.Game`): one unit per record.
+
+    :meth:`units` segments each record, checks its memory, and builds its players and maskers (the
+    plan); :meth:`score` adds its masked records to the batch of model calls, which send the masked
+    records of several records together. A unit's ``data`` is its :class:`_Record`.
+    """
+
+    fused: ClassVar[bool] = True  # one record at a time: every sparse stratum in one pass of keys
+    one_blas_thread: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        frame: pd.DataFrame,
+        base: pd.DataFrame,
+        text_idx: Sequence[int],
+        seg_of: Mapping[int, Segmenter],
+        *,
+        num_samples: int | None,
+        allocation: SizeAllocation,
+        max_batch_rows: int,
+        max_batch_chars: int,
+        memory_limit: int | None,
+        first_row: int,
+    ) -> None:
+        columns = [str(c) for c in frame.columns]
+        self.predictor = predictor
+        self.columns = columns
+        self.text_idx = list(text_idx)
+        self.text_set = set(text_idx)
+        self.seg_of = dict(seg_of)
+        self.num_samples = num_samples
+        self.allocation: SizeAllocation = allocation
+        self.max_batch_rows = max_batch_rows
+        self.max_batch_chars = max(1, max_batch_chars)
+        self.memory_limit = memory_limit
+        self.first_row = first_row
+        # text columns as str (missing -> ""), tabular columns as given
+        self.texts = {j: [text_value(v) for v in frame.iloc[:, j].tolist()] for j in self.text_idx}
+        for j in self.text_idx:
+            frame[columns[j]] = pd.Series(self.texts[j], dtype=object)
+            base[columns[j]] = pd.Series([text_value(v) for v in base.iloc[:, j].tolist()], dtype=object)
+        self.frame = frame
+        self.dtypes = {c: frame.dtypes[c] for c in columns}
+        self.x_cols = [frame.iloc[:, j].to_numpy() for j in range(len(columns))]
+        self.base_cols = [base.iloc[:, j].to_numpy() for j in range(len(columns))]
+        self.n_base = len(base)
+        self.n_outputs = 0
+        self.plans: dict[int, CoalitionPlan] = {}  # shared by the records with as many players
+        self.plan_weights: dict[int, FloatArray] = {}
+        self.batcher = self._batcher()
+
+    def _batcher(self) -> _Batcher:
+        return _Batcher(
+            self.predictor,
+            self.columns,
+            self.text_set,
+            self.x_cols,
+            self.base_cols,
+            self.dtypes,
+            self.max_batch_rows,
+            self.max_batch_chars,
+        )
+
+    # --- the Game protocol -------------------------------------------------------------------------
+    def calls(self) -> ModelCalls:
+        b = self.batcher
+        return ModelCalls(b.model_rows, b.model_calls, b.model_seconds)
+
+    def count(self, calls: ModelCalls) -> None:
+        self.batcher.model_rows += calls.rows
+        self.batcher.model_calls += calls.calls
+        self.batcher.model_seconds += calls.seconds
+
+    def fresh(self) -> TextGame:
+        game = copy.copy(self)
+        game.batcher = self._batcher()
+        return game
+
+    def score(self, unit: Unit) -> None:
+        """Add the masked records of ``unit``'s record to the batch, a slice of coalitions at a time."""
+        rec: _Record = unit.data
+        assert unit.z is not None  # noqa: S101 - the loop drew them
+        rec.z = unit.z[0]
+        rec.values = np.zeros((len(rec.z), max(self.n_outputs, 1)))
+        rec.n_outputs = self.n_outputs
+        rec.unit = unit
+        total, n_base = len(rec.z), self.n_base
+        rows = max(1, min(self.max_batch_rows, self.max_batch_chars // rec.chars))  # masked records in one call
+        if rows >= n_base:
+            per_call = rows // n_base
+            for c0 in range(0, total, per_call):
+                self.batcher.add(rec, c0, min(total, c0 + per_call), 0, n_base)
+        else:  # a long text and many baseline rows: one coalition's rows over several calls
+            for c0 in range(total):
+                for b0 in range(0, n_base, rows):
+                    self.batcher.add(rec, c0, c0 + 1, b0, min(n_base, b0 + rows))
+
+    def flush(self) -> None:
+        self.batcher.flush()
+
+    # --- the records ------------------------------------------------------------------------------
+    def predict_records(self) -> FloatArray:
+        """Scores of the explained records themselves, in calls bounded like the masked ones."""
+        texts, frame, n_rows = self.texts, self.frame, len(self.frame)
+        max_rows, max_chars = self.max_batch_rows, self.max_batch_chars
+        f_parts: list[FloatArray] = []
+        lengths = np.array([sum(len(texts[j][i]) for j in self.text_idx) for i in range(n_rows)], dtype=np.int64)
+        start = 0
+        while start < n_rows:
+            stop, chars = start, 0
+            while stop < n_rows and stop - start < max_rows and (stop == start or chars + lengths[stop] <= max_chars):
+                chars += int(lengths[stop])
+                stop += 1
+            try:
+                f_parts.append(self.batcher.predict(frame.iloc[start:stop]))
+            except DataError as exc:  # a missing number the model cannot take: name the dataset record
+                part = ("dataset", frame.iloc[start:stop], self.first_row + start)
+                raise (blame_data(exc, self.predictor, [part]) or exc) from exc.__cause__
+            start = stop
+        f_x = np.concatenate(f_parts) if f_parts else np.zeros((0, 0))
+        self.n_outputs = f_x.shape[1] if f_parts else 0
+        return f_x
+
+    def units(self, f_x: FloatArray) -> Iterator[Unit]:
+        """One unit per record, prepared when the loop asks for it (``f_x``: the records' own values)."""
+        for i in range(len(self.frame)):
+            rec = self._prepare(i)
+            m = len(rec.players)
+            yield Unit(
+                first=i,
+                rows=np.array([self.first_row + i], dtype=np.int64),
+                plan=rec.plan,
+                weights=self.plan_weights[m],
+                f_x=f_x[i : i + 1],
+                base_value=None,
+                data=rec,
+                z=None if m >= 2 else np.zeros((1, 0, m), dtype=bool),
+            )
+
+    def _refuse(self, i: int, j: int, what: str, need: int, avail: int, got: str, fix: str) -> DataError:
+        return DataError(
+            f"record {self.first_row + i} (numbered from 0), column {self.columns[j]!r}: {what} needs about "
+            f"{_gib(need)} of memory, more than the {_gib(avail)} available; got {got}. {fix}"
+        )
+
+    def _coarser(self, j: int) -> str:
+        granularity = self.seg_of[j].granularity
+        if granularity == "token":
+            return "use sentence or paragraph granularity, "
+        return "use paragraph granularity, " if granularity == "sentence" else ""
+
+    def _budget(self, need: int) -> int | None:
+        """The memory available when ``need`` may not fit in it; None when it surely does."""
+        if self.memory_limit is not None:
+            return int(self.memory_limit)
+        return _available_memory() if need > _CHECK_BYTES else None
+
+    def _prepare(self, i: int) -> _Record:
+        texts, seg_of, base_cols, n_base = self.texts, self.seg_of, self.base_cols, self.n_base
+        text_idx, columns, num_samples = self.text_idx, self.columns, self.num_samples
+        # 1. the units of every text (bounded: spaCy sees a piece at a time), as arrays
+        spans: dict[int, IntArray] = {}
+        for j in text_idx:
+            text = texts[j][i]
+            need = seg_of[j].work_bytes(text)
+            avail = self._budget(need)
+            if avail is not None and need > avail:
+                raise self._refuse(
+                    i,
+                    j,
+                    f"segmenting its text of {len(text):,} characters (spaCy holds a text without line breaks, "
+                    "tabs or runs of spaces whole)",
+                    need,
+                    avail,
+                    f"granularity {seg_of[j].granularity!r}",
+                    "Break the text into lines or shorter records, or use paragraph granularity.",
+                )
+            try:
+                spans[j] = seg_of[j].spans(text)
+            except DataError as exc:
+                msg = str(exc).removeprefix("text: ")
+                raise DataError(
+                    f"record {self.first_row + i} (numbered from 0), column {columns[j]!r}: {msg}"
+                ) from None
+        # 2. what the record needs, checked before its plan, players, maskers and coalitions exist
+        units_of = {j: len(spans[j]) for j in text_idx}
+        n_units = sum(units_of.values())
+        m = n_units + len(columns) - len(text_idx)
+        chars = 0
+        for j in text_idx:
+            longest = max(len(str(base_cols[j][k])) for k in range(n_base))
+            chars += len(texts[j][i]) + longest * len(spans[j])
+        chars = max(1, chars)
+        budget_m = default_num_samples(m) if num_samples is None else int(num_samples)
+        n_coal = _n_coalitions(m, budget_m)
+        width = max(_char_bytes(texts[j][i]) for j in text_idx)
+        width = max([width] + [_char_bytes(str(base_cols[j][k])) for j in text_idx for k in range(n_base)])
+        planned = m in self.plans
+        need = self._need(m, n_coal, n_units, chars, width, planned)
+        avail = self._budget(need)
+        if avail is not None and need > avail:
+            lo, hi = 0, n_coal // 2  # the most pairs of coalitions that fit, if any
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if self._need(m, 2 * mid, n_units, chars, width, planned) <= avail else (lo, mid - 1)
+            fit = 2 * lo
+            j = max(text_idx, key=units_of.__getitem__)  # the text with the most units
+            fix = f"Set num_samples to {fit:,} or less, " if fit >= 2 else ""
+            fix += self._coarser(j) + "or split the text into shorter records."
+            fix = fix[0].upper() + fix[1:]
+            others = m - n_units
+            what = (
+                f"explaining its {m:,} players ({units_of[j]:,} {seg_of[j].granularity} units of a text of "
+                f"{len(texts[j][i]):,} characters"
+                + (f", {n_units - units_of[j]:,} units of its other texts" if len(text_idx) > 1 else "")
+                + (f", {others:,} other feature{'s' if others > 1 else ''}" if others else "")
+                + f") with {n_coal:,} coalitions"
+            )
+            got = f"num_samples={num_samples!r}" + (" (the default for its players)" if num_samples is None else "")
+            raise self._refuse(i, j, what, need, avail, got, fix)
+        # 3. the plan (shared by the records with as many players), the players, the maskers
+        if not planned:
+            self.plans[m] = plan_coalitions(m, budget_m, self.allocation) if m >= 1 else CoalitionPlan(0, ())
+            self.plan_weights[m] = self.plans[m].weights()
+        players: list[TextPlayer] = []
+        unit_cols: dict[int, np.ndarray] = {}
+        tab_cols: dict[int, int] = {}
+        for j in range(len(columns)):
+            if j in self.text_set:
+                sp = spans[j]
+                first = len(players)
+                players.extend(map(TextPlayer, [j] * len(sp), sp[:, 0].tolist(), sp[:, 1].tolist()))
+                unit_cols[j] = np.arange(first, len(players))
+            else:
+                tab_cols[j] = len(players)
+                players.append(TextPlayer(j, -1, -1))
+        maskers: dict[int, list[TextMasker]] = {}
+        for j in text_idx:
+            pad = seg_of[j].language not in _UNSPACED
+            maskers[j] = [TextMasker(texts[j][i], spans[j], str(base_cols[j][k]), pad=pad) for k in range(n_base)]
+        del spans
+        empty = np.zeros((0, m), dtype=bool)
+        return _Record(i, tuple(players), self.plans[m], empty, maskers, unit_cols, tab_cols, np.zeros((0, 0)), chars)
+
+    def _need(self, m: int, c: int, n_units: int, chars: int, width: int, planned: bool) -> int:
+        """Estimated bytes of a record of ``m`` players (``n_units`` of them text units) with ``c`` coalitions."""
+        call = max(chars, min(self.max_batch_chars, chars * (c + 1) * self.n_base))
+        return _record_bytes(m, c, n_units, chars, self.n_base, self.n_outputs, call, char_bytes=width, planned=planned)
 
 
 def kernel_shap_text(
@@ -513,215 +758,41 @@ def kernel_shap_text(
     if seed is None:
         seed = int(np.random.SeedSequence().entropy) & (2**64 - 1)  # type: ignore[arg-type]
 
-    # text columns as str (missing -> ""), tabular columns as given
-    texts = {j: [text_value(v) for v in frame.iloc[:, j].tolist()] for j in text_idx}
-    for j in text_idx:
-        frame[columns[j]] = pd.Series(texts[j], dtype=object)
-        base[columns[j]] = pd.Series([text_value(v) for v in base.iloc[:, j].tolist()], dtype=object)
-    dtypes = {c: frame.dtypes[c] for c in columns}
-    x_cols = [frame.iloc[:, j].to_numpy() for j in range(len(columns))]
-    base_cols = [base.iloc[:, j].to_numpy() for j in range(len(columns))]
-    n_base = len(base)
+    game = TextGame(
+        predictor,
+        frame,
+        base,
+        text_idx,
+        seg_of,
+        num_samples=num_samples,
+        allocation=allocation,
+        max_batch_rows=max_batch_rows,
+        max_batch_chars=max_batch_chars,
+        memory_limit=memory_limit,
+        first_row=first_row,
+    )
     n_rows = len(frame)
-
-    batcher = _Batcher(predictor, columns, text_set, x_cols, base_cols, dtypes, max_batch_rows, max(1, max_batch_chars))
-    # f(x) of every record, in bounded calls
-    f_parts: list[FloatArray] = []
-    lengths = np.array([sum(len(texts[j][i]) for j in text_idx) for i in range(n_rows)], dtype=np.int64)
-    start = 0
-    while start < n_rows:
-        stop, chars = start, 0
-        while (
-            stop < n_rows
-            and stop - start < max_batch_rows
-            and (stop == start or chars + lengths[stop] <= max_batch_chars)
-        ):
-            chars += int(lengths[stop])
-            stop += 1
-        try:
-            f_parts.append(batcher.predict(frame.iloc[start:stop]))
-        except DataError as exc:  # a missing number the model cannot take: name the dataset record
-            part = ("dataset", frame.iloc[start:stop], first_row + start)
-            raise (blame_data(exc, predictor, [part]) or exc) from exc.__cause__
-        start = stop
-    f_x = np.concatenate(f_parts) if f_parts else np.zeros((0, 0))
-    n_out = f_x.shape[1] if f_parts else 0
+    f_x = game.predict_records()
+    n_out = game.n_outputs
     if use_logit and n_rows:
-        f_x = _logit(f_x, "explained records")
+        f_x = logit(f_x, "explained records")
 
-    plans: dict[int, CoalitionPlan] = {}
-    plan_weights: dict[int, FloatArray] = {}
     phis: list[FloatArray] = [np.zeros((0, n_out))] * n_rows
     players_all: list[tuple[TextPlayer, ...]] = [()] * n_rows
     base_values = np.zeros((n_rows, n_out))
     n_samples = np.zeros(n_rows, dtype=np.int64)
     exact = np.zeros(n_rows, dtype=bool)
     underdetermined = 0
-
-    def refuse(i: int, j: int, what: str, need: int, avail: int, got: str, fix: str) -> DataError:
-        return DataError(
-            f"record {first_row + i} (numbered from 0), column {columns[j]!r}: {what} needs about {_gib(need)} "
-            f"of memory, more than the {_gib(avail)} available; got {got}. {fix}"
-        )
-
-    def coarser(j: int) -> str:
-        granularity = seg_of[j].granularity
-        if granularity == "token":
-            return "use sentence or paragraph granularity, "
-        return "use paragraph granularity, " if granularity == "sentence" else ""
-
-    def budget(need: int) -> int | None:
-        """The memory available when ``need`` may not fit in it; None when it surely does."""
-        if memory_limit is not None:
-            return int(memory_limit)
-        return _available_memory() if need > _CHECK_BYTES else None
-
-    def prepare(i: int) -> _Record:
-        # 1. the units of every text (bounded: spaCy sees a piece at a time), as arrays
-        spans: dict[int, IntArray] = {}
-        for j in text_idx:
-            text = texts[j][i]
-            need = seg_of[j].work_bytes(text)
-            avail = budget(need)
-            if avail is not None and need > avail:
-                raise refuse(
-                    i,
-                    j,
-                    f"segmenting its text of {len(text):,} characters (spaCy holds a text without line breaks, "
-                    "tabs or runs of spaces whole)",
-                    need,
-                    avail,
-                    f"granularity {seg_of[j].granularity!r}",
-                    "Break the text into lines or shorter records, or use paragraph granularity.",
-                )
-            try:
-                spans[j] = seg_of[j].spans(text)
-            except DataError as exc:
-                msg = str(exc).removeprefix("text: ")
-                raise DataError(f"record {first_row + i} (numbered from 0), column {columns[j]!r}: {msg}") from None
-        # 2. what the record needs, checked before its plan, players, maskers and coalitions exist
-        units_of = {j: len(spans[j]) for j in text_idx}
-        n_units = sum(units_of.values())
-        m = n_units + len(columns) - len(text_idx)
-        chars = 0
-        for j in text_idx:
-            longest = max(len(str(base_cols[j][k])) for k in range(n_base))
-            chars += len(texts[j][i]) + longest * len(spans[j])
-        chars = max(1, chars)
-        budget_m = default_num_samples(m) if num_samples is None else int(num_samples)
-        n_coal = _n_coalitions(m, budget_m)
-        width = max(_char_bytes(texts[j][i]) for j in text_idx)
-        width = max([width] + [_char_bytes(str(base_cols[j][k])) for j in text_idx for k in range(n_base)])
-
-        def need_for(c: int) -> int:
-            call = max(chars, min(max_batch_chars, chars * (c + 1) * n_base))
-            return _record_bytes(m, c, n_units, chars, n_base, n_out, call, char_bytes=width, planned=m in plans)
-
-        need = need_for(n_coal)
-        avail = budget(need)
-        if avail is not None and need > avail:
-            lo, hi = 0, n_coal // 2  # the most pairs of coalitions that fit, if any
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                lo, hi = (mid, hi) if need_for(2 * mid) <= avail else (lo, mid - 1)
-            fit = 2 * lo
-            j = max(text_idx, key=units_of.__getitem__)  # the text with the most units
-            fix = f"Set num_samples to {fit:,} or less, " if fit >= 2 else ""
-            fix += coarser(j) + "or split the text into shorter records."
-            fix = fix[0].upper() + fix[1:]
-            others = m - n_units
-            what = (
-                f"explaining its {m:,} players ({units_of[j]:,} {seg_of[j].granularity} units of a text of "
-                f"{len(texts[j][i]):,} characters"
-                + (f", {n_units - units_of[j]:,} units of its other texts" if len(text_idx) > 1 else "")
-                + (f", {others:,} other feature{'s' if others > 1 else ''}" if others else "")
-                + f") with {n_coal:,} coalitions"
-            )
-            got = f"num_samples={num_samples!r}" + (" (the default for its players)" if num_samples is None else "")
-            raise refuse(i, j, what, need, avail, got, fix)
-        # 3. the plan (shared by the records with as many players), the players, the maskers, the coalitions
-        if m not in plans:
-            plans[m] = plan_coalitions(m, budget_m, allocation) if m >= 1 else CoalitionPlan(0, ())
-            plan_weights[m] = plans[m].weights()
-        plan = plans[m]
-        players: list[TextPlayer] = []
-        unit_cols: dict[int, np.ndarray] = {}
-        tab_cols: dict[int, int] = {}
-        for j in range(len(columns)):
-            if j in text_set:
-                sp = spans[j]
-                first = len(players)
-                players.extend(map(TextPlayer, [j] * len(sp), sp[:, 0].tolist(), sp[:, 1].tolist()))
-                unit_cols[j] = np.arange(first, len(players))
-            else:
-                tab_cols[j] = len(players)
-                players.append(TextPlayer(j, -1, -1))
-        maskers: dict[int, list[TextMasker]] = {}
-        for j in text_idx:
-            pad = seg_of[j].language not in _UNSPACED
-            maskers[j] = [TextMasker(texts[j][i], spans[j], str(base_cols[j][k]), pad=pad) for k in range(n_base)]
-        del spans
-        if m >= 2:
-            z = sample_coalitions(plan, np.array([first_row + i], dtype=np.int64), seed, fused=True)[0]
-        else:
-            z = np.zeros((0, m), dtype=bool)
-        z = np.concatenate([z, np.zeros((1, m), dtype=bool)])  # the empty coalition last
-        values = np.zeros((len(z), max(n_out, 1)))
-        return _Record(i, tuple(players), plan, z, maskers, unit_cols, tab_cols, values, chars)
-
-    def finish(rec: _Record) -> None:
-        nonlocal underdetermined
-        rec.maskers = {}  # every coalition is scored: the texts are not needed for the regression
-        rec.partial = None
-        i = rec.index
-        values = rec.values[:, :n_out]
-        if use_logit:
-            values = _logit(values, "masked records")
-        base_v = values[-1]
-        base_values[i] = base_v
-        m = len(rec.players)
-        players_all[i] = rec.players
-        n_coal = rec.plan.n_coalitions
-        n_samples[i] = n_coal
-        exact[i] = rec.plan.exact
-        if m == 0:
-            phis[i] = np.zeros((0, n_out))
-        else:
-            if m > 1 and n_coal // 2 < m - 1:
-                underdetermined += 1
-            with _one_blas_thread(m):
-                phis[i] = solve(
-                    rec.z[None, :n_coal], plan_weights[m], values[None, :n_coal], base_v, f_x[i : i + 1], paired=True
-                )[0]
-        rec.z = rec.z[:0]  # free the coalitions
+    for unit in play(game, game.units(f_x), seed, use_logit):
+        i, rec = unit.first, unit.data
+        assert unit.phi is not None and unit.base is not None  # noqa: S101 - the loop solved it
+        m, n_coal = len(rec.players), unit.plan.n_coalitions
+        phis[i], base_values[i], players_all[i] = unit.phi[0], unit.base, rec.players
+        n_samples[i], exact[i] = n_coal, unit.plan.exact
+        if m > 1 and n_coal // 2 < m - 1:
+            underdetermined += 1
         if progress is not None:
             progress(1)
-
-    def work() -> Iterator[tuple[_Record, int, int, int, int]]:
-        for i in range(n_rows):
-            rec = prepare(i)
-            total = len(rec.z)
-            rows = max(1, min(max_batch_rows, max_batch_chars // rec.chars))  # masked records in one call
-            if rows >= n_base:
-                per_call = rows // n_base
-                for c0 in range(0, total, per_call):
-                    yield rec, c0, min(total, c0 + per_call), 0, n_base
-            else:  # a long text and many baseline rows: one coalition's rows over several calls
-                for c0 in range(total):
-                    for b0 in range(0, n_base, rows):
-                        yield rec, c0, c0 + 1, b0, min(n_base, b0 + rows)
-
-    open_records: list[_Record] = []
-    for rec, c0, c1, b0, b1 in work():
-        if not open_records or open_records[-1] is not rec:
-            open_records.append(rec)
-        batcher.add(rec, c0, c1, b0, b1)
-        # finish every record whose coalitions have all been scored
-        while open_records and open_records[0].done == len(open_records[0].z):
-            finish(open_records.pop(0))
-    batcher.flush()
-    for rec in open_records:
-        finish(rec)
 
     if underdetermined:
         budget_txt = "the default budget" if num_samples is None else f"num_samples={num_samples}"
@@ -732,6 +803,8 @@ def kernel_shap_text(
             ApproximationWarning,
             stacklevel=2,
         )
+    texts = game.texts
+    calls = game.calls()
     return TextShapResult(
         phi=tuple(phis),
         players=tuple(players_all),
@@ -742,8 +815,8 @@ def kernel_shap_text(
         text_columns=tuple(columns[j] for j in text_idx),
         num_samples=n_samples,
         exact=exact,
-        model_rows=batcher.model_rows,
-        model_calls=batcher.model_calls,
-        model_seconds=batcher.model_seconds,
+        model_rows=calls.rows,
+        model_calls=calls.calls,
+        model_seconds=calls.seconds,
         seconds=time.perf_counter() - started,
     )
