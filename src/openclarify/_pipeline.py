@@ -19,7 +19,7 @@ import numpy as np
 
 from ._typing import FloatArray
 from ._version import __version__
-from .analyses import ANALYSES, Analysis, Finished, Job, JobOptions, MethodKey, load_analysis
+from .analyses import ANALYSES, Analysis, Finished, Job, JobOptions, MethodKey, Needs, load_analysis
 from .analyses._common import plain, resolve
 from .backends import ModelSpec, get_executor, loaded, worker_model
 from .config import AnalysisConfig
@@ -83,26 +83,31 @@ class AnalysisResult:
     sections: Mapping[str, Any] | None = None
 
 
-def _check_supported(config: AnalysisConfig) -> list[MethodKey]:
-    """The registered analyses the config asks for, in the registry's order; the others refused."""
+_Wanted = dict[MethodKey, tuple[Analysis[Any, Any], Needs]]
+
+
+def _check_supported(config: AnalysisConfig, base_dir: Path | None) -> _Wanted:
+    """The registered analyses the config asks for, in the registry's order, with what each needs; the
+    others refused, and every problem (the job's and the analyses' own) in one error."""
     problems: list[tuple[str, str]] = []
     methods = config.methods
-    wanted: list[MethodKey] = []
+    wanted: _Wanted = {}
     for key, target in ANALYSES.items():
         if getattr(methods, key) is None:
             continue
         if target is None:
             problems.append((f"methods.{key}", "not supported yet; remove it from methods to run the other analyses."))
         else:
-            wanted.append(key)
+            analysis = load_analysis(key)
+            wanted[key] = (analysis, analysis.check(config, base_dir))
     if methods.asymmetric_shapley_value is not None:
         problems.append(
             ("methods.asymmetric_shapley_value", "not supported yet; remove it from methods to run the other analyses.")
         )
     if not wanted and not problems:
         problems.append(("methods", "nothing to compute; add a 'shap' or a 'pdp' method."))
-    if methods.shap is not None and methods.shap.image_config is not None:
-        problems.append(("methods.shap.image_config", "image explanations are not supported; remove image_config."))
+    for _, needs in wanted.values():
+        problems.extend(needs.problems)
     if config.dataset_type not in _SUPPORTED_DATASET_TYPES:
         problems.append(
             (
@@ -253,17 +258,14 @@ def run_analysis(
     ConfigError, DataError, ModelError, OutputError
     """
     started = time.perf_counter()
-    wanted = _check_supported(config)
-    shap = config.methods.shap
     base_dir = Path(config_dir) if config_dir is not None else None
+    wanted = _check_supported(config, base_dir)
     location = str(data) if data is not None else config.dataset_uri
     if location is None:
         raise DataError("dataset: no dataset given; pass --data or set dataset_uri in the analysis config.")
     if data is None:
         location = resolve(location, base_dir)
-    protected = [*inputs, location]
-    if shap is not None and isinstance(shap.baseline, str):
-        protected.append(resolve(shap.baseline, base_dir))
+    protected = [*inputs, location, *(path for _, needs in wanted.values() for path in needs.inputs)]
     # the output folder is checked and locked before the data is read, so a wrong folder fails at once
     with OutputStaging(output_dir, overwrite=overwrite, protected=protected) as stage:
         dataset = open_dataset(
@@ -278,8 +280,8 @@ def run_analysis(
         )
         if not isinstance(model, Predictor):
             model = model(dataset.schema)
-        given_seed = shap.seed if shap is not None else None
-        seed = int(given_seed) if given_seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
+        given = [needs.seed for _, needs in wanted.values() if needs.seed is not None]
+        seed = given[0] if given else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
         options = JobOptions(
             chunksize=max(1, chunksize),
             max_batch_rows=max_batch_rows,
@@ -291,8 +293,8 @@ def run_analysis(
         )
         job = Job(config, dataset, dataset.schema, model, stage, seed, location, base_dir, options)
         spec = loaded(model)
-        for key in wanted:
-            job.earlier[key] = _run_one(load_analysis(key), job, spec)
+        for key, (analysis, _) in wanted.items():
+            job.earlier[key] = _run_one(analysis, job, spec)
         finished = list(job.earlier.values())
         extra: dict[str, Any] = {}
         for done in finished:

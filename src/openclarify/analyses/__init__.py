@@ -10,10 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import Literal
 
-from ._base import Analysis, Finished, Job, JobOptions
+from ._base import Analysis, Finished, Job, JobOptions, Needs
 from ._sums import RecordSum
 
-__all__ = ["ANALYSES", "Analysis", "Finished", "Job", "JobOptions", "MethodKey", "RecordSum", "load_analysis"]
+__all__ = ["ANALYSES", "Analysis", "Finished", "Job", "JobOptions", "MethodKey", "Needs", "RecordSum", "load_analysis"]
 
 MethodKey = Literal["shap", "pdp", "pre_training_bias", "post_training_bias"]
 

@@ -1,6 +1,8 @@
 """What an analysis is, and what the job hands it.
 
-An analysis is computed in four steps, each in its own place:
+Before the job opens anything, ``check(config, base_dir)`` says what the analysis needs from the config
+(:class:`Needs`: problems with its own keys, the files it reads, the seed it asks for). Then it is computed
+in four steps, each in its own place:
 
 - ``plan(job)``: on the driver, once; everything the work needs (a baseline, a grid), picklable;
 - ``run(plan, chunk, model)``: a module-level computation over one partition of records (a
@@ -27,7 +29,7 @@ from ..models import Predictor
 from ..outputs import OutputStaging
 from ..text import WhitespaceMode
 
-__all__ = ["Analysis", "Finished", "Job", "JobOptions"]
+__all__ = ["Analysis", "Finished", "Job", "JobOptions", "Needs"]
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -44,6 +46,18 @@ class JobOptions:
     text_whitespace: WhitespaceMode = "keep"
     progress: Callable[[int], None] | None = None
     on_start: Callable[[int | None, int], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What an analysis asks of the job before it starts: ``problems`` with its part of the config
+    (``(key path, message)``, reported with the job's own in one error), ``inputs`` (files it reads
+    besides the dataset: an ``overwrite`` never deletes them) and ``seed`` (the job's seed, when the
+    config sets one for it)."""
+
+    problems: tuple[tuple[str, str], ...] = ()
+    inputs: tuple[str, ...] = ()
+    seed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +95,8 @@ class Analysis(Protocol, Generic[P, R]):
     """One Clarify method (see the module docstring)."""
 
     key: ClassVar[str]
+
+    def check(self, config: AnalysisConfig, base_dir: Path | None) -> Needs: ...
 
     def plan(self, job: Job) -> P: ...
 

@@ -205,3 +205,49 @@ def test_record_sums_merge_exactly_with_missing_records(rng, keep_all):
     assert RecordSum.of(0, terms, present).total().tobytes() == want.tobytes()
     with pytest.raises(ValueError, match="adjacent"):
         RecordSum.of(0, terms[:10]).merge(RecordSum.of(11, terms[11:20]))
+
+
+def test_a_new_analysis_is_one_registry_line(tmp_path, rng, monkeypatch):
+    """An analysis the job has never heard of runs from its registry line alone: its section lands in
+    analysis.json, its facts in run_summary.json, its check's problems join the job's one error, the
+    files it reads are protected from --overwrite, and the seed it asks for is the job's."""
+    import json
+    import sys
+
+    from openclarify.errors import ConfigError, OutputError
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
+    monkeypatch.setitem(ANALYSES, "pre_training_bias", "support.count_analysis:CountAnalysis")
+    frame = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40), "y": rng.integers(0, 2, size=40)})
+    (tmp_path / "data").mkdir()
+    data = tmp_path / "data" / "d.csv"
+    frame.to_csv(data, index=False)
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "facets.csv").write_text("kept\n")
+    config = parse_analysis_config(
+        {
+            "dataset_type": "text/csv",
+            "label": "y",
+            "label_values_or_threshold": [1],
+            "facet": [{"name_or_index": "a", "value_or_threshold": [0.0]}],
+            "methods": {"pre_training_bias": {"methods": "all"}},
+        }
+    )
+    model = CallablePredictor(lambda x: np.stack([x["a"].to_numpy() + x["b"].to_numpy()], axis=1), name="sum")
+    res = run_analysis(config, model=model, data=data, output_dir=tmp_path / "out", config_dir=job, chunksize=7)
+    assert json.loads((tmp_path / "out" / "analysis.json").read_text())["explanations"]["count"] == {"records": 40}
+    summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
+    assert summary["count_rows"] == 40 and res.seed == 123
+    # the file its check named is protected: --overwrite of the folder holding it is refused
+    with pytest.raises(OutputError, match="facets.csv"):
+        run_analysis(config, model=model, data=data, output_dir=job, config_dir=job, overwrite=True)
+    assert (job / "facets.csv").read_text() == "kept\n"
+    # its problems are reported with the job's, in one error
+    (job / "refuse-me.txt").write_text("")
+    bad = dataclasses.replace(config, dataset_type="application/x-image")
+    with pytest.raises(ConfigError) as err:
+        run_analysis(bad, model=model, data=data, output_dir=tmp_path / "out2", config_dir=job)
+    assert "methods.pre_training_bias: refused because refuse-me.txt exists." in str(err.value)
+    assert "dataset_type" in str(err.value)
+    sys.modules.pop("support.count_analysis", None)

@@ -19,17 +19,18 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from ..._typing import FloatArray, IntArray
-from ...config import PdpConfig
+from ...config import AnalysisConfig, PdpConfig
 from ...data import DataChunk
 from ...errors import ConfigError, ModelError, OpenClarifyWarning
 from ...models import Predictor
-from .._base import Finished, Job
+from .._base import Finished, Job, Needs
 from .._common import feature_columns, json_value, output_labels, text_columns
 from .._sums import RecordSum
 
@@ -123,6 +124,10 @@ class PdpAnalysis:
     def __init__(self) -> None:
         self._labels: tuple[str, ...] = ()
         self._n_rows = 0
+
+    def check(self, config: AnalysisConfig, base_dir: Path | None) -> Needs:
+        """Nothing beyond the typed config: features are checked against the dataset in :meth:`plan`."""
+        return Needs()
 
     def plan(self, job: Job) -> PdpPlan:
         pdp = job.config.methods.pdp

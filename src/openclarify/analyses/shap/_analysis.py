@@ -12,13 +12,14 @@ import dataclasses
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
 from ..._typing import AggMethod, BoolArray, FloatArray
-from ...config import ShapConfig
+from ...config import AnalysisConfig, ShapConfig
 from ...data import DataChunk
 from ...errors import ConfigError, DataError, ModelError, OpenClarifyWarning
 from ...models import Predictor
@@ -37,8 +38,8 @@ from ...outputs import (
 )
 from ...shapley import TextPlayer, base_value, blame_data, kernel_shap, kernel_shap_text
 from ...text import Segmenter
-from .._base import Finished, Job
-from .._common import json_value, output_labels, text_columns
+from .._base import Finished, Job, Needs
+from .._common import json_value, output_labels, resolve, text_columns
 from .._sums import RecordSum
 from . import _plan
 
@@ -291,16 +292,25 @@ class ShapAnalysis:
     def __init__(self) -> None:
         self._driver = _Driver()
 
-    # plan ---------------------------------------------------------------------------------------
+    # check and plan -----------------------------------------------------------------------------
+    def check(self, config: AnalysisConfig, base_dir: Path | None) -> Needs:
+        shap = config.methods.shap
+        if shap is None:
+            return Needs()
+        problems: list[tuple[str, str]] = []
+        if shap.image_config is not None:
+            problems.append(("methods.shap.image_config", "image explanations are not supported; remove image_config."))
+        inputs = (resolve(shap.baseline, base_dir),) if isinstance(shap.baseline, str) else ()
+        return Needs(tuple(problems), inputs, int(shap.seed) if shap.seed is not None else None)
+
     def plan(self, job: Job) -> ShapPlan:
         config = job.config
         shap = config.methods.shap
         if shap is None:
             raise ConfigError("no shap method to plan.", path="methods.shap")
-        if shap.image_config is not None:
-            raise ConfigError(
-                "image explanations are not supported; remove image_config.", path="methods.shap.image_config"
-            )
+        problems = self.check(config, job.base_dir).problems
+        if problems:
+            raise ConfigError(list(problems))
         schema = job.schema
         options = job.options
         seed = job.seed
