@@ -123,21 +123,20 @@ def _check_supported(config: AnalysisConfig, base_dir: Path | None) -> _Wanted:
 ModelFactory = Callable[[DatasetSchema], Predictor]
 
 
-def _run_partition(task: tuple[Analysis[Any, Any], Any, DataChunk, ModelSpec]) -> Any:
-    """One analysis over one partition (a module-level work function for any executor)."""
-    analysis, plan, chunk, spec = task
-    return analysis.run(plan, chunk, worker_model(spec))
+def _run_partition(task: tuple[MethodKey, Any, DataChunk, ModelSpec]) -> Any:
+    """One analysis over one partition (a module-level work function for any executor). The item names
+    the analysis by its key, so the driver's analysis object (its open files) never travels."""
+    key, plan, chunk, spec = task
+    return load_analysis(key).run(plan, chunk, worker_model(spec))
 
 
-def _run_one(analysis: Analysis[Any, Any], job: Job, spec: ModelSpec) -> Finished:
+def _run_one(key: MethodKey, analysis: Analysis[Any, Any], job: Job, spec: ModelSpec) -> Finished:
     """Plan, run over every partition (consumed in record order, merged), finish."""
     plan = analysis.plan(job)
     try:
         executor = get_executor("local")
         chunks = job.dataset.chunks(max(1, job.options.chunksize))
-        tasks: Iterator[tuple[Analysis[Any, Any], Any, DataChunk, ModelSpec]] = (
-            (analysis, plan, chunk, spec) for chunk in chunks
-        )
+        tasks: Iterator[tuple[MethodKey, Any, DataChunk, ModelSpec]] = ((key, plan, chunk, spec) for chunk in chunks)
         total: Any = None
         for part in executor.map(_run_partition, tasks):
             analysis.consume(plan, part, job)
@@ -294,7 +293,7 @@ def run_analysis(
         job = Job(config, dataset, dataset.schema, model, stage, seed, location, base_dir, options)
         spec = loaded(model)
         for key, (analysis, _) in wanted.items():
-            job.earlier[key] = _run_one(analysis, job, spec)
+            job.earlier[key] = _run_one(key, analysis, job, spec)
         finished = list(job.earlier.values())
         extra: dict[str, Any] = {}
         for done in finished:

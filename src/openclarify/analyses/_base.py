@@ -7,6 +7,8 @@ in four steps, each in its own place:
 - ``plan(job)``: on the driver, once; everything the work needs (a baseline, a grid), picklable;
 - ``run(plan, chunk, model)``: a module-level computation over one partition of records (a
   :class:`~openclarify.data.DataChunk`, with the record number of its first row), on any worker;
+  the job sends the method key, and the worker runs it on its own instance of the analysis (the
+  driver's instance, with its open files, stays on the driver);
 - ``merge(a, b)``: the partial results of two adjacent partitions as one; merging any split of the
   records gives the bits of the whole (tested for every registered analysis);
 - ``finish(plan, total, job)``: on the driver; writes the analysis's own files and returns its

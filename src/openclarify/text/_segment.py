@@ -273,6 +273,10 @@ def _paragraphs(text: str) -> IntArray:
     return np.array(out, dtype=np.int64).reshape(-1, 2)
 
 
+def _segmenter(granularity: Granularity, language: str, whitespace: WhitespaceMode) -> Segmenter:
+    return Segmenter(granularity, language, whitespace=whitespace)
+
+
 class Segmenter:
     """Splits strings into units of one granularity for one language (a spaCy code, e.g. ``"en"``).
 
@@ -311,6 +315,10 @@ class Segmenter:
 
     def __call__(self, text: str) -> tuple[Segment, ...]:
         return tuple(Segment._make(row) for row in self.spans(text).tolist())
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str, str]]:
+        """Pickled by what it is (granularity, language, whitespace): a worker loads its own pipeline."""
+        return _segmenter, (self.granularity, self.language, self.whitespace)
 
     def work_bytes(self, text: str) -> int:
         """About how many bytes segmenting ``text`` holds at once: spaCy's ``Doc`` of its longest piece

@@ -251,3 +251,30 @@ def test_a_new_analysis_is_one_registry_line(tmp_path, rng, monkeypatch):
     assert "methods.pre_training_bias: refused because refuse-me.txt exists." in str(err.value)
     assert "dataset_type" in str(err.value)
     sys.modules.pop("support.count_analysis", None)
+
+
+@pytest.mark.filterwarnings("ignore::openclarify.OpenClarifyWarning")  # records with empty text
+@pytest.mark.parametrize("key", [k for k, v in ANALYSES.items() if v is not None])
+@pytest.mark.parametrize("kind", ["mean_abs", "text"])
+def test_work_items_cross_a_process_boundary(tmp_path, rng, key: MethodKey, kind):
+    """What the job sends a worker (method key, plan, partition, model spec) pickles, and a worker that
+    unpickles it computes the same bits: nothing of the driver (open files, counters) travels."""
+    import pickle
+
+    from openclarify._pipeline import _run_partition
+    from openclarify.backends import loaded
+
+    config, model = _case(kind, tmp_path, rng)
+    dataset = open_dataset(tmp_path / "d.csv", dataset_type="text/csv", label="y")
+    with OutputStaging(tmp_path / "out") as stage:
+        job = Job(config, dataset, dataset.schema, model, stage, 5, "d.csv", None, JobOptions())
+        if key == "pdp":
+            job.earlier["shap"] = _finish(load_analysis("shap"), job)
+        analysis = load_analysis(key)
+        plan = analysis.plan(job)
+        chunk = _slice(dataset.read_all(), 20, 61)
+        item = (key, plan, chunk, loaded(model))
+        here = _run_partition(item)
+        there = _run_partition(pickle.loads(pickle.dumps(item)))
+        assert _bits(there) == _bits(here)
+        analysis.close(plan)
