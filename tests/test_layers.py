@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "models": BASE | {"config", "text", "wire"},
     "analyses": BASE | {"backends", "config", "data", "models", "outputs", "shapley", "text"},
     "backends": BASE,
+    "bias": BASE,
     "wire": BASE,
     "shapley": BASE | {"backends", "models", "text"},
     "report": BASE | {"config", "outputs"},
