@@ -1,13 +1,24 @@
 """The numeric core of Clarify's bias metrics: mergeable counts in, metric values out.
 
-Build :class:`BiasCounts` for a facet split with :meth:`BiasCounts.from_arrays` (or for every value of a
-categorical facet at once with :func:`facet_value_counts`), merge the counts of chunks or workers with
-:meth:`BiasCounts.merge`, then compute :func:`pre_training_metrics` / :func:`post_training_metrics` (or one
-metric through the :data:`PRE_TRAINING` / :data:`POST_TRAINING` registries). FT is not computed here.
+:func:`column_kind` and :func:`positive_mask` turn a label or facet column into a boolean mask
+(:func:`facet_codes` gives one-vs-rest codes, :func:`value_string` the ``analysis.json`` strings).
+:meth:`BiasCounts.from_arrays` counts one facet split from such masks, :func:`facet_value_counts` every
+value of a categorical facet at once; :meth:`BiasCounts.merge` adds the counts of chunks or workers.
+:func:`pre_training_metrics` / :func:`post_training_metrics` (or one metric of the :data:`PRE_TRAINING` /
+:data:`POST_TRAINING` registries) compute the metrics. FT is not computed here.
 """
 
 from __future__ import annotations
 
+from ._columns import (
+    UNIQUENESS_THRESHOLD,
+    ColumnKind,
+    check_threshold,
+    column_kind,
+    facet_codes,
+    positive_mask,
+    value_string,
+)
 from ._counts import BiasCounts, GroupValue, facet_value_counts
 from ._metrics import (
     POST_TRAINING,
@@ -22,12 +33,19 @@ from ._metrics import (
 __all__ = [
     "POST_TRAINING",
     "PRE_TRAINING",
+    "UNIQUENESS_THRESHOLD",
     "BiasCounts",
     "BiasMetric",
+    "ColumnKind",
     "GroupValue",
     "MetricValue",
+    "check_threshold",
+    "column_kind",
     "divide",
+    "facet_codes",
     "facet_value_counts",
+    "positive_mask",
     "post_training_metrics",
     "pre_training_metrics",
+    "value_string",
 ]
