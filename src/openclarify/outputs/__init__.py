@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from ._aggregate import GlobalAggregator, TopTextAggregator, aggregate
 from ._read import (
+    BIAS_SECTIONS,
+    BiasFacet,
+    BiasGroup,
+    BiasMetric,
+    BiasStage,
+    BiasStageName,
     ExplainedFeature,
     ExplainedRecord,
     ExplainedUnit,
@@ -35,12 +41,18 @@ from ._writers import (
 __all__ = [
     "ANALYSIS_JSON",
     "BASELINE_CSV",
+    "BIAS_SECTIONS",
     "CONFIG_JSON",
     "LOCAL_SHAP_CSV",
     "LOCAL_SHAP_JSONL",
     "MANIFEST_FILE",
     "PREDICTIONS_JSONL",
     "RUN_SUMMARY_JSON",
+    "BiasFacet",
+    "BiasGroup",
+    "BiasMetric",
+    "BiasStage",
+    "BiasStageName",
     "ExplainedFeature",
     "ExplainedRecord",
     "ExplainedUnit",

@@ -1,11 +1,12 @@
 """Reading an output folder back: ours, or one downloaded from a Clarify processing job.
 
 What is read (clarify-spec §3): ``analysis.json`` (required; its ``explanations`` hold ``kernel_shap``,
-``pdp`` or both), ``explanations_shap/out.jsonl`` (text) or ``explanations_shap/out.csv`` (tabular), and,
-when present, ``analysis_config.json`` (the SDK uploads it next to the outputs) and the two files
-openclarify adds: ``run_summary.json`` and ``explanations_shap/predictions.jsonl``. Local explanations
-are streamed, one record at a time, so a folder with 100,000 records costs the memory of the records
-kept, not of the file.
+``pdp`` or both, and its ``pre_training_bias_metrics`` and ``post_training_bias_metrics`` the bias metrics
+of bias-drift-spec §4; one of these at least), ``explanations_shap/out.jsonl`` (text) or
+``explanations_shap/out.csv`` (tabular), and, when present, ``analysis_config.json`` (the SDK uploads it
+next to the outputs) and the two files openclarify adds: ``run_summary.json`` and
+``explanations_shap/predictions.jsonl``. Local explanations are streamed, one record at a time, so a
+folder with 100,000 records costs the memory of the records kept, not of the file.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from ._staging import published_files
 from ._writers import ANALYSIS_JSON, CONFIG_JSON, LOCAL_SHAP_CSV, LOCAL_SHAP_JSONL, PREDICTIONS_JSONL, RUN_SUMMARY_JSON
 
 __all__ = [
+    "BIAS_SECTIONS",
+    "BiasFacet",
+    "BiasGroup",
+    "BiasMetric",
+    "BiasStage",
+    "BiasStageName",
     "ExplainedFeature",
     "ExplainedRecord",
     "ExplainedUnit",
@@ -38,6 +45,13 @@ __all__ = [
 
 SelectionKind = Literal["first", "top", "ids"]
 _PDP_TYPES = ("numerical", "categorical")  # the data types PDP is computed for (clarify-spec §3.2)
+BiasStageName = Literal["pre_training", "post_training"]
+# analysis.json's bias sections (bias-drift-spec §4), in reading order: the data's bias, then the model's
+BIAS_SECTIONS: tuple[tuple[BiasStageName, str], ...] = (
+    ("pre_training", "pre_training_bias_metrics"),
+    ("post_training", "post_training_bias_metrics"),
+)
+_INFINITIES = {"Infinity": math.inf, "-Infinity": -math.inf}  # smclarify's inf_as_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +147,62 @@ class PdpFeature:
 
 
 @dataclass(frozen=True, slots=True)
+class BiasMetric:
+    """One bias metric of a sensitive group: ``name`` is its code (``"CI"``, ``"DI"``, ...),
+    ``description`` Clarify's name for it (``"Class Imbalance (CI)"``). ``value`` is a float, ``inf`` or
+    ``-inf`` for Clarify's ``"Infinity"`` and ``"-Infinity"``, or None when the metric was not computed:
+    then ``error`` says why (Clarify's message)."""
+
+    name: str
+    description: str
+    value: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BiasGroup:
+    """The metrics of one sensitive group of a facet: the rows selected by ``value_or_threshold`` (as
+    Clarify writes it: a value, a threshold or an interval, as text), compared with the other rows."""
+
+    value_or_threshold: str
+    metrics: tuple[BiasMetric, ...]
+
+    def metric(self, name: str) -> BiasMetric | None:
+        """The metric with code ``name``; None when the group has none."""
+        return next((m for m in self.metrics if m.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class BiasFacet:
+    """A facet (sensitive column, named as ``facets``' key) and its groups in file order."""
+
+    name: str
+    groups: tuple[BiasGroup, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BiasStage:
+    """``analysis.json``'s ``pre_training_bias_metrics`` or ``post_training_bias_metrics``.
+
+    ``label`` is the label column, ``label_value_or_threshold`` the positive label values or threshold
+    (as text, as Clarify writes it); ``facets`` in file order.
+    """
+
+    stage: BiasStageName
+    label: str
+    label_value_or_threshold: str
+    facets: tuple[BiasFacet, ...]
+
+    @property
+    def key(self) -> str:
+        """The section's key in ``analysis.json``."""
+        return f"{self.stage}_bias_metrics"
+
+    def facet(self, name: str) -> BiasFacet | None:
+        return next((f for f in self.facets if f.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
 class RecordSelection:
     """Which records a report shows: the ``first`` n, the ``top`` n by total |attribution| to the label
     shown, or the records whose numbers (from 0, input order) are in ``ids``."""
@@ -180,7 +250,8 @@ class OutputFolder:
     ``labels`` are ``analysis.json``'s label keys in order; ``n_records`` counts every record of the
     local explanations file (0 when there is none); ``records`` holds the selected ones in input order;
     ``missing_ids`` the requested record numbers the file does not have. ``pdp`` holds the partial
-    dependence entries in file order. A folder without SHAP results (PDP only) has no ``labels``,
+    dependence entries in file order, ``bias`` the bias sections (pre-training first, then post-training,
+    each when present). A folder without SHAP results (PDP or bias only) has no ``labels``,
     ``summaries`` or records.
     """
 
@@ -198,6 +269,7 @@ class OutputFolder:
     has_predictions: bool = False
     analysis: dict[str, Any] = field(default_factory=dict)
     pdp: tuple[PdpFeature, ...] = ()
+    bias: tuple[BiasStage, ...] = ()
 
     @property
     def is_text(self) -> bool:
@@ -207,6 +279,19 @@ class OutputFolder:
     def has_shap(self) -> bool:
         """Whether ``analysis.json`` holds SHAP results (``explanations.kernel_shap``)."""
         return bool(self.summaries)
+
+    @property
+    def has_bias(self) -> bool:
+        """Whether ``analysis.json`` holds bias metrics (pre-training, post-training or both)."""
+        return bool(self.bias)
+
+    @property
+    def pre_training_bias(self) -> BiasStage | None:
+        return next((b for b in self.bias if b.stage == "pre_training"), None)
+
+    @property
+    def post_training_bias(self) -> BiasStage | None:
+        return next((b for b in self.bias if b.stage == "post_training"), None)
 
 
 def _load_json(path: Path, what: str) -> Any:
@@ -228,23 +313,33 @@ def _load_json(path: Path, what: str) -> Any:
 
 
 def _explanations(analysis: Any, path: Path) -> tuple[dict[str, Any], bool, bool]:
-    """``analysis.json``'s ``explanations`` object and whether it has SHAP and PDP results (one at least)."""
+    """``analysis.json``'s ``explanations`` object (empty when there is none) and whether it has SHAP and
+    PDP results; the file must hold explanations or bias metrics (one at least)."""
     where = f"analysis.json '{path}'"
-    if not isinstance(analysis, dict) or not isinstance(analysis.get("explanations"), dict):
+    if not isinstance(analysis, dict):
+        raise ReportError(f"{where}: must be a JSON object; got {type(analysis).__name__}.")
+    has_bias = any(analysis.get(key) is not None for _, key in BIAS_SECTIONS)
+    explanations = analysis.get("explanations")
+    if explanations is None:
+        if has_bias:
+            return {}, False, False
         raise ReportError(
-            f"{where}: has no 'explanations' object; got keys {sorted(analysis)!r}. "
-            "Give the analysis.json of an explainability job."
-            if isinstance(analysis, dict)
-            else f"{where}: must be a JSON object; got {type(analysis).__name__}."
+            f"{where}: has no 'explanations', 'pre_training_bias_metrics' or 'post_training_bias_metrics' "
+            f"object; got keys {sorted(analysis)!r}. Give the analysis.json of an explainability or bias job."
         )
-    explanations: dict[str, Any] = analysis["explanations"]
+    if not isinstance(explanations, dict):
+        raise ReportError(
+            f"{where}: explanations must be an object (kernel_shap, pdp); got {explanations!r:.80}. "
+            "Give the analysis.json the job wrote."
+        )
     shap, pdp = explanations.get("kernel_shap"), explanations.get("pdp")
     has_shap = isinstance(shap, dict) and bool(shap)
     has_pdp = pdp is not None and pdp != []
-    if not has_shap and not has_pdp:
+    if not has_shap and not has_pdp and not has_bias:
         raise ReportError(
             f"{where}: explanations has no 'kernel_shap' or 'pdp' results; got {sorted(explanations)!r}. "
-            "Reports cover SHAP and partial dependence explanations; run the job with methods.shap or methods.pdp."
+            "Reports cover SHAP and partial dependence explanations and bias metrics; run the job with "
+            "methods.shap, methods.pdp or a bias method."
         )
     if shap is not None and not isinstance(shap, dict):
         raise ReportError(
@@ -349,6 +444,94 @@ def _pdp_numbers(raw: Any, where: str, n: int, fix: str) -> tuple[float, ...]:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise ReportError(f"{where}: must hold finite numbers; got {v!r:.80}. {fix}")
     return tuple(float(v) for v in raw)
+
+
+def _bias_stages(analysis: dict[str, Any], path: Path) -> tuple[BiasStage, ...]:
+    """The bias sections of ``analysis.json`` (bias-drift-spec §4), pre-training first, each checked."""
+    return tuple(
+        _bias_stage(analysis[key], stage, f"analysis.json '{path}': {key}")
+        for stage, key in BIAS_SECTIONS
+        if analysis.get(key) is not None
+    )
+
+
+_BIAS_FIX = "Give the analysis.json the job wrote, complete."
+
+
+def _bias_text(raw: Any, where: str, what: str) -> str:
+    """A label or group value as text: a string as written, a number or boolean as JSON."""
+    if raw is None or isinstance(raw, dict | list):
+        raise ReportError(f"{where}: must be {what} (a string or a number); got {raw!r:.80}. {_BIAS_FIX}")
+    return raw if isinstance(raw, str) else json.dumps(raw)
+
+
+def _bias_stage(section: Any, stage: BiasStageName, where: str) -> BiasStage:
+    if not isinstance(section, dict):
+        raise ReportError(
+            f"{where}: must be an object with 'label', 'facets' and 'label_value_or_threshold'; got "
+            f"{section!r:.80}. {_BIAS_FIX}"
+        )
+    label = _bias_text(section.get("label"), f"{where}.label", "the label column")
+    positive = _bias_text(
+        section.get("label_value_or_threshold"),
+        f"{where}.label_value_or_threshold",
+        "the positive label values or threshold",
+    )
+    facets = section.get("facets")
+    if not isinstance(facets, dict) or not facets:
+        raise ReportError(
+            f"{where}.facets: must be a non-empty object, one list of groups per facet; got {facets!r:.80}. {_BIAS_FIX}"
+        )
+    return BiasStage(
+        stage,
+        label,
+        positive,
+        tuple(BiasFacet(str(name), _bias_groups(groups, f"{where}.facets.{name}")) for name, groups in facets.items()),
+    )
+
+
+def _bias_groups(groups: Any, where: str) -> tuple[BiasGroup, ...]:
+    if not isinstance(groups, list) or not groups:
+        raise ReportError(f"{where}: must be a non-empty list, one entry per group; got {groups!r:.80}. {_BIAS_FIX}")
+    out = []
+    for i, group in enumerate(groups):
+        at = f"{where}[{i}]"
+        if not isinstance(group, dict):
+            raise ReportError(f"{at}: must be a group entry (an object); got {group!r:.80}. {_BIAS_FIX}")
+        value = _bias_text(group.get("value_or_threshold"), f"{at}.value_or_threshold", "the group's value")
+        metrics = group.get("metrics")
+        if not isinstance(metrics, list) or not metrics:
+            raise ReportError(f"{at}.metrics: must be a non-empty list of metrics; got {metrics!r:.80}. {_BIAS_FIX}")
+        out.append(BiasGroup(value, tuple(_bias_metric(m, f"{at}.metrics[{j}]") for j, m in enumerate(metrics))))
+    return tuple(out)
+
+
+def _bias_metric(entry: Any, where: str) -> BiasMetric:
+    if not isinstance(entry, dict):
+        raise ReportError(f"{where}: must be a metric entry (an object); got {entry!r:.80}. {_BIAS_FIX}")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise ReportError(f"{where}.name: must be a metric code such as 'CI'; got {name!r:.80}. {_BIAS_FIX}")
+    description = entry.get("description", "")
+    if not isinstance(description, str):
+        raise ReportError(f"{where}.description: must be a string; got {description!r:.80}. {_BIAS_FIX}")
+    error = entry.get("error")
+    if error is not None and not isinstance(error, str):
+        raise ReportError(f"{where}.error: must be a message (a string); got {error!r:.80}. {_BIAS_FIX}")
+    raw = entry.get("value")
+    value: float | None
+    if raw is None:
+        value = None
+    elif isinstance(raw, str) and raw in _INFINITIES:
+        value = _INFINITIES[raw]
+    elif isinstance(raw, int | float) and not isinstance(raw, bool) and not math.isnan(raw):
+        value = float(raw)
+    else:
+        raise ReportError(
+            f"{where}.value: must be a number, 'Infinity', '-Infinity' or null (with an 'error'); got "
+            f"{raw!r:.80}. {_BIAS_FIX}"
+        )
+    return BiasMetric(name, description, value, error)
 
 
 def _float(value: Any) -> float:
@@ -466,7 +649,7 @@ def read_output_folder(
     *,
     label: str | None = None,
 ) -> OutputFolder:
-    """Read the outputs of an explainability job and the local explanations of the selected records.
+    """Read the outputs of an explainability or bias job and the local explanations of the selected records.
 
     Parameters
     ----------
@@ -481,7 +664,8 @@ def read_output_folder(
     Raises
     ------
     ReportError
-        The folder holds no ``analysis.json`` with SHAP or PDP results, or a file in it is malformed.
+        The folder holds no ``analysis.json`` with SHAP, PDP or bias results, or a file in it is malformed
+        (the message names the key path, e.g. ``post_training_bias_metrics.facets.Sex[0].metrics[2].value``).
     """
     root = Path(folder)
     selection = selection or RecordSelection.first()
@@ -502,6 +686,7 @@ def read_output_folder(
     explanations, has_shap, has_pdp = _explanations(analysis, analysis_path)
     summaries = _summaries(explanations["kernel_shap"], analysis_path) if has_shap else ()
     pdp = _pdp_features(explanations["pdp"], analysis_path) if has_pdp else ()
+    bias = _bias_stages(analysis, analysis_path)
     labels = tuple(s.label for s in summaries)
     if label is not None and not has_shap:
         raise ReportError(
@@ -574,6 +759,7 @@ def read_output_folder(
         has_predictions=has_predictions,
         analysis=analysis,
         pdp=pdp,
+        bias=bias,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Literal
 from ..config._parse import is_plain_file_name
 from ..errors import OutputError, ReportError
 from ..outputs import RecordSelection, add_published, write_atomic
+from ._bias import BIAS_METRIC_NOTES, BiasRow, BiasStageView, BiasTable, BiasView
 from ._charts import BarChart, PdpChart
 from ._colors import attribution_color, scale_attributions
 from ._html import render_html
@@ -23,8 +24,13 @@ from ._pdf import render_pdf
 from ._pdp import PdpNote, PdpView
 
 __all__ = [
+    "BIAS_METRIC_NOTES",
     "REPORT_FORMATS",
     "BarChart",
+    "BiasRow",
+    "BiasStageView",
+    "BiasTable",
+    "BiasView",
     "CaptumRecord",
     "GlobalView",
     "PdpChart",

@@ -1,5 +1,5 @@
-"""What a report shows, built from an output folder: summary facts, global charts, partial dependence,
-local records.
+"""What a report shows, built from an output folder: summary facts, bias metrics, global charts, partial
+dependence, local records.
 
 Every number here comes from the output files (``analysis.json``, the local explanations, and, when the
 folder has them, ``run_summary.json`` and ``predictions.jsonl``); nothing is recomputed. The view
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..outputs import ExplainedRecord, LabelSummary, OutputFolder, RecordSelection, read_output_folder
+from ._bias import BiasView, bias_methods, bias_summary_items, bias_view
 from ._charts import BarChart
 from ._colors import attribution_color, scale_attributions
 from ._pdp import PdpView, pdp_labels, pdp_summary_items, pdp_view
@@ -182,10 +183,12 @@ class GlobalView:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """A report on an output folder: :attr:`summary`, :attr:`global_view`, :attr:`pdp`, :attr:`records`.
+    """A report on an output folder: :attr:`summary`, :attr:`bias`, :attr:`global_view`, :attr:`pdp`,
+    :attr:`records`.
 
-    ``has_shap`` is False for an analysis without SHAP results (PDP only): then the global and local
-    sections are left out. ``pdp`` is None for an analysis without partial dependence results.
+    ``has_shap`` is False for an analysis without SHAP results (PDP or bias only): then the global and
+    local sections are left out. ``pdp`` is None for an analysis without partial dependence results,
+    ``bias`` for one without bias metrics.
 
     Make one with :func:`load_report`. It displays itself in Jupyter; :func:`render_html`,
     :func:`render_pdf` and :func:`render_notebook` turn it into files.
@@ -204,6 +207,7 @@ class Report:
     language: str | None = None  # the text's HTML lang code
     pdp: PdpView | None = None
     has_shap: bool = True
+    bias: BiasView | None = None
     outputs: OutputFolder | None = field(default=None, repr=False, compare=False)
 
     def _repr_html_(self) -> str:
@@ -227,7 +231,7 @@ def load_report(
     ----------
     folder
         The folder holding ``analysis.json`` and ``explanations_shap/`` (none for an analysis with
-        partial dependence results only).
+        partial dependence results or bias metrics only).
     records
         Which records to show: a :class:`RecordSelection` (first n, top n by |attribution|, given
         numbers) or a list of record numbers (from 0, input order). Default: the first 10.
@@ -279,6 +283,7 @@ def build_report(found: OutputFolder, *, label: str | None = None, title: str | 
         language=_lang_tag(text_cfg.get("language") if text_cfg else None),
         pdp=pdp_view(found.pdp),
         has_shap=found.has_shap,
+        bias=bias_view(found.bias),
         outputs=found,
     )
 
@@ -293,7 +298,8 @@ def _lang_tag(language: Any) -> str | None:
 
 def _shown_note(found: OutputFolder, views: Sequence[RecordView]) -> str:
     if not found.has_shap:
-        return "The folder holds partial dependence results and no SHAP values, so no record is shown."
+        held = [what for what, has in (("partial dependence results", found.pdp), ("bias metrics", found.bias)) if has]
+        return f"The folder holds {' and '.join(held)} and no SHAP values, so no record is shown."
     if found.local_file is None:
         return "The folder holds no local explanations (save_local_shap_values was false), so no record is shown."
     numbers = ", ".join(str(v.row) for v in views[:50]) + (", …" if len(views) > 50 else "")
@@ -331,11 +337,14 @@ def _summary(
         methods.append(method)
     if found.pdp:
         methods.append("partial dependence (PDP)")
+    methods.extend(bias_methods(found.bias))
     items.append(("Method", "; ".join(methods)))
     if found.has_shap:
         _shap_items(items, found, run, shap_cfg)
     if found.pdp:
         items.extend(pdp_summary_items(found.pdp, pdp_cfg))
+    if found.bias:
+        items.extend(bias_summary_items(found.bias))
     if run.get("seconds") is not None:
         items.append(("Time taken", f"{float(run['seconds']):.1f} s"))
     if run.get("model_calls") is not None:
@@ -346,7 +355,8 @@ def _summary(
                 f", {float(run['model_seconds']):.1f} s in the model)" if run.get("model_seconds") is not None else ")"
             )
         items.append(("Model calls", calls))
-    items.append(("Labels", ", ".join(found.labels if found.has_shap else pdp_labels(found.pdp))))
+    if found.has_shap or found.pdp:  # the model's outputs (a bias-only analysis names its label above)
+        items.append(("Labels", ", ".join(found.labels if found.has_shap else pdp_labels(found.pdp))))
     notes = [shown]
     if run.get("tool"):
         notes.append(f"Written by {run['tool']}.")

@@ -1,7 +1,7 @@
 """report.ipynb: a notebook that reloads the output folder and draws the report's figures.
 
-The cells follow the report's sections: the summary, the global explanations, the partial dependence
-charts and the local explanations (each section the folder has).
+The cells follow the report's sections: the summary, the bias metrics, the global explanations, the
+partial dependence charts and the local explanations (each section the folder has).
 
 Each code cell is stored with its output already in place (the same HTML the report uses), so the
 notebook reads well before it is run; running it recomputes those outputs from the files next to it.
@@ -56,6 +56,9 @@ def render_notebook(report: Report) -> str:
         v4.new_markdown_cell(f"# {_md(report.title)}\n\n{intro}"),
         _code(load, report.summary._repr_html_()),
     ]
+    if report.bias is not None:
+        cells.append(v4.new_markdown_cell("## Bias metrics"))
+        cells.append(_code("report.bias", report.bias._repr_html_()))
     if report.has_shap:
         cells.append(v4.new_markdown_cell("## Global explanations"))
         cells.append(_code("report.global_view", report.global_view._repr_html_()))

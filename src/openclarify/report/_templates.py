@@ -47,8 +47,8 @@ def environment() -> Any:
 
 def render_fragment(which: str, **context: Any) -> str:
     """An HTML fragment with its styles, for Jupyter's ``_repr_html_``: ``"record"``, ``"summary"``,
-    ``"global"``, ``"pdp"`` or ``"report_body"``."""
+    ``"global"``, ``"pdp"``, ``"bias"`` or ``"report_body"``."""
     context.setdefault("lang", None)
-    for name in ("record", "summary", "global_view", "pdp", "report"):
+    for name in ("record", "summary", "global_view", "pdp", "bias", "report"):
         context.setdefault(name, None)
     return str(environment().get_template("fragment.html.j2").render(which=which, **context))
