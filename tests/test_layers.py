@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "outputs": BASE | {"io"},
     "training": BASE | {"text"},
     "models": BASE | {"config", "text", "wire"},
-    "analyses": BASE | {"backends", "config", "data", "models", "outputs", "shapley", "text"},
+    "analyses": BASE | {"backends", "bias", "config", "data", "models", "outputs", "shapley", "text"},
     "backends": BASE,
     "bias": BASE,
     "wire": BASE,

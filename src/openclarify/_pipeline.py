@@ -24,7 +24,7 @@ from .analyses._common import plain, resolve
 from .backends import ModelSpec, get_executor, loaded, worker_model
 from .config import AnalysisConfig
 from .data import DataChunk, DatasetSchema, open_dataset
-from .errors import ConfigError, DataError, OpenClarifyWarning
+from .errors import ConfigError, DataError, ModelError, OpenClarifyWarning
 from .models import Predictor
 from .outputs import (
     ANALYSIS_JSON,
@@ -38,7 +38,7 @@ from .outputs import (
 )
 from .text import WhitespaceMode
 
-__all__ = ["AnalysisResult", "ModelFactory", "run_analysis"]
+__all__ = ["AnalysisResult", "ModelFactory", "model_needed", "run_analysis"]
 
 _SUPPORTED_DATASET_TYPES = ("text/csv", "application/jsonlines", "application/x-parquet")
 
@@ -123,6 +123,19 @@ def _check_supported(config: AnalysisConfig, base_dir: Path | None) -> _Wanted:
 ModelFactory = Callable[[DatasetSchema], Predictor]
 
 
+def model_needed(config: AnalysisConfig, config_dir: str | Path | None = None) -> bool:
+    """Whether an analysis the config asks for calls the model (pre-training bias alone does not)."""
+    base_dir = Path(config_dir) if config_dir is not None else None
+    return any(needs.needs_model for _, needs in _check_supported(config, base_dir).values())
+
+
+class _NoModel:
+    """The job's model when none is given and no analysis the config asks for calls one."""
+
+    def predict(self, records: Any) -> FloatArray:
+        raise ModelError("model: this job was given no model, but an analysis called one. Give a model.")
+
+
 def _run_partition(task: tuple[MethodKey, Any, DataChunk, ModelSpec]) -> Any:
     """One analysis over one partition (a module-level work function for any executor). The item names
     the analysis by its key, so the driver's analysis object (its open files) never travels."""
@@ -186,7 +199,7 @@ def _write_reports(
 def run_analysis(
     config: AnalysisConfig,
     *,
-    model: Predictor | ModelFactory,
+    model: Predictor | ModelFactory | None,
     output_dir: str | Path,
     data: str | Path | None = None,
     config_dir: str | Path | None = None,
@@ -211,7 +224,8 @@ def run_analysis(
         A validated analysis config (see :func:`openclarify.config.load_analysis_config`).
     model
         The model to explain, or a function that makes it from the dataset's schema once the dataset is
-        open (an :class:`~openclarify.models.EndpointPredictor` needs the feature names).
+        open (an :class:`~openclarify.models.EndpointPredictor` needs the feature names); None when no
+        analysis of the config calls one (``methods.pre_training_bias`` alone).
     output_dir
         Where ``analysis.json`` and ``explanations_shap/`` are written. Files appear only when the
         whole job succeeded, and all together: the folder then holds exactly this job's files (an
@@ -259,6 +273,11 @@ def run_analysis(
     started = time.perf_counter()
     base_dir = Path(config_dir) if config_dir is not None else None
     wanted = _check_supported(config, base_dir)
+    if model is None:
+        calling = [key for key, (_, needs) in wanted.items() if needs.needs_model]
+        if calling:
+            fix = "needs a model; give a model file, a model server or an endpoint."
+            raise ConfigError([(f"methods.{key}", fix) for key in calling])
     location = str(data) if data is not None else config.dataset_uri
     if location is None:
         raise DataError("dataset: no dataset given; pass --data or set dataset_uri in the analysis config.")
@@ -277,7 +296,9 @@ def run_analysis(
             joinsource_name_or_index=config.joinsource_name_or_index,
             excluded_columns=config.excluded_columns,
         )
-        if not isinstance(model, Predictor):
+        if model is None:
+            model = _NoModel()
+        elif not isinstance(model, Predictor):
             model = model(dataset.schema)
         given = [needs.seed for _, needs in wanted.values() if needs.seed is not None]
         seed = given[0] if given else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
@@ -298,7 +319,8 @@ def run_analysis(
         extra: dict[str, Any] = {}
         for done in finished:
             extra.update(done.extra)
-        write_analysis_json(stage.path(ANALYSIS_JSON), {f.key: f.section for f in finished}, extra)
+        explanations = {f.key: f.section for f in finished if f.section is not None}
+        write_analysis_json(stage.path(ANALYSIS_JSON), explanations, extra)
         if config.source:
             write_json(stage.path(CONFIG_JSON), plain(config.source))  # type: ignore[arg-type]
         explain_seconds = time.perf_counter() - started
@@ -348,5 +370,5 @@ def run_analysis(
         text_columns=facts.text_columns if facts is not None else (),
         top_text=facts.top_text if facts is not None else (),
         failed_rows=facts.failed_rows if facts is not None else (),
-        sections={f.key: f.section for f in finished},
+        sections={f.key: f.section if f.section is not None else f.result for f in finished},
     )

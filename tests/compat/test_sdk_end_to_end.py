@@ -163,3 +163,55 @@ def test_sdk_pdp_configs_run_unmodified(job, tmp_path, capsys):
     (entry,) = json.loads((tmp_path / "only" / "out" / "analysis.json").read_text())["explanations"]["pdp"]
     assert len(entry["feature_values"]) == 15 and entry["label_headers"] == ["0", "1"]
     assert not (tmp_path / "only" / "out" / "explanations_shap").exists()
+
+
+def _analyze(d, cfg, tmp_path, capsys, *model_args):
+    clarify.ANALYSIS_CONFIG_SCHEMA_V1_0.validate(json.loads(json.dumps(cfg)))
+    (tmp_path / "analysis_config.json").write_text(json.dumps(cfg))
+    args = ["analyze", "--config", str(tmp_path / "analysis_config.json"), "--data", str(d / "test.csv")]
+    code = main([*args, *model_args, "--output", str(tmp_path / "out"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    return json.loads((tmp_path / "out" / "analysis.json").read_text())
+
+
+def test_sdk_bias_configs_run_unmodified(job, tmp_path, capsys):
+    """run_bias's config (pre- and post-training, "all"): every metric is there, by name, and the
+    post-training ones use the model's predicted labels (its classes, the label of the highest score)."""
+    d, model, test = job
+    bias = clarify.BiasConfig(label_values_or_threshold=[1], facet_name="Age", facet_values_or_threshold=[0.5])
+    scores = clarify.ModelPredictedLabelConfig(probability_threshold=0.5)
+    cfg = clarify._AnalysisConfigGenerator.bias(_data(), bias, _model(), scores, "all", "all")
+    doc = _analyze(d, cfg, tmp_path, capsys, "--model", str(d / "model.joblib"))
+    assert list(doc) == ["version", "post_training_bias_metrics", "pre_training_bias_metrics"]
+    pre = doc["pre_training_bias_metrics"]
+    post = doc["post_training_bias_metrics"]
+    assert pre["label"] == "Target" and pre["label_value_or_threshold"] == "1"
+    (group,) = pre["facets"]["Age"]
+    assert group["value_or_threshold"] == f"(0.5, {test['Age'].max()}]"
+    assert [m["name"] for m in group["metrics"]] == ["CDDL", "CI", "DPL", "JS", "KL", "KS", "LP", "TVD"]
+    d_rows = test["Age"] > 0.5
+    assert group["metrics"][1]["value"] == pytest.approx(((~d_rows).sum() - d_rows.sum()) / len(test), abs=1e-15)
+    names = [m["name"] for m in post["facets"]["Age"][0]["metrics"]]
+    assert names == sorted(["DPPL", "DI", "DCA", "DCR", "RD", "SD", "DAR", "DRR", "AD", "CDDPL", "TE", "FT", "GE"])
+    yhat = model.predict(test[FEATURES]) == 1
+    got = {m["name"]: m["value"] for m in post["facets"]["Age"][0]["metrics"]}
+    d_mask = d_rows.to_numpy()
+    assert got["DPPL"] == pytest.approx(yhat[~d_mask].mean() - yhat[d_mask].mean(), abs=1e-12)
+    # FT: k-NN over facet a's other features (k = 5 with more than 9 records), as smclarify computes it
+    from sklearn.neighbors import KNeighborsClassifier
+
+    others = test[["Hours", "Education", "Capital"]].to_numpy()
+    knn = KNeighborsClassifier(n_neighbors=5).fit(others[~d_mask], yhat[~d_mask])
+    flips = knn.predict(others[d_mask]).astype(bool)
+    assert got["FT"] == ((yhat[d_mask] & ~flips).sum() - (~yhat[d_mask] & flips).sum()) / d_mask.sum()
+
+
+def test_sdk_pre_training_bias_runs_without_a_model(job, tmp_path, capsys):
+    d, _, test = job
+    bias = clarify.BiasConfig(label_values_or_threshold=[1], facet_name="Hours", facet_values_or_threshold=[0])
+    cfg = clarify._AnalysisConfigGenerator.bias_pre_training(_data(), bias, ["CI", "DPL"])
+    doc = _analyze(d, cfg, tmp_path, capsys)
+    (group,) = doc["pre_training_bias_metrics"]["facets"]["Hours"]
+    assert [m["name"] for m in group["metrics"]] == ["CI", "DPL"]
+    y, facet = test["Target"], test["Hours"] > 0
+    assert group["metrics"][1]["value"] == pytest.approx(y[~facet].mean() - y[facet].mean(), abs=1e-12)

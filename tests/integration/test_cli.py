@@ -187,15 +187,15 @@ BAD_CASES = [
                     "label": "y",
                     "predictor": {},
                     "label_values_or_threshold": [1],
-                    "facet": [{"name_or_index": "a"}],
+                    "facet": [{"name_or_index": "zz"}],
                     "methods": {"shap": {"baseline": [[0, 0]]}, "pre_training_bias": {"methods": "all"}},
                 }
             )
         },
         {},
         EXIT_CONFIG,
-        r"methods\.pre_training_bias: not supported yet",
-        id="bias-not-supported",
+        r"facet\[0\]\.name_or_index: no column 'zz' in the dataset; the columns are 'a', 'b'\.",
+        id="bias-unknown-facet",
     ),
     pytest.param(
         {"data.csv": "a,b,y\n1,2,3\n4,5\n"}, {}, EXIT_DATA, r"line 3: expected 3 columns.*got 2", id="short-row"

@@ -21,8 +21,8 @@ MethodKey = Literal["shap", "pdp", "pre_training_bias", "post_training_bias"]
 ANALYSES: dict[MethodKey, str | None] = {
     "shap": "openclarify.analyses.shap:ShapAnalysis",
     "pdp": "openclarify.analyses.pdp:PdpAnalysis",
-    "pre_training_bias": None,
-    "post_training_bias": None,
+    "post_training_bias": "openclarify.analyses.post_training_bias:PostTrainingBiasAnalysis",
+    "pre_training_bias": "openclarify.analyses.pre_training_bias:PreTrainingBiasAnalysis",
 }
 
 

@@ -54,12 +54,13 @@ class JobOptions:
 class Needs:
     """What an analysis asks of the job before it starts: ``problems`` with its part of the config
     (``(key path, message)``, reported with the job's own in one error), ``inputs`` (files it reads
-    besides the dataset: an ``overwrite`` never deletes them) and ``seed`` (the job's seed, when the
-    config sets one for it)."""
+    besides the dataset: an ``overwrite`` never deletes them), ``seed`` (the job's seed, when the
+    config sets one for it) and ``needs_model`` (False: it runs without a model, e.g. pre-training bias)."""
 
     problems: tuple[tuple[str, str], ...] = ()
     inputs: tuple[str, ...] = ()
     seed: int | None = None
+    needs_model: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ class Finished:
     its result (what a later analysis or the caller may use, e.g. SHAP's global values for PDP's top k)."""
 
     key: str
-    section: Any
+    section: Any  # None: nothing under ``explanations`` (bias metrics are top-level keys, in ``extra``)
     extra: Mapping[str, Any] = field(default_factory=dict)
     summary: Mapping[str, Any] = field(default_factory=dict)
     result: Any = None

@@ -30,8 +30,12 @@ from ..errors import ConfigError, DataError
 __all__ = [
     "UNIQUENESS_THRESHOLD",
     "ColumnKind",
+    "DtypeKind",
     "check_threshold",
     "column_kind",
+    "dtype_kind",
+    "kind_from_values",
+    "matches",
     "facet_codes",
     "positive_mask",
     "value_string",
@@ -92,6 +96,46 @@ def _matches(uniques: Sequence[Any], values: Sequence[Any]) -> BoolArray:
     return np.fromiter((_key(u) in wanted for u in uniques), dtype=np.bool_, count=len(uniques))
 
 
+DtypeKind = Literal["category", "text", "bool", "float", "int", "other"]
+
+
+def dtype_kind(series: pd.Series[Any]) -> DtypeKind:
+    """What typing sees of a column's dtype."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
+        return "text"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_float_dtype(dtype):
+        return "float"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int"
+    return "other"
+
+
+def kind_from_values(kind: DtypeKind, uniques: Sequence[Any], count: int, values: Sequence[Any]) -> ColumnKind:
+    """:func:`column_kind` of a column known by its dtype kind, its distinct non-missing values and how many
+    non-missing values it holds (``count``): what a streaming reader can collect without keeping rows."""
+    if kind == "category" or len(values) > 1:
+        return "categorical"
+    if len(values) == 1 and len(uniques) <= 2 and _matches(uniques, values).any():
+        return "categorical"
+    uniqueness = len(uniques) / count if count else 0.0
+    if kind == "text":
+        try:
+            pd.Series(list(uniques), dtype=object).astype(np.int64)
+        except (ValueError, TypeError, OverflowError):
+            return "categorical"
+        return "continuous" if uniqueness >= UNIQUENESS_THRESHOLD else "categorical"
+    if kind == "float":
+        return "continuous"
+    if kind == "int":
+        return "continuous" if uniqueness >= UNIQUENESS_THRESHOLD else "categorical"
+    return "categorical"
+
+
 def column_kind(series: pd.Series[Any], values: Sequence[Any]) -> ColumnKind:
     """Whether smclarify (with openclarify's one fix) treats the column as categorical or continuous.
 
@@ -103,25 +147,13 @@ def column_kind(series: pd.Series[Any], values: Sequence[Any]) -> ColumnKind:
     every value is missing.
     """
     _, uniques = _factorize(series)
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype) or len(values) > 1:
-        return "categorical"
-    if len(values) == 1 and len(uniques) <= 2 and _matches(uniques, values).any():
-        return "categorical"
-    uniqueness = len(uniques) / int(series.count())
-    if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
-        try:
-            series.astype(np.int64)
-        except (ValueError, TypeError, OverflowError):
-            return "categorical"
-        return "continuous" if uniqueness >= UNIQUENESS_THRESHOLD else "categorical"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "categorical"
-    if pd.api.types.is_float_dtype(dtype):
-        return "continuous"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "continuous" if uniqueness >= UNIQUENESS_THRESHOLD else "categorical"
-    return "categorical"
+    return kind_from_values(dtype_kind(series), uniques, int(series.count()), values)
+
+
+def matches(uniques: Sequence[Any], values: Sequence[Any]) -> BoolArray:
+    """For each distinct value, whether it equals one of the configured ``values`` (numbers numerically,
+    everything else as strings)."""
+    return _matches(uniques, values)
 
 
 def check_threshold(series: pd.Series[Any], values: Sequence[Any], *, what: str) -> float | int:

@@ -148,12 +148,15 @@ def facet_value_counts(
     predicted: BoolArray | None = None,
     group: IntArray | None = None,
     group_values: Sequence[Any] | None = None,
+    weights: IntArray | None = None,
 ) -> list[BiasCounts]:
     """One-vs-rest counts for every value of a categorical facet, in one ``np.bincount`` pass.
 
     ``codes[i]`` is the facet value of row ``i`` in ``0 .. n_values - 1``, or ``-1`` for a row that has none
     of the values (it is always in facet *a*). Entry ``v`` of the result is the split "facet value ``v``
-    (*d*) against every other row (*a*)". The other parameters are those of :meth:`BiasCounts.from_arrays`.
+    (*d*) against every other row (*a*)". ``weights[i]`` (non-negative integers) counts row ``i`` that many
+    times: a row may stand for every record with the same values. The other parameters are those of
+    :meth:`BiasCounts.from_arrays`.
     """
     if label.ndim != 1:
         raise ValueError(f"label must be one-dimensional; got shape {label.shape}")
@@ -185,7 +188,16 @@ def facet_value_counts(
         key = key * 2 + _as_bool("predicted", predicted, n)
     else:
         key = key * 2
-    counts = np.bincount(key, minlength=n_bins * n_groups * 4).astype(np.int64, copy=False)
+    if weights is None:
+        counts = np.bincount(key, minlength=n_bins * n_groups * 4).astype(np.int64, copy=False)
+    else:
+        w = np.asarray(weights)
+        if w.shape != (n,) or w.dtype.kind not in "iu" or (n and int(w.min()) < 0):
+            raise ValueError(f"weights must be non-negative integers of shape ({n},); got {w.dtype} {w.shape}")
+        if n and int(w.sum()) >= 1 << 53:
+            raise ValueError("weights: more than 2**53 rows cannot be counted exactly")
+        # float64 sums of integers below 2**53 are exact
+        counts = np.rint(np.bincount(key, weights=w, minlength=n_bins * n_groups * 4)).astype(np.int64)
     per_value = counts.reshape(n_bins, n_groups, 2, 2)
     total = per_value.sum(axis=0)
     if keys is not None:  # keep only the group values that occur

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .._pipeline import AnalysisResult, ModelFactory, run_analysis
+from .._pipeline import AnalysisResult, ModelFactory, model_needed, run_analysis
 from ..config import load_analysis_config
 from ..data import DatasetSchema
 from ..models import EndpointPredictor, Predictor, load_model
@@ -190,7 +190,7 @@ def analyze(
     config = load_analysis_config(config_path)
     selection = parse_records(report_records, "--report-records")
     endpoint: list[EndpointPredictor] = []
-    predictor: Predictor | ModelFactory
+    predictor: Predictor | ModelFactory | None
     endpoint_name = config.predictor.endpoint_name if config.predictor else None
     if model is not None and endpoint_url is not None:
         raise click.UsageError("give either --model or --endpoint-url, not both.")
@@ -213,11 +213,13 @@ def analyze(
             return ep
 
         predictor = make_endpoint
-    else:
+    elif model_needed(config, config_path.parent):
         raise click.UsageError(
             "no model: give --model (a model file), --endpoint-url (a model server), or set "
             "predictor.endpoint_name in the config (a SageMaker endpoint)."
         )
+    else:  # pre-training bias alone reads only the dataset
+        predictor = None
     bar = None
 
     def on_start(total: int | None, n_features: int) -> None:
@@ -261,12 +263,23 @@ def analyze(
             if not quiet:
                 echo(f"openclarify: {ep.stats.summary()}")
     if not quiet and not result.feature_names:  # no methods.shap
-        pdp = (result.sections or {}).get("pdp", [])
-        shown = ", ".join(e["feature_name"] for e in pdp)
-        echo(
-            f"partial dependence of {len(pdp)} features ({shown}) over {result.n_rows} records in "
-            f"{result.explain_seconds:.2f}s -> {result.output_dir}"
-        )
+        sections = result.sections or {}
+        if "pdp" in sections:
+            pdp = sections["pdp"]
+            shown = ", ".join(e["feature_name"] for e in pdp)
+            echo(
+                f"partial dependence of {len(pdp)} features ({shown}) over {result.n_rows} records in "
+                f"{result.explain_seconds:.2f}s -> {result.output_dir}"
+            )
+        stages = (("post_training_bias_metrics", "post-training"), ("pre_training_bias_metrics", "pre-training"))
+        for key, stage in stages:
+            if key in sections:
+                facets = sections[key]["facets"]
+                groups = sum(len(v) for v in facets.values())
+                echo(
+                    f"{stage} bias metrics of {groups} groups of {', '.join(map(repr, facets))} over "
+                    f"{result.n_rows} records in {result.explain_seconds:.2f}s -> {result.output_dir}"
+                )
     elif not quiet:
         echo(_summary(result))
         top = np.argsort(-np.abs(result.global_shap_values[:, 0]))[:5]

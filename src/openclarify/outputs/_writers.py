@@ -70,8 +70,12 @@ def kernel_shap_section(
 
 def write_analysis_json(path: Path, explanations: dict[str, Any], extra: Mapping[str, Any] | None = None) -> None:
     """Write ``{"version": "1.0", "explanations": {...}}`` (no NaN or Infinity: strict JSON), then the
-    top-level keys of ``extra`` (``failed_records`` when some records could not be explained)."""
-    document = {"version": "1.0", "explanations": explanations, **(extra or {})}
+    top-level keys of ``extra`` (``failed_records`` when some records could not be explained, the bias
+    metrics); without explanations (a bias-only job) there is no ``explanations`` key, as in Clarify."""
+    document: dict[str, Any] = {"version": "1.0"}
+    if explanations:
+        document["explanations"] = explanations
+    document.update(extra or {})
     path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 

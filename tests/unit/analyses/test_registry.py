@@ -61,15 +61,23 @@ def _case(kind: str, tmp: Path, rng: np.random.Generator):
         )
         shap = {"num_samples": 20, "seed": 5, "baseline": [[0.0, 0.0, "red"]], "agg_method": kind}
         model = CallablePredictor(_tabular_score, name="tab")
-    frame["y"] = 0
+    frame["y"] = rng.integers(0, 2, size=n)
     frame.to_csv(tmp / "d.csv", index=False)
     pdp = {"features": ["x"] if kind == "text" else ["a", "colour"], "grid_resolution": 6}
+    facet = [{"name_or_index": "x", "value_or_threshold": [0.0]}] if kind == "text" else [{"name_or_index": "colour"}]
     config = parse_analysis_config(
         {
             "dataset_type": "text/csv",
             "label": "y",
+            "label_values_or_threshold": [1],
+            "facet": facet,
             "predictor": {"content_type": "text/csv"},
-            "methods": {"shap": shap, "pdp": pdp},
+            "methods": {
+                "shap": shap,
+                "pdp": pdp,
+                "pre_training_bias": {"methods": "all"},
+                "post_training_bias": {"methods": "all"},
+            },
         }
     )
     return config, model
@@ -85,6 +93,8 @@ def _bits(value) -> bytes:
         )
     if isinstance(value, np.ndarray):
         return value.tobytes()
+    if isinstance(value, pd.DataFrame):  # every value written out exactly (floats by repr)
+        return value.to_csv(index=False).encode()
     if isinstance(value, dict):
         return b"".join(k.encode() + _bits(v) for k, v in sorted(value.items()))
     if dataclasses.is_dataclass(value):

@@ -130,3 +130,18 @@ def test_fairlearn_agreement():
     di = got["DI"]
     assert min(di, 1 / di) == pytest.approx(fl.demographic_parity_ratio(**kw))  # fairlearn: min / max <= 1
     assert math.isfinite(di)
+
+
+def test_weights_count_a_row_as_many_records() -> None:
+    rng = np.random.default_rng(3)
+    n = 50
+    codes = rng.integers(-1, 3, n)
+    label, pred = rng.random(n) < 0.4, rng.random(n) < 0.5
+    group = rng.integers(0, 4, n)
+    weights = rng.integers(0, 5, n)
+    repeat = np.repeat(np.arange(n), weights)
+    weighted = facet_value_counts(codes, 3, label, pred, group, weights=weights)
+    repeated = facet_value_counts(codes[repeat], 3, label[repeat], pred[repeat], group[repeat])
+    assert [w.table.tolist() for w in weighted] == [r.table.tolist() for r in repeated]
+    with pytest.raises(ValueError, match="weights"):
+        facet_value_counts(codes, 3, label, weights=-weights - 1)

@@ -1,0 +1,526 @@
+"""What Clarify's two bias analyses share (``methods.pre_training_bias``, ``methods.post_training_bias``).
+
+Every bias metric but FT is a function of how many records share each combination of label value,
+facet values, group value and (after training) predicted label. A partition's result is that table of
+distinct combinations, with their number of records and the number of the first one; tables merge
+exactly (integer sums and minima), whatever the split. The driver then types each column from the
+merged table, as Clarify does from the whole column (its rules need the column's uniqueness and the
+order in which values first appear; spec §2.3), selects the sensitive groups, counts them with
+:mod:`openclarify.bias` and writes ``pre_training_bias_metrics`` / ``post_training_bias_metrics``
+(spec §4). Memory grows with the number of distinct combinations, not with the number of records.
+
+Numeric columns reach the analysis as floats (the dataset reader's rule); a numeric column whose every
+value is a whole number is typed as the integer column a CSV reader makes of it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._typing import BoolArray, FloatArray, IntArray
+from ..bias import (
+    FT_DESCRIPTION,
+    POST_TRAINING,
+    PRE_TRAINING,
+    BiasCounts,
+    ColumnKind,
+    DtypeKind,
+    MetricValue,
+    check_threshold,
+    facet_value_counts,
+    flip_test,
+    kind_from_values,
+    matches,
+)
+from ..config import AnalysisConfig, BiasConfig
+from ..data import DataChunk, DatasetSchema
+from ..errors import ConfigError, DataError, ModelError, OpenClarifyWarning
+from ..models import Predictor
+from ._base import Finished, Job, Needs
+from ._common import output_labels
+
+__all__ = ["BiasAnalysisBase", "BiasPart", "BiasPlan", "Stage"]
+
+Stage = Literal["pre", "post"]
+_SECTION = {"pre": "pre_training_bias_metrics", "post": "post_training_bias_metrics"}
+_METHOD = {"pre": "pre_training_bias", "post": "post_training_bias"}
+_FT_MISSING = {"name": "FT", "description": FT_DESCRIPTION, "value": None, "error": "no records to compare"}
+_LISTED = 10
+
+
+@dataclass(frozen=True, slots=True)
+class BiasPlan:
+    """Which columns the analysis reads and how predictions are made (the same for every partition)."""
+
+    stage: Stage
+    label: str
+    facets: tuple[str, ...]  # column names, one per facet entry
+    group: str | None
+    methods: tuple[str, ...]  # metric codes in name order
+    max_batch_rows: int = 16384
+    probability_threshold: float = 0.5
+    labels: tuple[str, ...] = ()  # the model's outputs, for several scores: the label of the highest
+    single: tuple[Any, Any] | None = None  # one score: the predicted values for score <= t and > t
+    features: tuple[str, ...] = ()  # FT: the model's inputs, and which of them are numbers
+    numeric: tuple[bool, ...] = ()
+
+
+@dataclass(slots=True)
+class BiasPart:
+    """The distinct combinations of a partition's records: key columns ``y`` (label), ``f0``.. (facets),
+    ``g`` (group), ``p`` (predicted label), with ``n`` (records) and ``first`` (first record number).
+    With FT asked for, every kept record's row of the table and its numeric features, in record order."""
+
+    table: pd.DataFrame
+    n_rows: int
+    ft_rows: IntArray | None = None  # FT: each kept record's row of ``table``, and its numeric features
+    ft_x: FloatArray | None = None
+    failed: int = 0
+    failed_rows: tuple[int, ...] = ()
+    model_rows: int = 0
+    model_calls: int = 0
+    model_seconds: float = 0.0
+
+
+def _keys(plan: BiasPlan) -> list[str]:
+    keys = ["y", *(f"f{i}" for i in range(len(plan.facets)))]
+    if plan.group is not None:
+        keys.append("g")
+    if plan.stage == "post":
+        keys.append("p")
+    return keys
+
+
+def _in_first_order(table: pd.DataFrame, ids: IntArray) -> tuple[pd.DataFrame, IntArray]:
+    """The table sorted by first record number, and ``ids`` (old row numbers) as rows of the sorted table."""
+    order = np.argsort(table["first"].to_numpy(), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return table.iloc[order].reset_index(drop=True), rank[ids]
+
+
+def _tabulate(columns: dict[str, pd.Series], start: int) -> tuple[pd.DataFrame, IntArray]:
+    """The distinct combinations of the records' values (``n``, ``first``), and each record's row."""
+    frame = pd.DataFrame({k: v.reset_index(drop=True) for k, v in columns.items()})
+    frame["_row"] = np.arange(start, start + len(frame), dtype=np.int64)
+    grouped = frame.groupby(list(columns), dropna=False, sort=False)
+    ids = grouped.ngroup().to_numpy(dtype=np.int64)
+    table = grouped["_row"].agg(["size", "min"]).reset_index().rename(columns={"size": "n", "min": "first"})
+    table["n"] = table["n"].astype(np.int64)
+    return _in_first_order(table, ids)
+
+
+def _merge_tables(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, IntArray, IntArray]:
+    """The combinations of both tables, and where each row of ``a`` and of ``b`` went."""
+    both = pd.concat([a, b], ignore_index=True)
+    grouped = both.groupby(keys, dropna=False, sort=False)
+    ids = grouped.ngroup().to_numpy(dtype=np.int64)
+    merged = grouped.agg(n=("n", "sum"), first=("first", "min")).reset_index()
+    merged["n"] = merged["n"].astype(np.int64)
+    merged["first"] = merged["first"].astype(np.int64)
+    table, rows = _in_first_order(merged, ids)
+    return table, rows[: len(a)], rows[len(a) :]
+
+
+def _column(name_or_index: int | str, schema: DatasetSchema, path: str) -> str:
+    """The feature column a facet or group variable names."""
+    if isinstance(name_or_index, int):
+        if not 0 <= name_or_index < len(schema.headers):
+            raise ConfigError(
+                f"index {name_or_index} is out of range: the dataset has {len(schema.headers)} columns "
+                "(numbered from 0). Give a column index in range, or the column's name.",
+                path=path,
+            )
+        name = schema.headers[name_or_index]
+    else:
+        name = name_or_index
+    if name in schema.feature_names:
+        return name
+    if name in schema.headers:
+        raise ConfigError(
+            f"column {name!r} is the label, the predicted label, the join source or an excluded column; a bias "
+            "column must be one of the model's input columns (not supported yet otherwise). Remove it from "
+            "excluded_columns, or name another column.",
+            path=path,
+        )
+    shown = ", ".join(repr(n) for n in schema.feature_names[:20])
+    raise ConfigError(f"no column {name!r} in the dataset; the columns are {shown}.", path=path)
+
+
+def _as_number_if_whole(series: pd.Series) -> tuple[pd.Series, DtypeKind]:
+    """A float column of whole numbers as the integer column a CSV reader makes of it."""
+    if pd.api.types.is_float_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64)
+        finite = values[~np.isnan(values)]
+        if len(finite) == len(values) and np.all(finite == np.round(finite)) and np.all(np.abs(finite) < 2**53):
+            return series.astype(np.int64), "int"
+        return series, "float"
+    if pd.api.types.is_object_dtype(series.dtype) or isinstance(series.dtype, pd.StringDtype):
+        return series, "text"
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series, "bool"
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return series, "int"
+    return series, "other"
+
+
+@dataclass(frozen=True, slots=True)
+class _Typed:
+    """A column of the merged table, typed: its distinct values in order of first appearance, and which
+    distinct value each table row holds (-1: missing)."""
+
+    name: str
+    kind: ColumnKind
+    uniques: list[Any]
+    codes: IntArray
+
+
+def _typed(name: str, series: pd.Series, weights: IntArray, values: Sequence[Any], path: str) -> _Typed:
+    series, dtype_kind = _as_number_if_whole(series)
+    codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)
+    if len(uniques) == 0:
+        raise DataError(
+            f"column {name!r}: every value is missing; got {int(weights.sum())} records. Check that {path} "
+            "names the intended column."
+        )
+    plain = [u.item() if isinstance(u, np.generic) else u for u in uniques]
+    count = int(weights[codes >= 0].sum())
+    return _Typed(name, kind_from_values(dtype_kind, plain, count, values), plain, np.asarray(codes, dtype=np.int64))
+
+
+def _in_group(col: _Typed, values: Sequence[Any], path: str) -> BoolArray:
+    """Per table row: its value is one of ``values`` (categorical) or above the threshold (continuous)."""
+    if col.kind == "continuous":
+        threshold = check_threshold(pd.Series(col.uniques, name=col.name), values, what=path)
+        try:
+            above = np.array([float(u) > threshold for u in col.uniques], dtype=bool)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"a threshold needs a numeric column, but column {col.name!r} holds values such as "
+                f"{col.uniques[:3]!r}. Give the values of the group instead of a threshold.",
+                path=path,
+            ) from None
+        hit = above
+    else:
+        hit = matches(col.uniques, values)
+    return np.append(hit, False)[col.codes]
+
+
+def _interval(col: _Typed, values: Sequence[Any], path: str, extra: Sequence[Any] = ()) -> str:
+    """pandas' interval text ``(t, max]`` of a continuous column (Clarify's ``value_or_threshold``)."""
+    threshold = check_threshold(pd.Series(col.uniques, name=col.name), values, what=path)
+    top = max([*col.uniques, *extra])
+    breaks = [threshold] if abs(top) == threshold else [threshold, top]
+    return ",".join(str(i) for i in pd.IntervalIndex.from_breaks(sorted(breaks)))
+
+
+def _metric_json(m: MetricValue) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": m.name, "description": m.description}
+    value = m.value
+    if m.error is not None or value is None:
+        out["value"] = None
+        out["error"] = m.error or "the metric is undefined on this data"
+    elif isinstance(value, float) and math.isnan(value):
+        out["value"] = None
+        out["error"] = "the metric is undefined on this data (not a number)"
+    elif value == math.inf:
+        out["value"] = "Infinity"
+    elif value == -math.inf:
+        out["value"] = "-Infinity"
+    else:
+        out["value"] = value
+    return out
+
+
+class BiasAnalysisBase:
+    """One bias stage: ``stage`` is ``"pre"`` (labels only) or ``"post"`` (labels and predictions)."""
+
+    stage: Stage = "pre"
+
+    def __init__(self) -> None:
+        self._failed_rows: list[int] = []
+
+    def _config(self, config: AnalysisConfig) -> BiasConfig | None:
+        method: BiasConfig | None = getattr(config.methods, _METHOD[self.stage])
+        return method
+
+    # check and plan -------------------------------------------------------------------------------
+    def check(self, config: AnalysisConfig, base_dir: Path | None) -> Needs:
+        method = _METHOD[self.stage]
+        problems: list[tuple[str, str]] = []
+        if config.label is None:
+            problems.append(("label", f"{method} needs the label column; name it in label."))
+        for key in ("facet_dataset_uri", "predicted_label_dataset_uri"):
+            if getattr(config, key) is not None:
+                problems.append((key, f"not supported yet for {method}; put the columns in the dataset."))
+        if self.stage == "post" and config.predicted_label is not None:
+            problems.append(
+                (
+                    "predicted_label",
+                    "post-training bias from a predicted-label column is not supported yet; remove predicted_label "
+                    "to compute the predictions with the model.",
+                )
+            )
+        return Needs(tuple(problems), needs_model=self.stage == "post")
+
+    def plan(self, job: Job) -> BiasPlan:
+        config, schema = job.config, job.schema
+        method = self._config(config)
+        if method is None:
+            raise ConfigError("no such method to plan.", path=f"methods.{_METHOD[self.stage]}")
+        if schema.label_name is None:
+            raise ConfigError(f"{_METHOD[self.stage]} needs the label column; name it in label.", path="label")
+        assert config.facet is not None and config.label_values_or_threshold is not None  # noqa: S101 - parser
+        facets = tuple(
+            _column(f.name_or_index, schema, f"facet[{i}].name_or_index") for i, f in enumerate(config.facet)
+        )
+        group = _column(config.group_variable, schema, "group_variable") if config.group_variable is not None else None
+        registry = PRE_TRAINING if self.stage == "pre" else POST_TRAINING
+        codes = [*registry] + (["FT"] if self.stage == "post" else [])
+        wanted = sorted(codes if method.methods == "all" else method.methods)
+        if self.stage == "pre":
+            return BiasPlan("pre", schema.label_name, facets, group, tuple(wanted))
+        # predictions: name the model's outputs now, so a label_headers mismatch fails before the pass
+        first = next(iter(job.dataset.chunks(8)), None)
+        if first is None:
+            raise DataError(f"dataset '{job.location}': no records; got 0 rows. Give a dataset with records.")
+        n_outputs = job.model.predict(first.features).shape[1]
+        labels = tuple(output_labels(config, n_outputs, getattr(job.model, "label_headers", None)))
+        threshold = 0.5 if config.probability_threshold is None else float(config.probability_threshold)
+        single: tuple[Any, Any] | None = None
+        if n_outputs == 1:
+            headers = config.predictor.label_headers if config.predictor is not None else None
+            single = (headers[0], headers[1]) if headers and len(headers) == 2 else (0, 1)
+        ft = "FT" in wanted
+        return BiasPlan(
+            "post",
+            schema.label_name,
+            facets,
+            group,
+            tuple(wanted),
+            max_batch_rows=job.options.max_batch_rows,
+            probability_threshold=threshold,
+            labels=labels,
+            single=single,
+            features=tuple(schema.feature_names) if ft else (),
+            numeric=tuple(not c for c in schema.categorical) if ft else (),
+        )
+
+    # run / merge ------------------------------------------------------------------------------------
+    def run(self, plan: BiasPlan, chunk: DataChunk, model: Predictor) -> BiasPart:
+        if chunk.label is None:
+            raise ConfigError("the dataset has no label column.", path="label")
+        columns: dict[str, pd.Series] = {"y": chunk.label}
+        for i, name in enumerate(plan.facets):
+            columns[f"f{i}"] = chunk.features[name]
+        if plan.group is not None:
+            columns["g"] = chunk.features[plan.group]
+        n = len(chunk.features)
+        part = BiasPart(pd.DataFrame(), n)
+        if plan.stage == "pre":
+            part.table, _ = _tabulate(columns, chunk.start_row)
+            return part
+        predicted, ok = self._predict(plan, chunk, model, part)
+        columns = {k: v[ok] for k, v in columns.items()}
+        columns["p"] = predicted[ok]
+        part.failed = int((~ok).sum())
+        part.failed_rows = tuple((chunk.start_row + np.flatnonzero(~ok)[:_LISTED]).tolist())
+        kept = chunk.start_row + np.flatnonzero(ok)
+        table, rows = _tabulate(columns, 0)
+        table["first"] = kept[table["first"].to_numpy()] if len(table) else table["first"]  # record numbers
+        part.table = table
+        if plan.features:
+            numeric = [name for name, num in zip(plan.features, plan.numeric, strict=True) if num]
+            part.ft_rows = rows
+            part.ft_x = chunk.features.loc[ok, numeric].to_numpy(dtype=np.float64)
+        return part
+
+    def _predict(self, plan: BiasPlan, chunk: DataChunk, model: Predictor, part: BiasPart) -> tuple[pd.Series, Any]:
+        step = plan.max_batch_rows
+        frames = [chunk.features.iloc[i : i + step] for i in range(0, len(chunk.features), step)]
+        parts = []
+        for frame in frames:
+            started = time.perf_counter()
+            parts.append(model.predict(frame))
+            part.model_seconds += time.perf_counter() - started
+            part.model_calls += 1
+            part.model_rows += len(frame)
+        scores = np.concatenate(parts) if parts else np.zeros((0, max(1, len(plan.labels))))
+        if scores.shape[1] != max(1, len(plan.labels)):
+            raise ModelError(
+                f"model: returned {scores.shape[1]} scores per record, but {len(plan.labels)} before. Return the "
+                "same number of scores for every record."
+            )
+        ok = np.isfinite(scores).all(axis=1)
+        if plan.single is not None:
+            low, high = plan.single
+            values = np.where(scores[:, 0] > plan.probability_threshold, 1, 0)
+            predicted = pd.Series([high if v else low for v in values.tolist()], dtype=object)
+        else:
+            best = np.argmax(np.where(np.isfinite(scores), scores, -np.inf), axis=1)
+            predicted = pd.Series([plan.labels[k] for k in best.tolist()], dtype=object)
+        return predicted, ok
+
+    def merge(self, a: BiasPart, b: BiasPart) -> BiasPart:
+        keys = [c for c in (a.table if len(a.table.columns) else b.table).columns if c not in ("n", "first")]
+        if not len(a.table.columns) or not len(b.table.columns):
+            table = a.table if len(a.table.columns) else b.table
+            rows_a = rows_b = np.arange(len(table), dtype=np.int64)
+        else:
+            table, rows_a, rows_b = _merge_tables(a.table, b.table, keys)
+        ft_rows = ft_x = None
+        if a.ft_rows is not None and b.ft_rows is not None and a.ft_x is not None and b.ft_x is not None:
+            ft_rows = np.concatenate([rows_a[a.ft_rows], rows_b[b.ft_rows]])
+            ft_x = np.concatenate([a.ft_x, b.ft_x])
+        return BiasPart(
+            table,
+            a.n_rows + b.n_rows,
+            ft_rows,
+            ft_x,
+            a.failed + b.failed,
+            (a.failed_rows + b.failed_rows)[:_LISTED],
+            a.model_rows + b.model_rows,
+            a.model_calls + b.model_calls,
+            a.model_seconds + b.model_seconds,
+        )
+
+    def consume(self, plan: BiasPlan, part: BiasPart, job: Job) -> None:
+        return None
+
+    def close(self, plan: BiasPlan) -> None:
+        return None
+
+    # finish -----------------------------------------------------------------------------------------
+    def finish(self, plan: BiasPlan, total: BiasPart | None, job: Job) -> Finished:
+        config = job.config
+        method = _METHOD[self.stage]
+        if total is None or total.n_rows == 0:
+            raise DataError(f"dataset '{job.location}': no records; got 0 rows. Give a dataset with records.")
+        table = total.table
+        if table.empty:
+            raise ModelError(f"model: gave no predictions for any of the {total.n_rows} records; {method} needs them.")
+        weights = table["n"].to_numpy(dtype=np.int64)
+        label_values = list(config.label_values_or_threshold or ())
+        label = _typed(plan.label, table["y"], weights, label_values, "label")
+        if self.stage == "post" and label.kind == "continuous":
+            raise ConfigError(
+                f"the label {plan.label!r} is continuous (a threshold); post-training bias with a model's predictions "
+                "needs categorical labels (not supported yet for thresholds). Give the positive label values.",
+                path="label_values_or_threshold",
+            )
+        positive = _in_group(label, label_values, "label_values_or_threshold")
+        predicted: BoolArray | None = None
+        if self.stage == "post":
+            pred = _typed("predicted label", table["p"].astype(object), weights, label_values, "label")
+            predicted = np.append(matches(pred.uniques, label_values), False)[pred.codes]
+            if not predicted.any():
+                warnings.warn(
+                    f"{method}: the model predicted no record as positive ({label_values!r}); the metrics are "
+                    "computed anyway (a rate of 0 positives).",
+                    OpenClarifyWarning,
+                    stacklevel=4,
+                )
+        group_codes: IntArray | None = None
+        group_values: list[Any] | None = None
+        if plan.group is not None:
+            g = _typed(plan.group, table["g"], weights, (), "group_variable")
+            numeric = all(isinstance(u, int | float) and not isinstance(u, bool) for u in g.uniques)
+            group_values = list(g.uniques) if numeric else [str(u) for u in g.uniques]
+            group_codes = g.codes
+            if (g.codes < 0).any():  # records without a group value form a group of their own, sorted last
+                group_codes = np.where(g.codes >= 0, g.codes, len(group_values))
+                group_values.append(math.inf if numeric else "\U0010ffff")
+        facets_out: dict[str, list[dict[str, Any]]] = {}
+        assert config.facet is not None  # noqa: S101 - the parser requires it for bias
+        for i, (name, facet) in enumerate(zip(plan.facets, config.facet, strict=True)):
+            path = f"facet[{i}].value_or_threshold"
+            values = list(facet.value_or_threshold or ())
+            col = _typed(name, table[f"f{i}"], weights, values, path)
+            if values:
+                codes = np.where(_in_group(col, values, path), 0, -1)
+                strings = [
+                    _interval(col, values, path) if col.kind == "continuous" else ",".join(str(v) for v in values)
+                ]
+            elif col.kind == "continuous":
+                check_threshold(pd.Series(col.uniques, name=name), values, what=path)  # raises: no threshold
+                raise AssertionError("unreachable")  # pragma: no cover
+            else:
+                codes, strings = col.codes, [str(u) for u in col.uniques]
+            counts = facet_value_counts(
+                codes.astype(np.int64),
+                len(strings),
+                positive,
+                predicted,
+                group_codes,
+                group_values,
+                weights=weights,
+            )
+            flips = self._flips(plan, total, name, codes, len(strings), predicted)
+            facets_out[name] = [
+                {"value_or_threshold": text, "metrics": self._metrics(plan, c, flip)}
+                for text, c, flip in zip(strings, counts, flips, strict=True)
+            ]
+        label_string = (
+            _interval(label, label_values, "label_values_or_threshold")
+            if label.kind == "continuous"
+            else ",".join(str(v) for v in label_values)
+        )
+        section = {"label": plan.label, "facets": facets_out, "label_value_or_threshold": label_string}
+        if total.failed:
+            shown = ", ".join(str(r) for r in total.failed_rows) + (", ..." if total.failed > _LISTED else "")
+            warnings.warn(
+                f"{method}: {total.failed} of {total.n_rows} records got no prediction from the model (records "
+                f"{shown}, numbered from 0); they are left out of the post-training metrics.",
+                OpenClarifyWarning,
+                stacklevel=4,
+            )
+        summary: dict[str, Any] = {f"{method}_rows": total.n_rows - total.failed}
+        if self.stage == "post":
+            summary |= {
+                f"{method}_failed": total.failed,
+                f"{method}_model_calls": total.model_calls,
+                f"{method}_model_rows": total.model_rows,
+                f"{method}_model_seconds": round(total.model_seconds, 3),
+            }
+        if "n_rows" not in {k for done in job.earlier.values() for k in done.summary}:
+            summary["n_rows"] = total.n_rows
+        return Finished(_SECTION[self.stage], None, {_SECTION[self.stage]: section}, summary, section)
+
+    def _flips(
+        self,
+        plan: BiasPlan,
+        total: BiasPart,
+        facet: str,
+        codes: IntArray,
+        n_groups: int,
+        predicted: BoolArray | None,
+    ) -> list[MetricValue | None]:
+        """FT of each group of ``facet`` (None when FT is not asked for): k-NN over the numeric features
+        but the facet's own column; any other column that is not numeric gives smclarify's error."""
+        if "FT" not in plan.methods or total.ft_rows is None or total.ft_x is None or predicted is None:
+            return [None] * n_groups
+        numeric = [name for name, num in zip(plan.features, plan.numeric, strict=True) if num]
+        others_numeric = all(num for name, num in zip(plan.features, plan.numeric, strict=True) if name != facet)
+        x = total.ft_x[:, [j for j, name in enumerate(numeric) if name != facet]] if others_numeric else None
+        record_codes = codes[total.ft_rows]
+        yhat = predicted[total.ft_rows]
+        return [flip_test(x, record_codes == v, yhat) for v in range(n_groups)]
+
+    def _metrics(self, plan: BiasPlan, counts: BiasCounts, flip: MetricValue | None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        registry = PRE_TRAINING if plan.stage == "pre" else POST_TRAINING
+        for code in plan.methods:
+            if code == "FT":
+                out.append(_metric_json(flip) if flip is not None else _FT_MISSING)
+            else:
+                out.append(_metric_json(registry[code](counts)))
+        return out
