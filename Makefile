@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python bench/text_games.py
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/reports.py --json bench/results/reports.json
+	$(BIN)/python bench/bias.py
 
 lint: install
 	$(BIN)/ruff check src tests examples bench
