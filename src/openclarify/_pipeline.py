@@ -215,6 +215,9 @@ def run_analysis(
     report_label: str | None = None,
     overwrite: bool = False,
     inputs: Sequence[str | Path] = (),
+    bias_confidence: float | None = None,
+    bias_bootstrap: int = 1000,
+    bias_seed: int = 0,
 ) -> AnalysisResult:
     """Run the analyses of ``config`` (``methods.shap``, ``methods.pdp``) and write Clarify's output files.
 
@@ -265,12 +268,22 @@ def run_analysis(
     inputs
         Files the job reads besides the dataset and a baseline file (the config, the model): an
         ``overwrite`` that would delete one of them is refused.
+    bias_confidence, bias_bootstrap, bias_seed
+        With bias methods: a percentile bootstrap interval at level ``bias_confidence`` (e.g. 0.95) beside
+        every count-based metric, from ``bias_bootstrap`` replicates drawn with ``bias_seed`` (the same
+        seed gives the same intervals); None adds none.
 
     Raises
     ------
     ConfigError, DataError, ModelError, OutputError
     """
     started = time.perf_counter()
+    if bias_confidence is not None and not (isinstance(bias_confidence, float | int) and 0 < bias_confidence < 1):
+        raise ConfigError(f"must be a number between 0 and 1; got {bias_confidence!r}.", path="bias_confidence")
+    if isinstance(bias_bootstrap, bool) or not isinstance(bias_bootstrap, int) or not 1 <= bias_bootstrap <= 100_000:
+        raise ConfigError(f"must be an integer from 1 to 100000; got {bias_bootstrap!r}.", path="bias_bootstrap")
+    if isinstance(bias_seed, bool) or not isinstance(bias_seed, int) or not 0 <= bias_seed < 2**63:
+        raise ConfigError(f"must be an integer from 0 to 2**63 - 1; got {bias_seed!r}.", path="bias_seed")
     base_dir = Path(config_dir) if config_dir is not None else None
     wanted = _check_supported(config, base_dir)
     if model is None:
@@ -310,6 +323,9 @@ def run_analysis(
             text_whitespace=text_whitespace,
             progress=progress,
             on_start=on_start,
+            bias_confidence=float(bias_confidence) if bias_confidence is not None else None,
+            bias_bootstrap=bias_bootstrap,
+            bias_seed=bias_seed,
         )
         job = Job(config, dataset, dataset.schema, model, stage, seed, location, base_dir, options)
         spec = loaded(model)

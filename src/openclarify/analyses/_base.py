@@ -39,7 +39,8 @@ R = TypeVar("R")
 
 @dataclass(frozen=True, slots=True)
 class JobOptions:
-    """How the job runs; no option changes a result."""
+    """How the job runs. Chunking, batching and threads never change a result; ``text_whitespace`` picks
+    the text units, and ``bias_confidence`` adds bootstrap intervals beside the bias metrics."""
 
     chunksize: int = 8192
     max_batch_rows: int = 16384
@@ -48,6 +49,10 @@ class JobOptions:
     text_whitespace: WhitespaceMode = "keep"
     progress: Callable[[int], None] | None = None
     on_start: Callable[[int | None, int], None] | None = None
+    # bias metrics: bootstrap intervals at this level (None: none), from this many replicates, this seed
+    bias_confidence: float | None = None
+    bias_bootstrap: int = 1000
+    bias_seed: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,9 @@ class BiasPlan:
     single: tuple[Any, Any] | None = None  # one score: the predicted values for score <= t and > t
     features: tuple[str, ...] = ()  # FT: the model's inputs, and which of them are numbers
     numeric: tuple[bool, ...] = ()
+    confidence: float | None = None  # bootstrap intervals at this level, from ``bootstrap`` replicates
+    bootstrap: int = 1000
+    bootstrap_seed: int = 0
 
 
 @dataclass(slots=True)
@@ -241,6 +244,78 @@ def _metric_json(m: MetricValue) -> dict[str, Any]:
     return out
 
 
+def _json_number(value: float | None) -> float | str | None:
+    if value is None:
+        return None
+    if value == math.inf:
+        return "Infinity"
+    if value == -math.inf:
+        return "-Infinity"
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    """Per row of the merged table: positive label, positive prediction, group code (and the values)."""
+
+    positive: BoolArray
+    predicted: BoolArray | None
+    group_codes: IntArray | None
+    group_values: list[Any] | None
+
+
+def _bootstrap(
+    plan: BiasPlan, splits: list[tuple[IntArray, int]], sample: _Sample, weights: IntArray
+) -> list[list[dict[str, dict[str, Any]]]]:
+    """Percentile bootstrap intervals of every count-based metric, per facet, group and metric code.
+
+    A replicate draws as many records as the data has, with replacement: a multinomial draw of the
+    table's combinations in proportion to their records (the same as resampling records, without
+    touching them). Its metrics come from its counts; a replicate where a metric is undefined does not
+    count for it (``replicates`` says how many did). The bounds are the empirical quantiles
+    (``inverted_cdf``) at ``(1 - level) / 2`` and ``(1 + level) / 2``; FT (k-NN) gets none.
+    """
+    assert plan.confidence is not None  # noqa: S101 - the caller checks
+    registry = PRE_TRAINING if plan.stage == "pre" else POST_TRAINING
+    codes = [c for c in plan.methods if c in registry]
+    rng = np.random.default_rng(plan.bootstrap_seed)
+    n = int(weights.sum())
+    p = weights / n
+    drawn: list[list[dict[str, list[float]]]] = [[{c: [] for c in codes} for _ in range(k)] for _, k in splits]
+    for _ in range(plan.bootstrap):
+        w = rng.multinomial(n, p).astype(np.int64)
+        for f, (facet_codes, n_groups) in enumerate(splits):
+            counts = facet_value_counts(
+                facet_codes, n_groups, sample.positive, sample.predicted, sample.group_codes, sample.group_values,
+                weights=w,
+            )  # fmt: skip
+            for g, c in enumerate(counts):
+                for code in codes:
+                    value = registry[code](c).value
+                    if value is not None and not math.isnan(value):
+                        drawn[f][g][code].append(float(value))
+    level = plan.confidence
+    out: list[list[dict[str, dict[str, Any]]]] = []
+    for per_facet in drawn:
+        facet_out: list[dict[str, dict[str, Any]]] = []
+        for per_group in per_facet:
+            group_out: dict[str, dict[str, Any]] = {}
+            for code, values in per_group.items():
+                lower = upper = None
+                if values:
+                    q = np.quantile(np.array(values), [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
+                    lower, upper = float(q[0]), float(q[1])
+                group_out[code] = {
+                    "level": level,
+                    "lower": _json_number(lower),
+                    "upper": _json_number(upper),
+                    "replicates": len(values),
+                }
+            facet_out.append(group_out)
+        out.append(facet_out)
+    return out
+
+
 class BiasAnalysisBase:
     """One bias stage: ``stage`` is ``"pre"`` (labels only) or ``"post"`` (labels and predictions)."""
 
@@ -287,8 +362,19 @@ class BiasAnalysisBase:
         registry = PRE_TRAINING if self.stage == "pre" else POST_TRAINING
         codes = [*registry] + (["FT"] if self.stage == "post" else [])
         wanted = sorted(codes if method.methods == "all" else method.methods)
+        options = job.options
+        confidence, bootstrap, seed = options.bias_confidence, options.bias_bootstrap, options.bias_seed
         if self.stage == "pre":
-            return BiasPlan("pre", schema.label_name, facets, group, tuple(wanted))
+            return BiasPlan(
+                "pre",
+                schema.label_name,
+                facets,
+                group,
+                tuple(wanted),
+                confidence=confidence,
+                bootstrap=bootstrap,
+                bootstrap_seed=seed,
+            )
         # predictions: name the model's outputs now, so a label_headers mismatch fails before the pass
         first = next(iter(job.dataset.chunks(8)), None)
         if first is None:
@@ -313,6 +399,9 @@ class BiasAnalysisBase:
             single=single,
             features=tuple(schema.feature_names) if ft else (),
             numeric=tuple(not c for c in schema.categorical) if ft else (),
+            confidence=confidence,
+            bootstrap=bootstrap,
+            bootstrap_seed=seed,
         )
 
     # run / merge ------------------------------------------------------------------------------------
@@ -440,6 +529,7 @@ class BiasAnalysisBase:
                 group_codes = np.where(g.codes >= 0, g.codes, len(group_values))
                 group_values.append(math.inf if numeric else "\U0010ffff")
         facets_out: dict[str, list[dict[str, Any]]] = {}
+        splits: list[tuple[IntArray, int]] = []
         assert config.facet is not None  # noqa: S101 - the parser requires it for bias
         for i, (name, facet) in enumerate(zip(plan.facets, config.facet, strict=True)):
             path = f"facet[{i}].value_or_threshold"
@@ -464,11 +554,20 @@ class BiasAnalysisBase:
                 group_values,
                 weights=weights,
             )
+            splits.append((codes.astype(np.int64), len(strings)))
             flips = self._flips(plan, total, name, codes, len(strings), predicted)
             facets_out[name] = [
                 {"value_or_threshold": text, "metrics": self._metrics(plan, c, flip)}
                 for text, c, flip in zip(strings, counts, flips, strict=True)
             ]
+        if plan.confidence is not None:
+            sample = _Sample(positive, predicted, group_codes, group_values)
+            bounds = _bootstrap(plan, splits, sample, weights)
+            for groups, per_facet in zip(facets_out.values(), bounds, strict=True):
+                for entry, per_group in zip(groups, per_facet, strict=True):
+                    for metric in entry["metrics"]:
+                        if metric["name"] in per_group:
+                            metric["confidence_interval"] = per_group[metric["name"]]
         label_string = (
             _interval(label, label_values, "label_values_or_threshold")
             if label.kind == "continuous"
@@ -484,6 +583,12 @@ class BiasAnalysisBase:
                 stacklevel=4,
             )
         summary: dict[str, Any] = {f"{method}_rows": total.n_rows - total.failed}
+        if plan.confidence is not None:
+            summary |= {
+                f"{method}_confidence_level": plan.confidence,
+                f"{method}_bootstrap": plan.bootstrap,
+                f"{method}_bootstrap_seed": plan.bootstrap_seed,
+            }
         if self.stage == "post":
             summary |= {
                 f"{method}_failed": total.failed,

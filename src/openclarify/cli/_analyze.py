@@ -134,6 +134,28 @@ def _model_path(spec: str) -> Path:
     "token of its own; a sentence keeps the whitespace before it); 'trim' drops whitespace-only units.",
 )
 @click.option(
+    "--bias-ci",
+    "bias_ci",
+    default=None,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="With bias methods: add a percentile bootstrap confidence interval at this level (e.g. 0.95) beside "
+    "every metric but FT, in a 'confidence_interval' key Clarify's readers ignore.",
+)
+@click.option(
+    "--bias-bootstrap",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Bootstrap replicates for --bias-ci (records resampled with replacement).",
+)
+@click.option(
+    "--bias-seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 2**63 - 1),
+    help="Seed of the --bias-ci replicates: the same seed gives the same intervals.",
+)
+@click.option(
     "--report-records",
     default=None,
     type=str,
@@ -167,6 +189,9 @@ def analyze(
     workers: int | None,
     text_columns: str | None,
     text_whitespace: str,
+    bias_ci: float | None,
+    bias_bootstrap: int,
+    bias_seed: int,
     report_records: str | None,
     report_label: str | None,
     overwrite: bool,
@@ -254,6 +279,9 @@ def analyze(
             report_label=report_label,
             overwrite=overwrite,
             inputs=[config_path] + ([_model_path(model)] if model is not None else []),
+            bias_confidence=bias_ci,
+            bias_bootstrap=bias_bootstrap,
+            bias_seed=bias_seed,
         )
     finally:
         if bar is not None:

@@ -151,12 +151,15 @@ class BiasMetric:
     """One bias metric of a sensitive group: ``name`` is its code (``"CI"``, ``"DI"``, ...),
     ``description`` Clarify's name for it (``"Class Imbalance (CI)"``). ``value`` is a float, ``inf`` or
     ``-inf`` for Clarify's ``"Infinity"`` and ``"-Infinity"``, or None when the metric was not computed:
-    then ``error`` says why (Clarify's message)."""
+    then ``error`` says why (Clarify's message). ``interval`` is openclarify's bootstrap confidence
+    interval ``(level, lower, upper)`` when the job computed one (``--bias-ci``; bounds may be None or
+    infinite), else None."""
 
     name: str
     description: str
     value: float | None
     error: str | None = None
+    interval: tuple[float, float | None, float | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,7 +534,31 @@ def _bias_metric(entry: Any, where: str) -> BiasMetric:
             f"{where}.value: must be a number, 'Infinity', '-Infinity' or null (with an 'error'); got "
             f"{raw!r:.80}. {_BIAS_FIX}"
         )
-    return BiasMetric(name, description, value, error)
+    return BiasMetric(name, description, value, error, _bias_interval(entry.get("confidence_interval"), where))
+
+
+def _bias_bound(raw: Any, where: str) -> float | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str) and raw in _INFINITIES:
+        return _INFINITIES[raw]
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and not math.isnan(raw):
+        return float(raw)
+    raise ReportError(f"{where}: must be a number, 'Infinity', '-Infinity' or null; got {raw!r:.80}. {_BIAS_FIX}")
+
+
+def _bias_interval(raw: Any, where: str) -> tuple[float, float | None, float | None] | None:
+    """``confidence_interval`` (openclarify's addition): ``{"level", "lower", "upper", "replicates"}``."""
+    if raw is None:
+        return None
+    where = f"{where}.confidence_interval"
+    if not isinstance(raw, dict):
+        raise ReportError(f"{where}: must be an object with level, lower and upper; got {raw!r:.80}. {_BIAS_FIX}")
+    level = raw.get("level")
+    if not isinstance(level, int | float) or isinstance(level, bool) or not 0 < level < 1:
+        raise ReportError(f"{where}.level: must be a number between 0 and 1; got {level!r:.80}. {_BIAS_FIX}")
+    lower = _bias_bound(raw.get("lower"), f"{where}.lower")
+    return float(level), lower, _bias_bound(raw.get("upper"), f"{where}.upper")
 
 
 def _float(value: Any) -> float:

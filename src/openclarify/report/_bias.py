@@ -122,6 +122,7 @@ class BiasRow:
     data_value: str
     error: str | None
     meaning: str
+    interval: str = ""  # the bootstrap interval, e.g. "95% interval: 0.12 to 0.31", when the job made one
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +190,25 @@ def _row(metric: BiasMetric) -> BiasRow:
         data_value,
         metric.error if value is None else None,
         f"{meaning} Ideal {ideal}." if ideal else meaning,
+        _interval_text(metric.interval),
     )
+
+
+def _bound(value: float | None) -> str:
+    if value is None:
+        return "?"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    return f"{value:.4g}"
+
+
+def _interval_text(interval: tuple[float, float | None, float | None] | None) -> str:
+    if interval is None:
+        return ""
+    level, lower, upper = interval
+    if lower is None and upper is None:
+        return f"{level:.0%} interval: undefined in every replicate"
+    return f"{level:.0%} interval: {_bound(lower)} to {_bound(upper)}"
 
 
 def bias_summary_items(stages: Sequence[BiasStage]) -> list[tuple[str, str]]:

@@ -346,3 +346,47 @@ def test_flip_test_on_numeric_features(tmp_path, chunksize):
     expected_b = _flip_by_hand(frame[["a", "s"]].to_numpy(dtype=float), frame["b"].to_numpy() > 0.3, yhat)
     assert facets["s"][0]["metrics"] == [{"name": "FT", "description": "Flip Test (FT)", "value": expected_s}]
     assert facets["b"][0]["metrics"][0]["value"] == expected_b
+
+
+def test_bootstrap_intervals_are_reproducible_and_bracket_the_metric(tmp_path):
+    frame = _data(tmp_path)
+    config = _config({"pre_training_bias": {"methods": ["CI", "DPL", "KL"]}})
+    docs = []
+    for i, (chunksize, seed) in enumerate([(50, 7), (10_000, 7), (50, 8)]):
+        run_analysis(config, model=None, data=tmp_path / "d.csv", output_dir=tmp_path / f"o{i}", chunksize=chunksize,
+                     bias_confidence=0.9, bias_bootstrap=400, bias_seed=seed)  # fmt: skip
+        docs.append((tmp_path / f"o{i}" / "analysis.json").read_text())
+    assert docs[0] == docs[1]  # the same seed: the same intervals, whatever the chunking
+    assert docs[0] != docs[2]
+    section = json.loads(docs[0])["pre_training_bias_metrics"]
+    for facet in section["facets"].values():
+        for group in facet:
+            for metric in group["metrics"]:
+                ci = metric["confidence_interval"]
+                assert ci["level"] == 0.9 and ci["replicates"] == 400
+                if metric["name"] == "KL":  # a divergence: replicates sit above 0, the estimate may sit below them
+                    assert 0 <= ci["lower"] <= ci["upper"]
+                else:
+                    assert ci["lower"] <= metric["value"] <= ci["upper"], metric
+    # CI of facet sex=F is (n_a - n_d) / n: about +-1.645 * 2 * sqrt(p (1 - p) / n) at 90%
+    p = float((frame["sex"] == "F").mean())
+    ci = section["facets"]["sex"][0]["metrics"][0]["confidence_interval"]
+    assert (ci["upper"] - ci["lower"]) / 2 == pytest.approx(1.645 * 2 * math.sqrt(p * (1 - p) / N), rel=0.2)
+    summary = json.loads((tmp_path / "o0" / "run_summary.json").read_text())
+    assert summary["pre_training_bias_confidence_level"] == 0.9 and summary["pre_training_bias_bootstrap_seed"] == 7
+    # the report shows them
+    from openclarify.outputs import read_output_folder
+    from openclarify.report import build_report, render_report
+
+    html = render_report(build_report(read_output_folder(tmp_path / "o0")), "html").decode()
+    assert f"90% interval: {ci['lower']:.4g} to {ci['upper']:.4g}" in html
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("bias_confidence", 1.5), ("bias_confidence", 0), ("bias_bootstrap", 0), ("bias_seed", -1)]
+)
+def test_bad_bootstrap_options_are_config_errors(tmp_path, option, value):
+    _data(tmp_path)
+    config = _config({"pre_training_bias": {"methods": ["CI"]}})
+    with pytest.raises(ConfigError, match=rf"^{option}: must be"):
+        run_analysis(config, model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out", **{option: value})

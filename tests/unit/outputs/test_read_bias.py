@@ -129,6 +129,14 @@ def _groups(*metrics: object) -> dict[str, object]:
         (_section(facets=_groups(_metric(name=""))), r"metrics\[0\].name: must be a metric code such as 'CI'"),
         (_section(facets=_groups(_metric(description=1))), r"metrics\[0\].description: must be a string; got 1"),
         (
+            _section(facets=_groups(_metric(confidence_interval={"level": 2, "lower": 0, "upper": 1}))),
+            r"metrics\[0\].confidence_interval.level: must be a number between 0 and 1; got 2",
+        ),
+        (
+            _section(facets=_groups(_metric(confidence_interval={"level": 0.9, "lower": "x", "upper": 1}))),
+            r"metrics\[0\].confidence_interval.lower: must be a number, 'Infinity', '-Infinity' or null; got 'x'",
+        ),
+        (
             _section(facets=_groups(_metric(value="inf"))),
             r"facets.Sex\[0\].metrics\[0\].value: must be a number, 'Infinity', '-Infinity' or null .*; got 'inf'",
         ),
