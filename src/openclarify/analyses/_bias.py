@@ -72,6 +72,7 @@ class BiasPlan:
     single: tuple[Any, Any] | None = None  # one score: the predicted values for score <= t and > t
     features: tuple[str, ...] = ()  # FT: the model's inputs, and which of them are numbers
     numeric: tuple[bool, ...] = ()
+    from_column: bool = False  # predictions from the dataset's predicted-label column, not the model
     confidence: float | None = None  # bootstrap intervals at this level, from ``bootstrap`` replicates
     bootstrap: int = 1000
     bootstrap_seed: int = 0
@@ -337,15 +338,8 @@ class BiasAnalysisBase:
         for key in ("facet_dataset_uri", "predicted_label_dataset_uri"):
             if getattr(config, key) is not None:
                 problems.append((key, f"not supported yet for {method}; put the columns in the dataset."))
-        if self.stage == "post" and config.predicted_label is not None:
-            problems.append(
-                (
-                    "predicted_label",
-                    "post-training bias from a predicted-label column is not supported yet; remove predicted_label "
-                    "to compute the predictions with the model.",
-                )
-            )
-        return Needs(tuple(problems), needs_model=self.stage == "post")
+        # post-training predictions come from the predicted-label column when the config names one
+        return Needs(tuple(problems), needs_model=self.stage == "post" and config.predicted_label is None)
 
     def plan(self, job: Job) -> BiasPlan:
         config, schema = job.config, job.schema
@@ -375,6 +369,23 @@ class BiasAnalysisBase:
                 bootstrap=bootstrap,
                 bootstrap_seed=seed,
             )
+        ft = "FT" in wanted
+        features = tuple(schema.feature_names) if ft else ()
+        numeric = tuple(not c for c in schema.categorical) if ft else ()
+        if config.predicted_label is not None:
+            return BiasPlan(
+                "post",
+                schema.label_name,
+                facets,
+                group,
+                tuple(wanted),
+                features=features,
+                numeric=numeric,
+                from_column=True,
+                confidence=confidence,
+                bootstrap=bootstrap,
+                bootstrap_seed=seed,
+            )
         # predictions: name the model's outputs now, so a label_headers mismatch fails before the pass
         first = next(iter(job.dataset.chunks(8)), None)
         if first is None:
@@ -386,7 +397,6 @@ class BiasAnalysisBase:
         if n_outputs == 1:
             headers = config.predictor.label_headers if config.predictor is not None else None
             single = (headers[0], headers[1]) if headers and len(headers) == 2 else (0, 1)
-        ft = "FT" in wanted
         return BiasPlan(
             "post",
             schema.label_name,
@@ -397,8 +407,8 @@ class BiasAnalysisBase:
             probability_threshold=threshold,
             labels=labels,
             single=single,
-            features=tuple(schema.feature_names) if ft else (),
-            numeric=tuple(not c for c in schema.categorical) if ft else (),
+            features=features,
+            numeric=numeric,
             confidence=confidence,
             bootstrap=bootstrap,
             bootstrap_seed=seed,
@@ -418,7 +428,13 @@ class BiasAnalysisBase:
         if plan.stage == "pre":
             part.table, _ = _tabulate(columns, chunk.start_row)
             return part
-        predicted, ok = self._predict(plan, chunk, model, part)
+        if plan.from_column:
+            if chunk.predicted_label is None:
+                raise ConfigError("the dataset has no predicted-label column.", path="predicted_label")
+            predicted = chunk.predicted_label.reset_index(drop=True)
+            ok = predicted.notna().to_numpy()
+        else:
+            predicted, ok = self._predict(plan, chunk, model, part)
         columns = {k: v[ok] for k, v in columns.items()}
         columns["p"] = predicted[ok]
         part.failed = int((~ok).sum())
@@ -500,7 +516,7 @@ class BiasAnalysisBase:
         weights = table["n"].to_numpy(dtype=np.int64)
         label_values = list(config.label_values_or_threshold or ())
         label = _typed(plan.label, table["y"], weights, label_values, "label")
-        if self.stage == "post" and label.kind == "continuous":
+        if self.stage == "post" and label.kind == "continuous" and not plan.from_column:
             raise ConfigError(
                 f"the label {plan.label!r} is continuous (a threshold); post-training bias with a model's predictions "
                 "needs categorical labels (not supported yet for thresholds). Give the positive label values.",
@@ -509,8 +525,11 @@ class BiasAnalysisBase:
         positive = _in_group(label, label_values, "label_values_or_threshold")
         predicted: BoolArray | None = None
         if self.stage == "post":
-            pred = _typed("predicted label", table["p"].astype(object), weights, label_values, "label")
-            predicted = np.append(matches(pred.uniques, label_values), False)[pred.codes]
+            column = table["p"] if plan.from_column else table["p"].astype(object)
+            pred = _typed("predicted label", column, weights, label_values, "predicted_label")
+            # the predicted label is typed as the label is (smclarify needs both of one type)
+            pred = _Typed(pred.name, label.kind, pred.uniques, pred.codes)
+            predicted = _in_group(pred, label_values, "label_values_or_threshold")
             if not predicted.any():
                 warnings.warn(
                     f"{method}: the model predicted no record as positive ({label_values!r}); the metrics are "
@@ -577,7 +596,8 @@ class BiasAnalysisBase:
         if total.failed:
             shown = ", ".join(str(r) for r in total.failed_rows) + (", ..." if total.failed > _LISTED else "")
             warnings.warn(
-                f"{method}: {total.failed} of {total.n_rows} records got no prediction from the model (records "
+                f"{method}: {total.failed} of {total.n_rows} records got no prediction from the "
+                f"{'predicted-label column' if plan.from_column else 'model'} (records "
                 f"{shown}, numbered from 0); they are left out of the post-training metrics.",
                 OpenClarifyWarning,
                 stacklevel=4,

@@ -21,8 +21,8 @@ NA_TOKENS = frozenset(
      "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
 )  # fmt: skip
 
-Chunk = tuple[pd.DataFrame, pd.Series | None, pd.Series | None]
-"""What a reader yields: features, label, join source (each with a RangeIndex from 0)."""
+Chunk = tuple[pd.DataFrame, pd.Series | None, pd.Series | None, pd.Series | None]
+"""What a reader yields: features, label, join source, predicted label (each with a RangeIndex from 0)."""
 
 
 def is_missing(value: object) -> bool:
@@ -127,6 +127,7 @@ class Layout:
     features: tuple[int, ...]
     label: int | None = None
     joinsource: int | None = None
+    predicted: int | None = None
 
     def split(self, columns: Sequence[Sequence[object]], where: Callable[[int], str], fix: str) -> Chunk:
         """Coerce raw columns (positional) and split them into features, label and join source."""
@@ -142,7 +143,10 @@ class Layout:
         join = None
         if self.joinsource is not None:
             join = column(self.joinsource).rename(self.names[self.joinsource])
-        return features, label, join
+        predicted = None
+        if self.predicted is not None:
+            predicted = column(self.predicted).rename(self.names[self.predicted])
+        return features, label, join, predicted
 
 
 def where_fixed(text: str) -> Callable[[int], str]:
@@ -214,4 +218,4 @@ def layout_for(
         )
     join = found.get("joinsource_name_or_index")
     flags = tuple(bool(t) or j == join for j, t in enumerate(text))
-    return Layout(tuple(names), flags, features, found.get("label"), join)
+    return Layout(tuple(names), flags, features, found.get("label"), join, found.get("predicted_label"))

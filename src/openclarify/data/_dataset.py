@@ -27,6 +27,8 @@ class DatasetSchema:
         the join source and the excluded columns.
     label_name, joinsource_name
         Names of the label and join-source columns, or None when the config names none.
+    predicted_label_name
+        Name of the predicted-label column (``predicted_label``), or None.
     categorical
         Per feature: True when the column is not numeric (text, booleans, categories).
     """
@@ -36,6 +38,7 @@ class DatasetSchema:
     label_name: str | None
     joinsource_name: str | None
     categorical: tuple[bool, ...]
+    predicted_label_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,7 @@ class DataChunk:
     features
         Shape ``(n_rows, n_features)``; columns are ``schema.feature_names``, numeric columns float64 (NaN
         where empty), categorical columns object dtype holding ``str`` (None where empty); RangeIndex from 0.
-    label, join_source
+    label, join_source, predicted_label
         Shape ``(n_rows,)``, or None when the config names no such column. The join source holds ``str``.
     """
 
@@ -57,6 +60,7 @@ class DataChunk:
     features: pd.DataFrame
     label: pd.Series | None
     join_source: pd.Series | None
+    predicted_label: pd.Series | None = None
 
 
 def make_schema(layout: Layout, headers: Sequence[str]) -> DatasetSchema:
@@ -68,6 +72,7 @@ def make_schema(layout: Layout, headers: Sequence[str]) -> DatasetSchema:
         label_name=None if layout.label is None else names[layout.label],
         joinsource_name=None if layout.joinsource is None else names[layout.joinsource],
         categorical=tuple(layout.text[j] for j in layout.features),
+        predicted_label_name=None if layout.predicted is None else names[layout.predicted],
     )
 
 
@@ -99,8 +104,8 @@ class Dataset:
             A record cannot be read (wrong column count, a non-number in a numeric column, bad encoding).
         """
         start = 0
-        for features, label, join in self._read(_check_count("chunksize", chunksize, 1)):
-            yield DataChunk(start, features, label, join)
+        for features, label, join, predicted in self._read(_check_count("chunksize", chunksize, 1)):
+            yield DataChunk(start, features, label, join, predicted)
             start += len(features)
 
     def read_all(self) -> DataChunk:
@@ -115,6 +120,7 @@ class Dataset:
             pd.concat([p.features for p in parts], ignore_index=True),
             concat([p.label for p in parts]),
             concat([p.join_source for p in parts]),
+            concat([p.predicted_label for p in parts]),
         )
 
     def sample(self, n: int, seed: int) -> pd.DataFrame:

@@ -152,7 +152,7 @@ def open_jsonlines(
             "expression that gives each line's feature list, e.g. 'features'."
         )
     paths = {key: compile_path(key, ref) for key, ref in refs.items() if ref is not None}
-    extras = [key for key in ("label", "joinsource_name_or_index") if key in paths]
+    extras = [key for key in ("label", "joinsource_name_or_index", "predicted_label") if key in paths]
     feature_path = compile_path("features", features)
     n: int | None = None
     peek: list[list[Any]] = []
@@ -173,12 +173,16 @@ def open_jsonlines(
     names = list(headers[:n]) if headers is not None else [f"column_{j}" for j in range(n)]
     label = refs.get("label")
     label_name = headers[n] if headers is not None and len(headers) > n else label
-    extra_names = {"label": label_name, "joinsource_name_or_index": refs.get("joinsource_name_or_index")}
+    extra_names = {
+        "label": label_name,
+        "joinsource_name_or_index": refs.get("joinsource_name_or_index"),
+        "predicted_label": refs.get("predicted_label"),
+    }
     all_names = tuple([*names, *(str(extra_names[key]) for key in extras)])
     columns = list(zip(*peek, strict=True))
     text = [not is_numeric(columns[j]) for j in range(n + len(extras))]
     if "joinsource_name_or_index" in extras:
-        text[-1] = True
+        text[n + extras.index("joinsource_name_or_index")] = True
     dropped = {resolve(key, ref, names) for key, ref in _excluded_refs(excluded)}
     layout = Layout(
         all_names,
@@ -186,6 +190,7 @@ def open_jsonlines(
         tuple(j for j in range(n) if j not in dropped),
         n if "label" in extras else None,
         n + extras.index("joinsource_name_or_index") if "joinsource_name_or_index" in extras else None,
+        n + extras.index("predicted_label") if "predicted_label" in extras else None,
     )
     if not layout.features:
         raise DataError(

@@ -292,17 +292,56 @@ def test_label_headers_name_a_single_score(tmp_path):
     assert not math.isnan(expected)
 
 
-def test_post_training_from_a_predicted_label_column_is_refused(tmp_path):
+def test_post_training_from_a_predicted_label_column_needs_no_model(tmp_path):
     frame = _data(tmp_path)
-    frame["pred"] = frame["y"]
+    rng = np.random.default_rng(5)
+    frame["pred"] = np.where(rng.random(N) < 0.8, frame["y"], 1 - frame["y"])
     frame.to_csv(tmp_path / "d.csv", index=False)
     config = _config(
-        {"post_training_bias": {"methods": "all"}}, predicted_label="pred", predictor={"content_type": "text/csv"}
+        {"pre_training_bias": {"methods": ["CI"]}, "post_training_bias": {"methods": ["DPPL", "AD", "FT"]}},
+        predicted_label="pred",
+        predictor={"content_type": "text/csv"},
     )
-    model = CallablePredictor(_model, name="logit")
-    with pytest.raises(ConfigError, match=r"predicted_label: post-training bias from a predicted-label column is not"):
-        run_analysis(config, model=model, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    run_analysis(config, model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "analysis.json").read_text())
+    got = _metrics(doc["post_training_bias_metrics"]["facets"]["sex"][0])
+    d = frame["sex"] == "F"
+    yhat, y = frame["pred"] == 1, frame["y"] == 1
+    assert got["DPPL"] == pytest.approx(yhat[~d].mean() - yhat[d].mean(), abs=1e-12)
+    assert got["AD"] == pytest.approx((yhat == y)[~d].mean() - (yhat == y)[d].mean(), abs=1e-12)
+    # the predicted label is not a feature: FT still sees region and sex as strings
+    assert got["FT"] == "FlipTest does not support non-numeric columns"
+    assert _metrics(doc["pre_training_bias_metrics"]["facets"]["sex"][0])["CI"] == pytest.approx(
+        ((~d).sum() - d.sum()) / N, abs=1e-15
+    )
+
+
+def test_a_thresholded_label_with_a_predicted_label_column(tmp_path):
+    """Regression: the label and the predicted label are positive above the same threshold."""
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"g": rng.choice(["u", "v"], 120).astype(object), "x": rng.normal(size=120)})
+    frame["y"] = (3 + frame["x"] + rng.normal(size=120)).round(3)
+    frame["pred"] = (3 + frame["x"]).round(3)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    config = parse_analysis_config(
+        {
+            "dataset_type": "text/csv",
+            "label": "y",
+            "predicted_label": "pred",
+            "label_values_or_threshold": [3.5],
+            "facet": [{"name_or_index": "g", "value_or_threshold": ["v"]}],
+            "methods": {"post_training_bias": {"methods": ["DPPL", "RD"]}},
+            "predictor": {"content_type": "text/csv"},
+        }
+    )
+    run_analysis(config, model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
+    section = json.loads((tmp_path / "out" / "analysis.json").read_text())["post_training_bias_metrics"]
+    assert section["label_value_or_threshold"] == f"(3.5, {frame['y'].max()}]"
+    d, yhat, y = frame["g"] == "v", frame["pred"] > 3.5, frame["y"] > 3.5
+    got = _metrics(section["facets"]["g"][0])
+    assert got["DPPL"] == pytest.approx(yhat[~d].mean() - yhat[d].mean(), abs=1e-12)
+    recall = lambda m: (yhat & y & m).sum() / (y & m).sum()  # noqa: E731
+    assert got["RD"] == pytest.approx(recall(~d) - recall(d), abs=1e-12)
 
 
 def _flip_by_hand(x: np.ndarray, d: np.ndarray, yhat: np.ndarray) -> float:

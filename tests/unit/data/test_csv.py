@@ -307,3 +307,13 @@ def test_dataset_is_reiterable(write):
     second = [c.features for c in dataset.chunks(1)]
     for x, y in zip(first, second, strict=True):
         pd.testing.assert_frame_equal(x, y)
+
+
+def test_the_predicted_label_column_is_read_and_is_not_a_feature(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,y,p,b\n1,1,0,x\n2,0,1,y\n3,1,,z\n")
+    dataset = _open(path, label="y", predicted_label="p")
+    assert dataset.schema.feature_names == ("a", "b") and dataset.schema.predicted_label_name == "p"
+    assert [len(c.predicted_label) for c in dataset.chunks(2)] == [2, 1]
+    whole = dataset.read_all().predicted_label
+    assert whole.tolist()[:2] == [0.0, 1.0] and np.isnan(whole.tolist()[2])

@@ -52,6 +52,18 @@ def test_nested_paths_joinsource_and_default_names(write):
     assert chunk.join_source.tolist() == ["7", "8"]
 
 
+def test_predicted_label_beside_the_join_source(write):
+    records = [{"f": [1.5], "id": 7, "y": 1, "p": 0}, {"f": [2.5], "id": 8, "y": 0, "p": "1"}]
+    dataset = _open(
+        write(_lines(*records)), features="f", label="y", joinsource_name_or_index="id", predicted_label="p"
+    )
+    assert dataset.schema.predicted_label_name == "p"
+    chunk = dataset.read_all()
+    assert chunk.join_source.tolist() == ["7", "8"]  # still text, wherever the predicted label sits
+    assert chunk.predicted_label is not None and chunk.predicted_label.tolist() == [0.0, 1.0]
+    assert chunk.features.columns.tolist() == ["column_0"]
+
+
 def test_excluded_features_by_name_and_index(write):
     path = write(_lines({"features": [1, 2, 3]}, {"features": [4, 5, 6]}))
     dataset = _open(path, headers=["a", "b", "c"], excluded_columns=["a", 2])
