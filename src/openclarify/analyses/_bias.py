@@ -63,7 +63,7 @@ class BiasPlan:
 
     stage: Stage
     label: str
-    facets: tuple[str, ...]  # column names, one per facet entry
+    facets: tuple[tuple[str, ...], ...]  # per facet entry its column names (several: an intersectional facet)
     group: str | None
     methods: tuple[str, ...]  # metric codes in name order
     max_batch_rows: int = 16384
@@ -93,15 +93,6 @@ class BiasPart:
     model_rows: int = 0
     model_calls: int = 0
     model_seconds: float = 0.0
-
-
-def _keys(plan: BiasPlan) -> list[str]:
-    keys = ["y", *(f"f{i}" for i in range(len(plan.facets)))]
-    if plan.group is not None:
-        keys.append("g")
-    if plan.stage == "post":
-        keys.append("p")
-    return keys
 
 
 def _in_first_order(table: pd.DataFrame, ids: IntArray) -> tuple[pd.DataFrame, IntArray]:
@@ -158,6 +149,13 @@ def _column(name_or_index: int | str, schema: DatasetSchema, path: str) -> str:
         )
     shown = ", ".join(repr(n) for n in schema.feature_names[:20])
     raise ConfigError(f"no column {name!r} in the dataset; the columns are {shown}.", path=path)
+
+
+def _facet_columns(ref: int | str | tuple[int | str, ...], schema: DatasetSchema, path: str) -> tuple[str, ...]:
+    """The columns of a facet entry: one, or several for an intersectional facet."""
+    if isinstance(ref, tuple):
+        return tuple(_column(r, schema, f"{path}[{k}]") for k, r in enumerate(ref))
+    return (_column(ref, schema, path),)
 
 
 def _as_number_if_whole(series: pd.Series) -> tuple[pd.Series, DtypeKind]:
@@ -243,6 +241,59 @@ def _metric_json(m: MetricValue) -> dict[str, Any]:
     else:
         out["value"] = value
     return out
+
+
+def _facet_groups(name: str, column: pd.Series, weights: IntArray, facet: Any, i: int) -> tuple[IntArray, list[str]]:
+    """Per table row, the group of a one-column facet (-1: facet *a* only), and each group's string."""
+    path = f"facet[{i}].value_or_threshold"
+    values = list(facet.value_or_threshold or ())
+    col = _typed(name, column, weights, values, path)
+    if values:
+        codes = np.where(_in_group(col, values, path), 0, -1)
+        text = _interval(col, values, path) if col.kind == "continuous" else ",".join(str(v) for v in values)
+        return codes.astype(np.int64), [text]
+    if col.kind == "continuous":
+        check_threshold(pd.Series(col.uniques, name=name), values, what=path)  # raises: no threshold
+    return col.codes, [str(u) for u in col.uniques]
+
+
+def _intersection_groups(
+    names: tuple[str, ...], columns: list[pd.Series], first: pd.Series, weights: IntArray, facet: Any, i: int
+) -> tuple[IntArray, list[str]]:
+    """An intersectional facet: its groups are combinations of one value per column (categorical columns
+    only), the configured ones or every combination that occurs, in order of first appearance; a record
+    with a missing value in one of the columns is in no group (it stays in facet *a*)."""
+    typed = []
+    for k, (name, column) in enumerate(zip(names, columns, strict=True)):
+        col = _typed(name, column, weights, (), f"facet[{i}].name_or_index[{k}]")
+        if col.kind == "continuous":
+            raise ConfigError(
+                f"column {name!r} is continuous; an intersectional facet combines categorical columns. Leave it "
+                "out of the combination, or give it as a facet of its own with a threshold.",
+                path=f"facet[{i}].name_or_index[{k}]",
+            )
+        typed.append(col)
+    missing = np.zeros(len(first), dtype=bool)
+    for col in typed:
+        missing |= col.codes < 0
+    combos = [tuple(int(c) for c in row) for row in np.stack([col.codes for col in typed], axis=1).tolist()]
+    if facet.value_or_threshold:
+        # a row is in the group when each of its values is that column's value of one configured combination
+        hit = np.zeros(len(first), dtype=bool)
+        for group in facet.value_or_threshold:
+            row_hit = np.ones(len(first), dtype=bool)
+            for k, col in enumerate(typed):
+                row_hit &= np.append(matches(col.uniques, [group[k]]), False)[col.codes]
+            hit |= row_hit
+        text = ",".join(" & ".join(str(v) for v in group) for group in facet.value_or_threshold)
+        return np.where(hit & ~missing, 0, -1).astype(np.int64), [text]
+    order: dict[tuple[int, ...], int] = {}
+    for row in np.argsort(first.to_numpy(), kind="stable").tolist():
+        if not missing[row]:
+            order.setdefault(combos[row], len(order))
+    codes = np.array([-1 if missing[r] else order[combos[r]] for r in range(len(combos))], dtype=np.int64)
+    strings = [" & ".join(str(typed[k].uniques[c]) for k, c in enumerate(combo)) for combo in order]
+    return codes, strings
 
 
 def _json_number(value: float | None) -> float | str | None:
@@ -350,7 +401,7 @@ class BiasAnalysisBase:
             raise ConfigError(f"{_METHOD[self.stage]} needs the label column; name it in label.", path="label")
         assert config.facet is not None and config.label_values_or_threshold is not None  # noqa: S101 - parser
         facets = tuple(
-            _column(f.name_or_index, schema, f"facet[{i}].name_or_index") for i, f in enumerate(config.facet)
+            _facet_columns(f.name_or_index, schema, f"facet[{i}].name_or_index") for i, f in enumerate(config.facet)
         )
         group = _column(config.group_variable, schema, "group_variable") if config.group_variable is not None else None
         registry = PRE_TRAINING if self.stage == "pre" else POST_TRAINING
@@ -419,8 +470,9 @@ class BiasAnalysisBase:
         if chunk.label is None:
             raise ConfigError("the dataset has no label column.", path="label")
         columns: dict[str, pd.Series] = {"y": chunk.label}
-        for i, name in enumerate(plan.facets):
-            columns[f"f{i}"] = chunk.features[name]
+        for i, names in enumerate(plan.facets):
+            for k, name in enumerate(names):
+                columns[f"f{i}.{k}"] = chunk.features[name]
         if plan.group is not None:
             columns["g"] = chunk.features[plan.group]
         n = len(chunk.features)
@@ -550,20 +602,14 @@ class BiasAnalysisBase:
         facets_out: dict[str, list[dict[str, Any]]] = {}
         splits: list[tuple[IntArray, int]] = []
         assert config.facet is not None  # noqa: S101 - the parser requires it for bias
-        for i, (name, facet) in enumerate(zip(plan.facets, config.facet, strict=True)):
-            path = f"facet[{i}].value_or_threshold"
-            values = list(facet.value_or_threshold or ())
-            col = _typed(name, table[f"f{i}"], weights, values, path)
-            if values:
-                codes = np.where(_in_group(col, values, path), 0, -1)
-                strings = [
-                    _interval(col, values, path) if col.kind == "continuous" else ",".join(str(v) for v in values)
-                ]
-            elif col.kind == "continuous":
-                check_threshold(pd.Series(col.uniques, name=name), values, what=path)  # raises: no threshold
-                raise AssertionError("unreachable")  # pragma: no cover
+        for i, (names, facet) in enumerate(zip(plan.facets, config.facet, strict=True)):
+            if len(names) == 1:
+                name = names[0]
+                codes, strings = _facet_groups(name, table[f"f{i}.0"], weights, facet, i)
             else:
-                codes, strings = col.codes, [str(u) for u in col.uniques]
+                name = " & ".join(names)
+                parts = [table[f"f{i}.{k}"] for k in range(len(names))]
+                codes, strings = _intersection_groups(names, parts, table["first"], weights, facet, i)
             counts = facet_value_counts(
                 codes.astype(np.int64),
                 len(strings),
@@ -574,7 +620,7 @@ class BiasAnalysisBase:
                 weights=weights,
             )
             splits.append((codes.astype(np.int64), len(strings)))
-            flips = self._flips(plan, total, name, codes, len(strings), predicted)
+            flips = self._flips(plan, total, names, codes, len(strings), predicted)
             facets_out[name] = [
                 {"value_or_threshold": text, "metrics": self._metrics(plan, c, flip)}
                 for text, c, flip in zip(strings, counts, flips, strict=True)
@@ -624,18 +670,18 @@ class BiasAnalysisBase:
         self,
         plan: BiasPlan,
         total: BiasPart,
-        facet: str,
+        facet: tuple[str, ...],
         codes: IntArray,
         n_groups: int,
         predicted: BoolArray | None,
     ) -> list[MetricValue | None]:
         """FT of each group of ``facet`` (None when FT is not asked for): k-NN over the numeric features
-        but the facet's own column; any other column that is not numeric gives smclarify's error."""
+        but the facet's own columns; any other column that is not numeric gives smclarify's error."""
         if "FT" not in plan.methods or total.ft_rows is None or total.ft_x is None or predicted is None:
             return [None] * n_groups
         numeric = [name for name, num in zip(plan.features, plan.numeric, strict=True) if num]
-        others_numeric = all(num for name, num in zip(plan.features, plan.numeric, strict=True) if name != facet)
-        x = total.ft_x[:, [j for j, name in enumerate(numeric) if name != facet]] if others_numeric else None
+        others_numeric = all(num for name, num in zip(plan.features, plan.numeric, strict=True) if name not in facet)
+        x = total.ft_x[:, [j for j, name in enumerate(numeric) if name not in facet]] if others_numeric else None
         record_codes = codes[total.ft_rows]
         yhat = predicted[total.ft_rows]
         return [flip_test(x, record_codes == v, yhat) for v in range(n_groups)]

@@ -721,12 +721,38 @@ _PREDICTOR = _Spec(
     check=_check_predictor,
 )
 
+
+def _check_facet(values: dict[str, Any], raw: Mapping[str, Any], path: str, errors: _Errors) -> None:
+    """An intersectional facet (openclarify's extension: several columns) lists a value per column in each
+    of its groups."""
+    names = values.get("name_or_index")
+    groups = values.get("value_or_threshold")
+    if not isinstance(names, tuple) or groups is None:
+        return
+    for i, group in enumerate(groups):
+        if not isinstance(group, tuple) or len(group) != len(names):
+            errors.add(
+                f"{_key(path, 'value_or_threshold')}[{i}]",
+                f"must list one value per column of {list(names)!r} (an intersectional facet's group); got "
+                f"{_show(group)}. Write e.g. {[['F', 'black'][: len(names)] + ['...'] * (len(names) - 2)]!r}.",
+            )
+
+
 _FACET = _Spec(
     {
-        "name_or_index": _name_or_index,
-        "value_or_threshold": _list(_scalar, "values or one threshold", non_empty=True),
+        "name_or_index": _one_of(
+            _name_or_index,
+            _list(_name_or_index, "column names or indices", non_empty=True, unique=True),
+            what="a column name or index, or a list of them (an intersectional facet)",
+        ),
+        "value_or_threshold": _list(
+            _one_of(_scalar, _list(_scalar, "values", non_empty=True), what="a value, or a list of values per column"),
+            "values or one threshold",
+            non_empty=True,
+        ),
     },
     required={"name_or_index": "Set it to the facet column's name or index."},
+    check=_check_facet,
 )
 
 _SEGMENT = _Spec(

@@ -132,10 +132,14 @@ class BiasConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FacetConfig:
     """One entry of ``facet``: the column (``name_or_index``) and the values (or one threshold) of the
-    sensitive group; without ``value_or_threshold`` every value is compared with the rest."""
+    sensitive group; without ``value_or_threshold`` every value is compared with the rest.
 
-    name_or_index: int | str
-    value_or_threshold: tuple[int | float | str, ...] | None = None
+    openclarify's extension, an intersectional facet: ``name_or_index`` lists several columns, and each
+    entry of ``value_or_threshold`` is a tuple of one value per column (a combination); without values,
+    every combination that occurs is compared with the rest."""
+
+    name_or_index: int | str | tuple[int | str, ...]
+    value_or_threshold: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -429,3 +429,57 @@ def test_bad_bootstrap_options_are_config_errors(tmp_path, option, value):
     config = _config({"pre_training_bias": {"methods": ["CI"]}})
     with pytest.raises(ConfigError, match=rf"^{option}: must be"):
         run_analysis(config, model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out", **{option: value})
+
+
+def test_intersectional_facets(tmp_path):
+    """openclarify's extension: a facet of several columns; its groups are combinations of their values."""
+    frame = _data(tmp_path)
+    doc = {
+        "dataset_type": "text/csv",
+        "label": "y",
+        "label_values_or_threshold": [1],
+        "facet": [
+            {"name_or_index": ["sex", "region"], "value_or_threshold": [["F", "north"], ["F", "east"]]},
+            {"name_or_index": ["region", "sex"]},
+        ],
+        "group_variable": "region",
+        "methods": {"pre_training_bias": {"methods": ["CI", "DPL", "CDDL"]}},
+    }
+    run_analysis(parse_analysis_config(doc), model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
+    facets = json.loads((tmp_path / "out" / "analysis.json").read_text())["pre_training_bias_metrics"]["facets"]
+    assert list(facets) == ["sex & region", "region & sex"]
+    (chosen,) = facets["sex & region"]
+    assert chosen["value_or_threshold"] == "F & north,F & east"
+    d = (frame["sex"] == "F") & frame["region"].isin(["north", "east"])
+    expected = _pre(d, frame["y"], frame["region"])
+    for name, value in _metrics(chosen).items():
+        assert value == pytest.approx(expected[name], abs=1e-12), name
+    combos = list(dict.fromkeys(zip(frame["region"], frame["sex"], strict=True)))  # order of first appearance
+    assert [g["value_or_threshold"] for g in facets["region & sex"]] == [f"{r} & {s}" for r, s in combos]
+    for (region, sex), entry in zip(combos, facets["region & sex"], strict=True):
+        d = (frame["region"] == region) & (frame["sex"] == sex)
+        assert _metrics(entry)["CI"] == pytest.approx(((~d).sum() - d.sum()) / N, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("facet", "message"),
+    [
+        ({"name_or_index": ["sex", "income"]}, r"facet\[0\]\.name_or_index\[1\]: column 'income' is continuous"),
+        ({"name_or_index": ["sex", "nope"]}, r"facet\[0\]\.name_or_index\[1\]: no column 'nope'"),
+        (
+            {"name_or_index": ["sex", "region"], "value_or_threshold": [["F"]]},
+            r"facet\[0\]\.value_or_threshold\[0\]: must list one value per column of \['sex', 'region'\]",
+        ),
+    ],
+)
+def test_bad_intersectional_facets(tmp_path, facet, message):
+    _data(tmp_path)
+    doc = {
+        "dataset_type": "text/csv",
+        "label": "y",
+        "label_values_or_threshold": [1],
+        "facet": [facet],
+        "methods": {"pre_training_bias": {"methods": ["CI"]}},
+    }
+    with pytest.raises(ConfigError, match=message):
+        run_analysis(parse_analysis_config(doc), model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
