@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import numpy as np
 
 from ._typing import FloatArray
 from ._version import __version__
-from .analyses import ANALYSES, Analysis, Finished, Job, JobOptions, MethodKey, Needs, load_analysis
+from .analyses import ANALYSES, Analysis, Job, JobOptions, MethodKey, Needs, load_analysis
 from .analyses._common import plain, resolve
 from .backends import ModelSpec, get_executor, loaded, worker_model
 from .config import AnalysisConfig
@@ -136,27 +136,48 @@ class _NoModel:
         raise ModelError("model: this job was given no model, but an analysis called one. Give a model.")
 
 
-def _run_partition(task: tuple[MethodKey, Any, DataChunk, ModelSpec]) -> Any:
-    """One analysis over one partition (a module-level work function for any executor). The item names
-    the analysis by its key, so the driver's analysis object (its open files) never travels."""
-    key, plan, chunk, spec = task
-    return load_analysis(key).run(plan, chunk, worker_model(spec))
+def _run_partition(task: tuple[tuple[tuple[MethodKey, Any], ...], DataChunk, ModelSpec]) -> list[Any]:
+    """The analyses of one pass over one partition (a module-level work function for any executor). The
+    item names each analysis by its key, so the driver's analysis objects (their open files) never travel."""
+    plans, chunk, spec = task
+    model = worker_model(spec)
+    return [load_analysis(key).run(plan, chunk, model) for key, plan in plans]
 
 
-def _run_one(key: MethodKey, analysis: Analysis[Any, Any], job: Job, spec: ModelSpec) -> Finished:
-    """Plan, run over every partition (consumed in record order, merged), finish."""
-    plan = analysis.plan(job)
+def _passes(wanted: _Wanted) -> list[list[MethodKey]]:
+    """The analyses in passes over the data, in the registry's order: an analysis joins the current pass
+    unless its plan reads the results of one in it (``Needs.after``)."""
+    passes: list[list[MethodKey]] = []
+    for key, (_, needs) in wanted.items():
+        if passes and not set(needs.after) & set(passes[-1]):
+            passes[-1].append(key)
+        else:
+            passes.append([key])
+    return passes
+
+
+def _run_pass(keys: Sequence[MethodKey], wanted: _Wanted, job: Job, spec: ModelSpec) -> None:
+    """Plan each analysis of the pass, run them over every partition in one read of the data (each part
+    consumed in record order and merged), and finish them in order into ``job.earlier``."""
+    plans: dict[MethodKey, Any] = {}
     try:
+        for key in keys:
+            plans[key] = wanted[key][0].plan(job)
         executor = get_executor("local")
         chunks = job.dataset.chunks(max(1, job.options.chunksize))
-        tasks: Iterator[tuple[MethodKey, Any, DataChunk, ModelSpec]] = ((key, plan, chunk, spec) for chunk in chunks)
-        total: Any = None
-        for part in executor.map(_run_partition, tasks):
-            analysis.consume(plan, part, job)
-            total = part if total is None else analysis.merge(total, part)
-        return analysis.finish(plan, total, job)
+        planned = tuple((key, plans[key]) for key in keys)
+        tasks = ((planned, chunk, spec) for chunk in chunks)
+        totals: dict[MethodKey, Any] = dict.fromkeys(keys)
+        for parts in executor.map(_run_partition, tasks):
+            for key, part in zip(keys, parts, strict=True):
+                analysis = wanted[key][0]
+                analysis.consume(plans[key], part, job)
+                totals[key] = part if totals[key] is None else analysis.merge(totals[key], part)
+        for key in keys:
+            job.earlier[key] = wanted[key][0].finish(plans[key], totals[key], job)
     finally:
-        analysis.close(plan)
+        for key, plan in plans.items():
+            wanted[key][0].close(plan)
 
 
 def _write_reports(
@@ -329,8 +350,8 @@ def run_analysis(
         )
         job = Job(config, dataset, dataset.schema, model, stage, seed, location, base_dir, options)
         spec = loaded(model)
-        for key, (analysis, _) in wanted.items():
-            job.earlier[key] = _run_one(key, analysis, job, spec)
+        for keys in _passes(wanted):
+            _run_pass(keys, wanted, job, spec)
         finished = list(job.earlier.values())
         extra: dict[str, Any] = {}
         for done in finished:

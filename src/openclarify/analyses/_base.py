@@ -60,12 +60,15 @@ class Needs:
     """What an analysis asks of the job before it starts: ``problems`` with its part of the config
     (``(key path, message)``, reported with the job's own in one error), ``inputs`` (files it reads
     besides the dataset: an ``overwrite`` never deletes them), ``seed`` (the job's seed, when the
-    config sets one for it) and ``needs_model`` (False: it runs without a model, e.g. pre-training bias)."""
+    config sets one for it), ``needs_model`` (False: it runs without a model, e.g. pre-training bias) and
+    ``after`` (the method keys whose results its plan reads: it then runs in a later pass over the data;
+    analyses that need nothing of each other share one pass)."""
 
     problems: tuple[tuple[str, str], ...] = ()
     inputs: tuple[str, ...] = ()
     seed: int | None = None
     needs_model: bool = True
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -483,3 +483,34 @@ def test_bad_intersectional_facets(tmp_path, facet, message):
     }
     with pytest.raises(ConfigError, match=message):
         run_analysis(parse_analysis_config(doc), model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
+
+
+def test_bias_and_shap_share_one_pass_over_the_data(tmp_path, monkeypatch):
+    """Analyses that need nothing of each other read the data together; PDP, which reads SHAP's results,
+    runs in the next pass (with the bias analyses after it)."""
+    from openclarify.data import Dataset
+
+    _data(tmp_path)
+    reads: list[int] = []
+    real = Dataset.chunks
+
+    def counting(self, chunksize=10_000):
+        reads.append(chunksize)
+        return real(self, chunksize)
+
+    monkeypatch.setattr(Dataset, "chunks", counting)
+    shap = {"baseline": [[40, "M", "north", 50.0]], "num_samples": 16, "seed": 1}
+    model = CallablePredictor(_model, name="logit")
+    bias = {"pre_training_bias": {"methods": ["CI"]}, "post_training_bias": {"methods": ["DI"]}}
+    config = _config({"shap": shap, **bias}, predictor={"content_type": "text/csv"})
+    run_analysis(config, model=model, data=tmp_path / "d.csv", output_dir=tmp_path / "a", chunksize=37)
+    assert reads.count(37) == 1
+    reads.clear()
+    pdp = {"pdp": {"features": ["age"], "grid_resolution": 5}}
+    config = _config({"shap": shap, **pdp, **bias}, predictor={"content_type": "text/csv"})
+    run_analysis(config, model=model, data=tmp_path / "d.csv", output_dir=tmp_path / "b", chunksize=37)
+    # SHAP's pass, PDP's plan (the feature's range), then PDP and both bias stages in one pass; alone they
+    # would take five
+    assert reads.count(37) == 3
+    doc = json.loads((tmp_path / "b" / "analysis.json").read_text())
+    assert list(doc) == ["version", "explanations", "post_training_bias_metrics", "pre_training_bias_metrics"]

@@ -126,8 +126,9 @@ class PdpAnalysis:
         self._n_rows = 0
 
     def check(self, config: AnalysisConfig, base_dir: Path | None) -> Needs:
-        """Nothing beyond the typed config: features are checked against the dataset in :meth:`plan`."""
-        return Needs()
+        """Features are checked against the dataset in :meth:`plan`, which reads SHAP's results (its top k
+        features and its text columns) when the config has SHAP."""
+        return Needs(after=("shap",) if config.methods.shap is not None else ())
 
     def plan(self, job: Job) -> PdpPlan:
         pdp = job.config.methods.pdp
