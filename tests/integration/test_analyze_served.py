@@ -90,6 +90,52 @@ def test_abalone_pipeline_through_the_server(tmp_path):
     assert _files(tmp_path / "remote") == _files(tmp_path / "local")
 
 
+def test_bias_metrics_through_the_server(tmp_path):
+    """Post-training bias with the model behind the server: the same analysis.json, byte for byte, as in
+    process (the predicted labels come from the served classifier's answers)."""
+    from sklearn.linear_model import LogisticRegression
+
+    frame = pd.read_csv(ROOT / "data" / "abalone" / "abalone.csv")
+    frame["old"] = (frame["Rings"] > 9).astype(int)
+    train, test = frame.iloc[:800], frame.iloc[800:1000]
+    numeric = FEATURES[1:]
+    model = Pipeline(
+        [
+            ("cols", ColumnTransformer([("num", "passthrough", numeric), ("sex", OneHotEncoder(), ["Sex"])])),
+            ("lr", LogisticRegression(max_iter=500)),
+        ]
+    ).fit(train[FEATURES], train["old"])
+    joblib.dump(model, tmp_path / "model.joblib")
+    test[[*FEATURES, "old"]].to_csv(tmp_path / "test.csv", index=False)
+    config = {
+        "dataset_type": "text/csv",
+        "label": "old",
+        "label_values_or_threshold": [1],
+        "facet": [{"name_or_index": "Sex"}, {"name_or_index": "Length", "value_or_threshold": [0.5]}],
+        # the server answers with the two classes' probabilities, unnamed: label_headers names them
+        "predictor": {
+            "model_name": "abalone",
+            "content_type": "text/csv",
+            "accept_type": "text/csv",
+            "label_headers": ["0", "1"],
+        },
+        "methods": {"pre_training_bias": {"methods": "all"}, "post_training_bias": {"methods": "all"}},
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    assert _analyze(tmp_path, "local", "--model", str(tmp_path / "model.joblib")) == 0
+    with background_server(create_app(ServeConfig(model=str(tmp_path / "model.joblib")))) as url:
+        _wait(url)
+        assert _analyze(tmp_path, "remote", "--endpoint-url", url) == 0
+    assert _files(tmp_path / "remote") == _files(tmp_path / "local")
+    post = json.loads((tmp_path / "local" / "analysis.json").read_text())["post_training_bias_metrics"]
+    assert [g["value_or_threshold"] for g in post["facets"]["Sex"]] == list(pd.unique(test["Sex"]))
+    yhat = model.predict(test[FEATURES]) == 1
+    d = (test["Sex"] == post["facets"]["Sex"][0]["value_or_threshold"]).to_numpy()
+    got = {m["name"]: m["value"] for m in post["facets"]["Sex"][0]["metrics"]}
+    assert got["DPPL"] == pytest.approx(yhat[~d].mean() - yhat[d].mean(), abs=1e-12)
+    assert isinstance(got["FT"], float)  # the other features are numbers: the flip test is computed
+
+
 @pytest.fixture(scope="module")
 def dbpedia_model(tmp_path_factory):
     work = tmp_path_factory.mktemp("dbpedia")

@@ -448,6 +448,17 @@ class BiasAnalysisBase:
         if n_outputs == 1:
             headers = config.predictor.label_headers if config.predictor is not None else None
             single = (headers[0], headers[1]) if headers and len(headers) == 2 else (0, 1)
+        # the labels the model can predict must include a positive one, or every prediction is negative
+        possible = list(single) if single is not None else list(labels)
+        positive_values = list(config.label_values_or_threshold)
+        if not matches(possible, positive_values).any():
+            named = "one score (positive above probability_threshold)" if single else f"{n_outputs} scores"
+            raise ConfigError(
+                f"the model gives {named}, read as the labels {possible!r}, and none of them is a positive label "
+                f"value {positive_values!r}, so no prediction could be positive. Set predictor.label_headers to "
+                'the labels of the model\'s scores, in order (e.g. ["0", "1"]).',
+                path="predictor.label_headers",
+            )
         return BiasPlan(
             "post",
             schema.label_name,

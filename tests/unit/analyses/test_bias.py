@@ -514,3 +514,18 @@ def test_bias_and_shap_share_one_pass_over_the_data(tmp_path, monkeypatch):
     assert reads.count(37) == 3
     doc = json.loads((tmp_path / "b" / "analysis.json").read_text())
     assert list(doc) == ["version", "explanations", "post_training_bias_metrics", "pre_training_bias_metrics"]
+
+
+def test_unnamed_scores_that_cannot_be_positive_are_a_config_error(tmp_path):
+    """Two unnamed scores read as 'label0' / 'label1' never match the positive label 1: every prediction
+    would be negative, so the job stops and says to name them."""
+    _data(tmp_path)
+    config = _config({"post_training_bias": {"methods": ["DPPL"]}}, predictor={"content_type": "text/csv"})
+    model = CallablePredictor(lambda x: np.stack([1 - _model(x)[:, 0], _model(x)[:, 0]], axis=1), name="two")
+    with pytest.raises(ConfigError, match=r"^predictor.label_headers: the model gives 2 scores, read as the labels"):
+        run_analysis(config, model=model, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
+    named = _config(
+        {"post_training_bias": {"methods": ["DPPL"]}},
+        predictor={"content_type": "text/csv", "label_headers": ["0", "1"]},
+    )
+    run_analysis(named, model=model, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
