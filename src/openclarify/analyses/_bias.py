@@ -586,6 +586,13 @@ class BiasAnalysisBase:
                 path="label_values_or_threshold",
             )
         positive = _in_group(label, label_values, "label_values_or_threshold")
+        if not weights[positive].any():
+            warnings.warn(
+                f"label_values_or_threshold: no record's label {plan.label!r} is positive ({label_values!r}); the "
+                "metrics that need positive labels report an error. Check the positive label values.",
+                OpenClarifyWarning,
+                stacklevel=4,
+            )
         predicted: BoolArray | None = None
         if self.stage == "post":
             column = table["p"] if plan.from_column else table["p"].astype(object)
@@ -631,6 +638,14 @@ class BiasAnalysisBase:
                 weights=weights,
             )
             splits.append((codes.astype(np.int64), len(strings)))
+            for text, c in zip(strings, counts, strict=True):
+                if not c.confusion[1].any():
+                    warnings.warn(
+                        f"facet[{i}].value_or_threshold: no record of {name!r} is in the group {text!r}; its "
+                        "metrics report Clarify's 'facet set is empty' errors. Check the facet's values.",
+                        OpenClarifyWarning,
+                        stacklevel=4,
+                    )
             flips = self._flips(plan, total, names, codes, len(strings), predicted)
             facets_out[name] = [
                 {"value_or_threshold": text, "metrics": self._metrics(plan, c, flip)}

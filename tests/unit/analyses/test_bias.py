@@ -13,7 +13,7 @@ import pytest
 
 from openclarify import parse_analysis_config, run_analysis
 from openclarify.cli import main
-from openclarify.errors import ConfigError
+from openclarify.errors import ConfigError, OpenClarifyWarning
 from openclarify.models import CallablePredictor
 
 N = 300
@@ -235,7 +235,10 @@ def test_bad_facets_get_one_line_errors(tmp_path, change, path, words):
     }
     config = parse_analysis_config(doc)
     if path is None:
-        run_analysis(config, model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
+        with pytest.warns(
+            OpenClarifyWarning, match=r"facet\[0\]\.value_or_threshold: no record of '\w+' is in the group"
+        ):
+            run_analysis(config, model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
         section = json.loads((tmp_path / "out" / "analysis.json").read_text())["pre_training_bias_metrics"]
         entry = next(iter(section["facets"].values()))[0]
         assert _metrics(entry)["CI"] == "CI: facet set is empty. Check that x[facet] has non-zero length."
@@ -529,3 +532,13 @@ def test_unnamed_scores_that_cannot_be_positive_are_a_config_error(tmp_path):
         predictor={"content_type": "text/csv", "label_headers": ["0", "1"]},
     )
     run_analysis(named, model=model, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
+
+
+def test_a_positive_label_that_never_occurs_warns_and_the_metrics_say_why(tmp_path):
+    _data(tmp_path)
+    config = _config({"pre_training_bias": {"methods": ["CDDL", "DPL"]}}, label_values_or_threshold=[7])
+    with pytest.warns(OpenClarifyWarning, match=r"label_values_or_threshold: no record's label 'y' is positive \(\[7\]\)"):
+        run_analysis(config, model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
+    section = json.loads((tmp_path / "out" / "analysis.json").read_text())["pre_training_bias_metrics"]
+    got = _metrics(section["facets"]["sex"][0])
+    assert got == {"CDDL": "No positive labels in set", "DPL": 0.0}

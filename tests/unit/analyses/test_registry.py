@@ -71,7 +71,8 @@ def _case(kind: str, tmp: Path, rng: np.random.Generator):
             "label": "y",
             "label_values_or_threshold": [1],
             "facet": facet,
-            "predictor": {"content_type": "text/csv"},
+            # the tabular model's two scores are the classes 0 and 1 (post-training bias reads them by name)
+            "predictor": {"content_type": "text/csv", **({} if kind == "text" else {"label_headers": ["0", "1"]})},
             "methods": {
                 "shap": shap,
                 "pdp": pdp,
