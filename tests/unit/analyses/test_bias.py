@@ -537,7 +537,8 @@ def test_unnamed_scores_that_cannot_be_positive_are_a_config_error(tmp_path):
 def test_a_positive_label_that_never_occurs_warns_and_the_metrics_say_why(tmp_path):
     _data(tmp_path)
     config = _config({"pre_training_bias": {"methods": ["CDDL", "DPL"]}}, label_values_or_threshold=[7])
-    with pytest.warns(OpenClarifyWarning, match=r"label_values_or_threshold: no record's label 'y' is positive \(\[7\]\)"):
+    warned = r"label_values_or_threshold: no record's label 'y' is positive \(\[7\]\)"
+    with pytest.warns(OpenClarifyWarning, match=warned):
         run_analysis(config, model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
     section = json.loads((tmp_path / "out" / "analysis.json").read_text())["pre_training_bias_metrics"]
     got = _metrics(section["facets"]["sex"][0])
