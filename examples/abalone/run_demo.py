@@ -5,6 +5,8 @@
 2. Run ``openclarify analyze`` with ``analysis_config.json`` (baseline from ``baseline.csv``, the
    median abalone) on the held-out 20%.
 3. Print the global feature importance and one local explanation from the files it wrote.
+4. Measure bias with ``bias_config.json``: is an abalone "old" (more than 10 rings) as often in the labels,
+   and in the model's predictions, whatever its sex (one sex against the others)? Print a few metrics.
 """
 
 from __future__ import annotations
@@ -116,6 +118,38 @@ def main(argv: list[str] | None = None) -> int:
     )
     reports = [out / f"report.{ext}" for ext in ("html", "pdf", "ipynb")]
     print(f"\nreport: {', '.join(shown(p) for p in reports if p.exists())}")
+    return bias(work, model)
+
+
+def bias(work: Path, model: Pipeline) -> int:
+    """Pre- and post-training bias of "old" (more than 10 rings) by sex, the predictions made above."""
+    test = pd.read_csv(work / "test.csv")
+    features = [c for c in test.columns if c != "Rings"]
+    test["Old"] = (test["Rings"] > 10).astype(int)
+    test["PredictedOld"] = (model.predict(test[features]) > 10).astype(int)
+    test.to_csv(work / "test_bias.csv", index=False)
+    out = work / "bias_output"
+    config = HERE / "bias_config.json"
+    print(
+        f"\n$ openclarify analyze --config {shown(config)} --data {shown(work / 'test_bias.csv')} "
+        f"--output {shown(out)} --bias-ci 0.95"
+    )
+    args = ["analyze", "--config", str(config), "--data", str(work / "test_bias.csv"), "--output", str(out)]
+    done = subprocess.run([sys.executable, "-m", "openclarify", *args, "--bias-ci", "0.95"], check=False)
+    if done.returncode != 0:
+        return done.returncode
+    analysis = json.loads((out / "analysis.json").read_text())
+    for key, codes in (("pre_training_bias_metrics", ("CI", "DPL")), ("post_training_bias_metrics", ("DPPL", "DI"))):
+        print(f"{key.split('_bias')[0].replace('_', '-')} bias of label 'Old' by Sex (one sex against the others):")
+        for group in analysis[key]["facets"]["Sex"]:
+            values = {m["name"]: m for m in group["metrics"]}
+            shown_values = ", ".join(
+                f"{c} {values[c]['value']:+.3f} [{values[c]['confidence_interval']['lower']:+.3f}, "
+                f"{values[c]['confidence_interval']['upper']:+.3f}]"
+                for c in codes
+            )
+            print(f"  Sex = {group['value_or_threshold']}: {shown_values}")
+    print(f"bias report: {shown(out / 'report.html')}")
     return 0
 
 

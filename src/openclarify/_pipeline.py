@@ -365,7 +365,7 @@ def run_analysis(
             "tool": f"openclarify {__version__}",
             "dataset": location,
             "dataset_type": config.dataset_type,
-            "model": model_description or type(model).__name__,
+            "model": model_description or ("none" if isinstance(model, _NoModel) else type(model).__name__),
         }
         for done in finished:
             summary.update(done.summary)

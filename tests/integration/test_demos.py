@@ -98,7 +98,8 @@ def test_reviews_demo(tmp_path, capsys):
 
 
 def test_abalone_demo(tmp_path, capsys):
-    """The tabular demo's report: one bar per feature with out.csv's values, the model's prediction."""
+    """The tabular demo's report: one bar per feature with out.csv's values, the model's prediction; then
+    its bias step."""
     import pandas as pd
 
     from openclarify.report import load_report
@@ -119,3 +120,16 @@ def test_abalone_demo(tmp_path, capsys):
         assert record.chart is not None and sorted(record.chart.values) == sorted(row.tolist())
         assert record.true_label == test["Rings"].iloc[record.row]
         assert record.score == pytest.approx(analysis["expected_value"] + row.sum(), abs=1e-9)
+    # the bias step: Clarify's sections for 'Old' by Sex, the numbers of test_bias.csv
+    assert "pre-training bias of label 'Old' by Sex" in printed and "post-training bias" in printed
+    data = pd.read_csv(tmp_path / "test_bias.csv")
+    bias = json.loads((tmp_path / "bias_output" / "analysis.json").read_text())
+    post = bias["post_training_bias_metrics"]["facets"]["Sex"]
+    assert [g["value_or_threshold"] for g in post] == list(pd.unique(data["Sex"]))
+    for group in post:
+        d = data["Sex"] == group["value_or_threshold"]
+        dppl = next(m for m in group["metrics"] if m["name"] == "DPPL")
+        expected = data["PredictedOld"][~d].mean() - data["PredictedOld"][d].mean()
+        assert abs(dppl["value"] - expected) < 1e-12
+        assert dppl["confidence_interval"]["lower"] <= dppl["value"] <= dppl["confidence_interval"]["upper"]
+    assert (tmp_path / "bias_output" / "report.html").stat().st_size > 10_000
