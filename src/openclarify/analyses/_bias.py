@@ -40,6 +40,7 @@ from ..bias import (
     flip_test,
     kind_from_values,
     matches,
+    value_string,
 )
 from ..config import AnalysisConfig, BiasConfig
 from ..data import DataChunk, DatasetSchema
@@ -80,8 +81,9 @@ class BiasPlan:
 
 @dataclass(slots=True)
 class BiasPart:
-    """The distinct combinations of a partition's records: key columns ``y`` (label), ``f0``.. (facets),
-    ``g`` (group), ``p`` (predicted label), with ``n`` (records) and ``first`` (first record number).
+    """The distinct combinations of a partition's records: key columns ``y`` (label), ``f<i>.<k>`` (column
+    ``k`` of facet ``i``), ``g`` (group), ``p`` (predicted label), with ``n`` (records) and ``first`` (the
+    first record's number).
     With FT asked for, every kept record's row of the table and its numeric features, in record order."""
 
     table: pd.DataFrame
@@ -217,12 +219,9 @@ def _in_group(col: _Typed, values: Sequence[Any], path: str) -> BoolArray:
     return np.append(hit, False)[col.codes]
 
 
-def _interval(col: _Typed, values: Sequence[Any], path: str, extra: Sequence[Any] = ()) -> str:
+def _interval(col: _Typed, values: Sequence[Any], path: str) -> str:
     """pandas' interval text ``(t, max]`` of a continuous column (Clarify's ``value_or_threshold``)."""
-    threshold = check_threshold(pd.Series(col.uniques, name=col.name), values, what=path)
-    top = max([*col.uniques, *extra])
-    breaks = [threshold] if abs(top) == threshold else [threshold, top]
-    return ",".join(str(i) for i in pd.IntervalIndex.from_breaks(sorted(breaks)))
+    return value_string(values, "continuous", pd.Series(col.uniques, name=col.name), what=path)
 
 
 def _metric_json(m: MetricValue) -> dict[str, Any]:
@@ -234,12 +233,8 @@ def _metric_json(m: MetricValue) -> dict[str, Any]:
     elif isinstance(value, float) and math.isnan(value):
         out["value"] = None
         out["error"] = "the metric is undefined on this data (not a number)"
-    elif value == math.inf:
-        out["value"] = "Infinity"
-    elif value == -math.inf:
-        out["value"] = "-Infinity"
     else:
-        out["value"] = value
+        out["value"] = _json_number(value)
     return out
 
 
@@ -372,9 +367,6 @@ class BiasAnalysisBase:
     """One bias stage: ``stage`` is ``"pre"`` (labels only) or ``"post"`` (labels and predictions)."""
 
     stage: Stage = "pre"
-
-    def __init__(self) -> None:
-        self._failed_rows: list[int] = []
 
     def _config(self, config: AnalysisConfig) -> BiasConfig | None:
         method: BiasConfig | None = getattr(config.methods, _METHOD[self.stage])
