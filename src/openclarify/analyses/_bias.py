@@ -15,6 +15,7 @@ value is a whole number is typed as the integer column a CSV reader makes of it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -400,35 +401,23 @@ class BiasAnalysisBase:
         codes = [*registry] + (["FT"] if self.stage == "post" else [])
         wanted = sorted(codes if method.methods == "all" else method.methods)
         options = job.options
-        confidence, bootstrap, seed = options.bias_confidence, options.bias_bootstrap, options.bias_seed
+        ft = self.stage == "post" and "FT" in wanted
+        plan = BiasPlan(
+            self.stage,
+            schema.label_name,
+            facets,
+            group,
+            tuple(wanted),
+            features=tuple(schema.feature_names) if ft else (),
+            numeric=tuple(not c for c in schema.categorical) if ft else (),
+            confidence=options.bias_confidence,
+            bootstrap=options.bias_bootstrap,
+            bootstrap_seed=options.bias_seed,
+        )
         if self.stage == "pre":
-            return BiasPlan(
-                "pre",
-                schema.label_name,
-                facets,
-                group,
-                tuple(wanted),
-                confidence=confidence,
-                bootstrap=bootstrap,
-                bootstrap_seed=seed,
-            )
-        ft = "FT" in wanted
-        features = tuple(schema.feature_names) if ft else ()
-        numeric = tuple(not c for c in schema.categorical) if ft else ()
+            return plan
         if config.predicted_label is not None:
-            return BiasPlan(
-                "post",
-                schema.label_name,
-                facets,
-                group,
-                tuple(wanted),
-                features=features,
-                numeric=numeric,
-                from_column=True,
-                confidence=confidence,
-                bootstrap=bootstrap,
-                bootstrap_seed=seed,
-            )
+            return dataclasses.replace(plan, from_column=True)
         # predictions: name the model's outputs now, so a label_headers mismatch fails before the pass
         first = next(iter(job.dataset.chunks(8)), None)
         if first is None:
@@ -451,21 +440,12 @@ class BiasAnalysisBase:
                 'the labels of the model\'s scores, in order (e.g. ["0", "1"]).',
                 path="predictor.label_headers",
             )
-        return BiasPlan(
-            "post",
-            schema.label_name,
-            facets,
-            group,
-            tuple(wanted),
-            max_batch_rows=job.options.max_batch_rows,
+        return dataclasses.replace(
+            plan,
+            max_batch_rows=options.max_batch_rows,
             probability_threshold=threshold,
             labels=labels,
             single=single,
-            features=features,
-            numeric=numeric,
-            confidence=confidence,
-            bootstrap=bootstrap,
-            bootstrap_seed=seed,
         )
 
     # run / merge ------------------------------------------------------------------------------------

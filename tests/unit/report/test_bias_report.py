@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from openclarify.report import BIAS_METRIC_NOTES, load_report, render_html, render_notebook
+from support.html import elements
 
 HERE = Path(__file__).resolve().parent
 BIAS_ONLY = HERE / "data" / "clarify_job_bias"
@@ -19,21 +19,6 @@ TABULAR = HERE.parents[1] / "compat" / "data" / "clarify_job_tabular"
 PDP_ONLY = HERE / "data" / "clarify_job_pdp"
 NO_GROUP = "Group variable is empty or not provided"
 HEAD = "<thead><tr><th>Metric</th><th>Description</th><th>Value</th><th>What it means / ideal value</th></tr></thead>"
-
-
-class _Elements(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-
-def _elements(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Elements()
-    parser.feed(html)
-    return parser.tags
 
 
 def _section(html: str) -> str:
@@ -177,7 +162,7 @@ def test_text_from_the_data_is_escaped(tmp_path):
     }
     (out / "analysis.json").write_text(json.dumps({"version": "1.0", "pre_training_bias_metrics": section}))
     html = render_html(load_report(out))
-    tags = _elements(html)
+    tags = elements(html)
     assert not [t for t, _ in tags if t in ("script", "img", "b", "i", "u")]
     assert not [a for _, a in tags for k in a if k.startswith("on")]
     assert '<td class="oc-error">&lt;img src=x onerror=&#34;x()&#34;&gt; &amp; more</td>' in html

@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from openclarify.report import (
     render_notebook,
 )
 from openclarify.report._colors import DISTRIBUTION_COLOR, LINE_COLORS
+from support.html import elements
 
 HERE = Path(__file__).resolve().parent
 PDP_ONLY = HERE / "data" / "clarify_job_pdp"
@@ -65,21 +65,6 @@ def _affine(xs: list[float], ys: list[float]) -> tuple[float, float]:
     for x, y in zip(xs, ys, strict=True):
         assert y == pytest.approx(a + b * x, abs=0.011)
     return a, b
-
-
-class _Elements(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-
-def _elements(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Elements()
-    parser.feed(html)
-    return parser.tags
 
 
 def test_pdp_only_folder_renders_the_pdp_section_alone():
@@ -238,7 +223,7 @@ def _hostile_pdp_folder(tmp_path: Path) -> Path:
 def test_text_from_the_data_is_escaped_everywhere(tmp_path):
     report = load_report(_hostile_pdp_folder(tmp_path))
     html = render_html(report)
-    tags = _elements(html)
+    tags = elements(html)
     assert not [t for t, _ in tags if t in ("script", "iframe", "object", "embed", "b", "i")]
     assert not [a for _, a in tags for k in a if k.startswith("on")]
     assert all(a["src"].startswith("data:image/svg+xml;base64,") for t, a in tags if t == "img")

@@ -9,7 +9,6 @@ import re
 import shutil
 import sys
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from openclarify.report import (
     scale_attributions,
     write_reports,
 )
+from support.html import elements
 
 DATA = Path(__file__).resolve().parents[2] / "compat" / "data"
 HOSTILE = [
@@ -33,23 +33,6 @@ HOSTILE = [
     "costs $5 and $6",
     "a & b \" ' `",
 ]
-
-
-class _Elements(HTMLParser):
-    """Every element and attribute of an HTML document, as a browser's tokenizer sees them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-
-def _elements(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Elements()
-    parser.feed(html)
-    return parser.tags
 
 
 def _svgs(html: str) -> list[str]:
@@ -184,7 +167,7 @@ def _hostile_folder(tmp_path: Path) -> Path:
 def test_text_from_the_data_is_escaped_everywhere(tmp_path):
     report = load_report(_hostile_folder(tmp_path))
     html = render_html(report)
-    tags = _elements(html)
+    tags = elements(html)
     assert not [t for t, _ in tags if t in ("script", "iframe", "object", "embed", "b", "i")]
     assert not [a for _, a in tags for k in a if k.startswith("on")]
     assert all(a["src"].startswith("data:image/svg+xml;base64,") for t, a in tags if t == "img")
