@@ -11,6 +11,7 @@ import pytest
 
 from openclarify.report import BIAS_METRIC_NOTES, load_report, render_html, render_notebook
 from support.html import elements
+from support.notebook import checked_notebook
 
 HERE = Path(__file__).resolve().parent
 BIAS_ONLY = HERE / "data" / "clarify_job_bias"
@@ -172,25 +173,11 @@ def test_text_from_the_data_is_escaped(tmp_path):
 
 
 def test_notebook_shows_the_same_views(tmp_path, monkeypatch):
-    import nbformat
-
+    names = {"bias": "## Bias metrics", "global": "## Global explanations", "local": "## Local"}
     for source, sections in ((BIAS_ONLY, ["bias"]), (SHAP_BIAS, ["bias", "global", "local"])):
         folder = tmp_path / source.name
         shutil.copytree(source, folder)
-        report = load_report(folder)
-        nb = nbformat.reads(render_notebook(report), as_version=4)
-        nbformat.validate(nb)
-        headings = [c.source.split("\n")[0] for c in nb.cells if c.cell_type == "markdown"][1:]
-        names = {"bias": "## Bias metrics", "global": "## Global explanations", "local": "## Local"}
-        assert [h[: len(names[s])] for h, s in zip(headings, sections, strict=True)] == [names[s] for s in sections]
-        code_cells = [c for c in nb.cells if c.cell_type == "code"]
-        monkeypatch.chdir(folder)  # Jupyter runs a notebook in its folder
-        namespace: dict[str, object] = {}
-        for cell in code_cells:
-            *body, last = cell.source.strip().splitlines()
-            exec("\n".join(body), namespace)  # noqa: S102 - the notebook's own code
-            shown = eval(last.split("#")[0], namespace)  # noqa: S307
-            assert shown._repr_html_() == cell.outputs[0]["data"]["text/html"]
+        code_cells = checked_notebook(folder, sections, names, monkeypatch)
         (bias_cell,) = [c for c in code_cells if c.source == "report.bias"]
         fragment = bias_cell.outputs[0]["data"]["text/html"]
         assert fragment.startswith("<style>") and 'class="oc-bias"' in fragment

@@ -19,6 +19,7 @@ from openclarify.report import (
 )
 from openclarify.report._colors import DISTRIBUTION_COLOR, LINE_COLORS
 from support.html import elements
+from support.notebook import checked_notebook
 
 HERE = Path(__file__).resolve().parent
 PDP_ONLY = HERE / "data" / "clarify_job_pdp"
@@ -244,26 +245,12 @@ def test_text_from_the_data_is_escaped_everywhere(tmp_path):
 
 
 def test_notebook_shows_the_same_views(tmp_path, monkeypatch):
-    import nbformat
-
+    names = {"global": "## Global explanations", "pdp": "## Partial dependence (PDP)", "local": "## Local"}
     for source, sections in ((PDP_ONLY, ["pdp"]), (SHAP_PDP, ["global", "pdp", "local"])):
         folder = tmp_path / source.name
         shutil.copytree(source, folder)
-        report = load_report(folder)
-        nb = nbformat.reads(render_notebook(report), as_version=4)
-        nbformat.validate(nb)
-        headings = [c.source.split("\n")[0] for c in nb.cells if c.cell_type == "markdown"][1:]
-        names = {"global": "## Global explanations", "pdp": "## Partial dependence (PDP)", "local": "## Local"}
-        assert [h[: len(names[s])] for h, s in zip(headings, sections, strict=True)] == [names[s] for s in sections]
-        code_cells = [c for c in nb.cells if c.cell_type == "code"]
+        code_cells = checked_notebook(folder, sections, names, monkeypatch)
         assert "report.pdp" in [c.source for c in code_cells]
-        monkeypatch.chdir(folder)  # Jupyter runs a notebook in its folder
-        namespace: dict[str, object] = {}
-        for cell in code_cells:
-            *body, last = cell.source.strip().splitlines()
-            exec("\n".join(body), namespace)  # noqa: S102 - the notebook's own code
-            shown = eval(last.split("#")[0], namespace)  # noqa: S307
-            assert shown._repr_html_() == cell.outputs[0]["data"]["text/html"]
         (pdp_cell,) = [c for c in code_cells if c.source == "report.pdp"]
         fragment = pdp_cell.outputs[0]["data"]["text/html"]
         assert fragment.startswith("<style>") and 'class="oc-pdp"' in fragment and "oc-pdp-error" in fragment
