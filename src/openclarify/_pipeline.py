@@ -55,7 +55,8 @@ class AnalysisResult:
     replaced), and ``top_text[k]`` is label ``k``'s ``global_top_shap_text``. ``seconds`` is the whole
     job; ``explain_seconds`` the analysis (reading, explaining, writing the files) and ``report_seconds``
     drawing ``methods.report``. ``sections`` holds every analysis's ``analysis.json`` section by its
-    key (``kernel_shap``, ``pdp``); without ``methods.shap`` the SHAP fields are empty.
+    key (``kernel_shap``, ``pdp``, ``pre_training_bias_metrics``, ``post_training_bias_metrics``); without
+    ``methods.shap`` the SHAP fields are empty.
     """
 
     output_dir: Path
@@ -105,7 +106,7 @@ def _check_supported(config: AnalysisConfig, base_dir: Path | None) -> _Wanted:
             ("methods.asymmetric_shapley_value", "not supported yet; remove it from methods to run the other analyses.")
         )
     if not wanted and not problems:
-        problems.append(("methods", "nothing to compute; add a 'shap' or a 'pdp' method."))
+        problems.append(("methods", "nothing to compute; add a 'shap', 'pdp' or bias method."))
     for _, needs in wanted.values():
         problems.extend(needs.problems)
     if config.dataset_type not in _SUPPORTED_DATASET_TYPES:
@@ -240,7 +241,8 @@ def run_analysis(
     bias_bootstrap: int = 1000,
     bias_seed: int = 0,
 ) -> AnalysisResult:
-    """Run the analyses of ``config`` (``methods.shap``, ``methods.pdp``) and write Clarify's output files.
+    """Run the analyses of ``config`` (``methods.shap``, ``methods.pdp``, ``methods.pre_training_bias``,
+    ``methods.post_training_bias``) and write Clarify's output files.
 
     Parameters
     ----------
