@@ -47,6 +47,7 @@ from ..config import AnalysisConfig, BiasConfig
 from ..data import DataChunk, DatasetSchema
 from ..errors import ConfigError, DataError, ModelError, OpenClarifyWarning
 from ..models import Predictor
+from ..outputs import BIAS_COUNTS_JSON, write_json
 from ._base import Finished, Job, Needs
 from ._common import output_labels
 
@@ -290,6 +291,21 @@ def _intersection_groups(
     codes = np.array([-1 if missing[r] else order[combos[r]] for r in range(len(combos))], dtype=np.int64)
     strings = [" & ".join(str(typed[k].uniques[c]) for k, c in enumerate(combo)) for combo in order]
     return codes, strings
+
+
+def _counts_json(c: BiasCounts) -> dict[str, Any]:
+    """The counts behind one group's metrics: ``[group, other rows]`` of records, positive labels and
+    (after training) positive predictions, and each side's confusion matrix ``[TP, FP, FN, TN]``."""
+    m = c.confusion  # [facet a/d][label][prediction]
+    a, d = m[0], m[1]
+    out: dict[str, Any] = {
+        "records": [int(d.sum()), int(a.sum())],
+        "positive_labels": [int(d[1].sum()), int(a[1].sum())],
+    }
+    if c.has_predicted:
+        out["positive_predictions"] = [int(d[:, 1].sum()), int(a[:, 1].sum())]
+        out["confusion_matrix"] = [[int(x[1, 1]), int(x[0, 1]), int(x[1, 0]), int(x[0, 0])] for x in (d, a)]
+    return out
 
 
 def _json_number(value: float | None) -> float | str | None:
@@ -590,6 +606,7 @@ class BiasAnalysisBase:
                 group_codes = np.where(g.codes >= 0, g.codes, len(group_values))
                 group_values.append(math.inf if numeric else "\U0010ffff")
         facets_out: dict[str, list[dict[str, Any]]] = {}
+        counts_out: dict[str, list[dict[str, Any]]] = {}
         splits: list[tuple[IntArray, int]] = []
         assert config.facet is not None  # noqa: S101 - the parser requires it for bias
         for i, (names, facet) in enumerate(zip(plan.facets, config.facet, strict=True)):
@@ -623,6 +640,9 @@ class BiasAnalysisBase:
                 {"value_or_threshold": text, "metrics": self._metrics(plan, c, flip)}
                 for text, c, flip in zip(strings, counts, flips, strict=True)
             ]
+            counts_out[name] = [
+                {"value_or_threshold": text, **_counts_json(c)} for text, c in zip(strings, counts, strict=True)
+            ]
         if plan.confidence is not None:
             sample = _Sample(positive, predicted, group_codes, group_values)
             bounds = _bootstrap(plan, splits, sample, weights)
@@ -637,6 +657,8 @@ class BiasAnalysisBase:
             else ",".join(str(v) for v in label_values)
         )
         section = {"label": plan.label, "facets": facets_out, "label_value_or_threshold": label_string}
+        stage_name = "pre_training" if self.stage == "pre" else "post_training"
+        write_json(job.stage.path(BIAS_COUNTS_JSON[stage_name]), {"label": plan.label, "facets": counts_out})
         if total.failed:
             shown = ", ".join(str(r) for r in total.failed_rows) + (", ..." if total.failed > _LISTED else "")
             warnings.warn(

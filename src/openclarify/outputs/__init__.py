@@ -7,6 +7,7 @@ from ._read import (
     BIAS_SECTIONS,
     BiasFacet,
     BiasGroup,
+    BiasGroupCounts,
     BiasMetric,
     BiasStage,
     BiasStageName,
@@ -23,6 +24,7 @@ from ._staging import MANIFEST_FILE, OutputStaging, add_published, published_fil
 from ._writers import (
     ANALYSIS_JSON,
     BASELINE_CSV,
+    BIAS_COUNTS_JSON,
     CONFIG_JSON,
     LOCAL_SHAP_CSV,
     LOCAL_SHAP_JSONL,
@@ -40,6 +42,7 @@ from ._writers import (
 
 __all__ = [
     "ANALYSIS_JSON",
+    "BIAS_COUNTS_JSON",
     "BASELINE_CSV",
     "BIAS_SECTIONS",
     "CONFIG_JSON",
@@ -50,6 +53,7 @@ __all__ = [
     "RUN_SUMMARY_JSON",
     "BiasFacet",
     "BiasGroup",
+    "BiasGroupCounts",
     "BiasMetric",
     "BiasStage",
     "BiasStageName",

@@ -24,12 +24,21 @@ from typing import Any, Literal
 
 from ..errors import ReportError
 from ._staging import published_files
-from ._writers import ANALYSIS_JSON, CONFIG_JSON, LOCAL_SHAP_CSV, LOCAL_SHAP_JSONL, PREDICTIONS_JSONL, RUN_SUMMARY_JSON
+from ._writers import (
+    ANALYSIS_JSON,
+    BIAS_COUNTS_JSON,
+    CONFIG_JSON,
+    LOCAL_SHAP_CSV,
+    LOCAL_SHAP_JSONL,
+    PREDICTIONS_JSONL,
+    RUN_SUMMARY_JSON,
+)
 
 __all__ = [
     "BIAS_SECTIONS",
     "BiasFacet",
     "BiasGroup",
+    "BiasGroupCounts",
     "BiasMetric",
     "BiasStage",
     "BiasStageName",
@@ -163,12 +172,26 @@ class BiasMetric:
 
 
 @dataclass(frozen=True, slots=True)
+class BiasGroupCounts:
+    """The counts behind a group's metrics (openclarify's ``*_bias_counts.json``), each ``(group, others)``:
+    records, positive labels, positive predictions (after training) and ``confusion``, each side's
+    ``(TP, FP, FN, TN)`` (after training)."""
+
+    records: tuple[int, int]
+    positive_labels: tuple[int, int]
+    positive_predictions: tuple[int, int] | None = None
+    confusion: tuple[tuple[int, int, int, int], tuple[int, int, int, int]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BiasGroup:
     """The metrics of one sensitive group of a facet: the rows selected by ``value_or_threshold`` (as
-    Clarify writes it: a value, a threshold or an interval, as text), compared with the other rows."""
+    Clarify writes it: a value, a threshold or an interval, as text), compared with the other rows;
+    ``counts`` when the folder has openclarify's counts file (a Clarify job's folder has none)."""
 
     value_or_threshold: str
     metrics: tuple[BiasMetric, ...]
+    counts: BiasGroupCounts | None = None
 
     def metric(self, name: str) -> BiasMetric | None:
         """The metric with code ``name``; None when the group has none."""
@@ -458,7 +481,73 @@ def _bias_stages(analysis: dict[str, Any], path: Path) -> tuple[BiasStage, ...]:
     )
 
 
+def _pair(raw: Any, where: str) -> tuple[int, int]:
+    if not (isinstance(raw, list) and len(raw) == 2 and all(_is_count(v) for v in raw)):
+        raise ReportError(f"{where}: must be [group, others], two counts; got {raw!r:.80}. {_COUNTS_FIX}")
+    return int(raw[0]), int(raw[1])
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _four(x: list[int]) -> tuple[int, int, int, int]:
+    return int(x[0]), int(x[1]), int(x[2]), int(x[3])
+
+
+def _group_counts(raw: Any, where: str) -> BiasGroupCounts:
+    if not isinstance(raw, dict):
+        raise ReportError(f"{where}: must be a group's counts (an object); got {raw!r:.80}. {_COUNTS_FIX}")
+    predictions = raw.get("positive_predictions")
+    confusion = raw.get("confusion_matrix")
+    sides: tuple[tuple[int, int, int, int], tuple[int, int, int, int]] | None = None
+    if confusion is not None:
+        if not (
+            isinstance(confusion, list)
+            and len(confusion) == 2
+            and all(isinstance(x, list) and len(x) == 4 and all(_is_count(v) for v in x) for x in confusion)
+        ):
+            raise ReportError(
+                f"{where}.confusion_matrix: must be [[TP, FP, FN, TN] of the group, the same of the others]; got "
+                f"{confusion!r:.80}. {_COUNTS_FIX}"
+            )
+        sides = (_four(confusion[0]), _four(confusion[1]))
+    return BiasGroupCounts(
+        _pair(raw.get("records"), f"{where}.records"),
+        _pair(raw.get("positive_labels"), f"{where}.positive_labels"),
+        _pair(predictions, f"{where}.positive_predictions") if predictions is not None else None,
+        sides,
+    )
+
+
+def _with_counts(stage: BiasStage, counts: Any, where: str) -> BiasStage:
+    """``stage`` with each group's counts from its counts file (``counts``), matched by facet and group."""
+    facets = counts.get("facets") if isinstance(counts, dict) else None
+    if not isinstance(facets, dict):
+        raise ReportError(f"{where}: must be an object with 'facets'; got {counts!r:.80}. {_COUNTS_FIX}")
+    out = []
+    for facet in stage.facets:
+        groups = facets.get(facet.name)
+        if not isinstance(groups, list) or len(groups) != len(facet.groups):
+            raise ReportError(
+                f"{where}.facets.{facet.name}: must list the {len(facet.groups)} groups of analysis.json; got "
+                f"{groups!r:.80}. {_COUNTS_FIX}"
+            )
+        merged = []
+        for i, (group, raw) in enumerate(zip(facet.groups, groups, strict=True)):
+            at = f"{where}.facets.{facet.name}[{i}]"
+            if not isinstance(raw, dict) or raw.get("value_or_threshold") != group.value_or_threshold:
+                raise ReportError(
+                    f"{at}.value_or_threshold: must be {group.value_or_threshold!r}, as in analysis.json; got "
+                    f"{raw.get('value_or_threshold') if isinstance(raw, dict) else raw!r:.80}. {_COUNTS_FIX}"
+                )
+            merged.append(dataclasses.replace(group, counts=_group_counts(raw, at)))
+        out.append(dataclasses.replace(facet, groups=tuple(merged)))
+    return dataclasses.replace(stage, facets=tuple(out))
+
+
 _BIAS_FIX = "Give the analysis.json the job wrote, complete."
+_COUNTS_FIX = "Give the counts file the job wrote, complete, or remove it (the report then shows no counts)."
 
 
 def _bias_text(raw: Any, where: str, what: str) -> str:
@@ -714,6 +803,13 @@ def read_output_folder(
     summaries = _summaries(explanations["kernel_shap"], analysis_path) if has_shap else ()
     pdp = _pdp_features(explanations["pdp"], analysis_path) if has_pdp else ()
     bias = _bias_stages(analysis, analysis_path)
+    with_counts = []
+    for stage in bias:  # openclarify's counts behind the metrics, when the folder has them
+        name = BIAS_COUNTS_JSON[stage.stage]
+        if present(name):
+            stage = _with_counts(stage, _load_json(root / name, "bias counts"), f"bias counts '{root / name}'")
+        with_counts.append(stage)
+    bias = tuple(with_counts)
     labels = tuple(s.label for s in summaries)
     if label is not None and not has_shap:
         raise ReportError(

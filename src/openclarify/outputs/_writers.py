@@ -16,6 +16,7 @@ from .._typing import FloatArray
 
 __all__ = [
     "ANALYSIS_JSON",
+    "BIAS_COUNTS_JSON",
     "BASELINE_CSV",
     "CONFIG_JSON",
     "LOCAL_SHAP_CSV",
@@ -40,6 +41,9 @@ CONFIG_JSON = "analysis_config.json"  # the SDK uploads the config next to the o
 # out.csv / out.jsonl and in the same order, the model's scores and the dataset's label
 RUN_SUMMARY_JSON = "run_summary.json"
 PREDICTIONS_JSONL = "explanations_shap/predictions.jsonl"
+# per bias stage, the counts behind each group's metrics (records, positive labels and predictions, the
+# confusion matrix): analysis.json stays as Clarify writes it
+BIAS_COUNTS_JSON = {"pre_training": "pre_training_bias_counts.json", "post_training": "post_training_bias_counts.json"}
 
 
 def kernel_shap_section(

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..outputs import BiasMetric, BiasStage, BiasStageName
+from ..outputs import BiasGroup, BiasMetric, BiasStage, BiasStageName
 from ._templates import render_fragment
 
 __all__ = [
@@ -126,12 +126,23 @@ class BiasRow:
 
 
 @dataclass(frozen=True, slots=True)
+class BiasCountRow:
+    """One line of the counts behind a group's metrics: what is counted, in the group and in the others."""
+
+    what: str
+    group: str
+    others: str
+
+
+@dataclass(frozen=True, slots=True)
 class BiasTable:
-    """The metrics of one sensitive group (``group``, the facet's ``value_or_threshold``) of ``facet``."""
+    """The metrics of one sensitive group (``group``, the facet's ``value_or_threshold``) of ``facet``, and
+    the counts behind them when the folder has them."""
 
     facet: str
     group: str
     rows: tuple[BiasRow, ...]
+    counts: tuple[BiasCountRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +176,38 @@ def bias_view(stages: Sequence[BiasStage]) -> BiasView | None:
     for stage in sorted(stages, key=lambda s: order[s.stage]):
         title, note = _STAGES[stage.stage]
         tables = tuple(
-            BiasTable(facet.name, group.value_or_threshold, tuple(_row(m) for m in group.metrics))
+            BiasTable(facet.name, group.value_or_threshold, tuple(_row(m) for m in group.metrics), _counts(group))
             for facet in stage.facets
             for group in facet.groups
         )
         views.append(BiasStageView(stage.stage, title, note, stage.label, stage.label_value_or_threshold, tables))
     return BiasView(tuple(views))
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part:,} ({part / whole:.1%})" if whole else f"{part:,}"
+
+
+def _counts(group: BiasGroup) -> tuple[BiasCountRow, ...]:
+    """The records, positive labels and predictions, and confusion matrix of the group and the others."""
+    c = group.counts
+    if c is None:
+        return ()
+    (n_d, n_a) = c.records
+    rows = [
+        BiasCountRow("Records", f"{n_d:,}", f"{n_a:,}"),
+        BiasCountRow("Positive labels", _share(c.positive_labels[0], n_d), _share(c.positive_labels[1], n_a)),
+    ]
+    if c.positive_predictions is not None:
+        rows.append(
+            BiasCountRow(
+                "Positive predictions", _share(c.positive_predictions[0], n_d), _share(c.positive_predictions[1], n_a)
+            )
+        )
+    if c.confusion is not None:
+        for k, name in enumerate(("True positives", "False positives", "False negatives", "True negatives")):
+            rows.append(BiasCountRow(name, f"{c.confusion[0][k]:,}", f"{c.confusion[1][k]:,}"))
+    return tuple(rows)
 
 
 def _row(metric: BiasMetric) -> BiasRow:

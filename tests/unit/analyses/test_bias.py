@@ -543,3 +543,40 @@ def test_a_positive_label_that_never_occurs_warns_and_the_metrics_say_why(tmp_pa
     section = json.loads((tmp_path / "out" / "analysis.json").read_text())["pre_training_bias_metrics"]
     got = _metrics(section["facets"]["sex"][0])
     assert got == {"CDDL": "No positive labels in set", "DPL": 0.0}
+
+
+def test_the_counts_behind_the_metrics_are_written_and_shown(tmp_path):
+    """analysis.json stays Clarify's; the counts of each group go to <stage>_bias_counts.json and the report."""
+    frame = _data(tmp_path)
+    frame["pred"] = (frame["age"] > 45).astype(int)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    config = _config(
+        {
+            "pre_training_bias": {"methods": ["CI"]},
+            "post_training_bias": {"methods": ["DPPL"]},
+            "report": {"name": "r"},
+        },
+        predicted_label="pred",
+        predictor={"content_type": "text/csv"},
+    )
+    run_analysis(config, model=None, data=tmp_path / "d.csv", output_dir=tmp_path / "out")
+    post = json.loads((tmp_path / "out" / "post_training_bias_counts.json").read_text())
+    pre = json.loads((tmp_path / "out" / "pre_training_bias_counts.json").read_text())
+    d, y, p = frame["sex"] == "F", frame["y"] == 1, frame["pred"] == 1
+    (sex,) = post["facets"]["sex"]
+    assert sex == {
+        "value_or_threshold": "F",
+        "records": [int(d.sum()), int((~d).sum())],
+        "positive_labels": [int((y & d).sum()), int((y & ~d).sum())],
+        "positive_predictions": [int((p & d).sum()), int((p & ~d).sum())],
+        "confusion_matrix": [
+            [int((y & p & m).sum()), int((~y & p & m).sum()), int((y & ~p & m).sum()), int((~y & ~p & m).sum())]
+            for m in (d, ~d)
+        ],
+    }
+    assert "confusion_matrix" not in pre["facets"]["sex"][0] and pre["label"] == "y"
+    assert [g["value_or_threshold"] for g in pre["facets"]["region"]] == list(pd.unique(frame["region"]))
+    html = (tmp_path / "out" / "r.html").read_text()
+    n_d = int(d.sum())
+    assert f'<tr><th>Records</th><td class="oc-num">{n_d:,}</td><td class="oc-num">{N - n_d:,}</td></tr>' in html
+    assert "<tr><th>True positives</th>" in html

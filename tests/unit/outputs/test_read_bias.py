@@ -200,3 +200,66 @@ def test_values_clarify_may_write(tmp_path):
 def test_an_analysis_without_explanations_or_bias_is_refused(tmp_path, analysis, message):
     with pytest.raises(ReportError, match=message):
         read_output_folder(_folder(tmp_path, analysis))
+
+
+def _counts_folder(tmp_path: Path, counts: object) -> Path:
+    import shutil
+
+    folder = tmp_path / "job"
+    shutil.copytree(BIAS_ONLY, folder)
+    (folder / "post_training_bias_counts.json").write_text(json.dumps(counts))
+    return folder
+
+
+def _post_counts(folder: Path) -> dict:
+    """Counts matching the fixture's post-training groups, one record each side."""
+    analysis = json.loads((folder / "analysis.json").read_text())["post_training_bias_metrics"]
+    one = {"records": [3, 5], "positive_labels": [1, 2], "positive_predictions": [2, 2]}
+    one["confusion_matrix"] = [[1, 1, 0, 1], [1, 1, 1, 2]]
+    return {
+        "label": analysis["label"],
+        "facets": {
+            name: [{"value_or_threshold": g["value_or_threshold"], **one} for g in groups]
+            for name, groups in analysis["facets"].items()
+        },
+    }
+
+
+def test_reads_the_counts_behind_the_metrics(tmp_path):
+    folder = _counts_folder(tmp_path, {})
+    (folder / "post_training_bias_counts.json").write_text(json.dumps(_post_counts(folder)))
+    found = read_output_folder(folder)
+    post = next(s for s in found.bias if s.stage == "post_training")
+    counts = post.facets[0].groups[0].counts
+    assert counts is not None and counts.records == (3, 5) and counts.confusion == ((1, 1, 0, 1), (1, 1, 1, 2))
+    pre = next(s for s in found.bias if s.stage == "pre_training")
+    assert all(g.counts is None for f in pre.facets for g in f.groups)  # no counts file for that stage
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.update(facets=[]), r"bias counts '.*': must be an object with 'facets'"),
+        (lambda c: next(iter(c["facets"].values())).pop(), r"must list the \d+ groups of analysis.json"),
+        (
+            lambda c: next(iter(c["facets"].values()))[0].update(value_or_threshold="zz"),
+            r"\[0\]\.value_or_threshold: must be '.*', as in analysis.json; got 'zz'. Give the counts file",
+        ),
+        (
+            lambda c: next(iter(c["facets"].values()))[0].update(records=[1]),
+            r"\[0\]\.records: must be \[group, others\]",
+        ),
+        (
+            lambda c: next(iter(c["facets"].values()))[0].update(confusion_matrix=[[1, 2, 3]]),
+            r"\[0\]\.confusion_matrix: must be \[\[TP, FP, FN, TN\]",
+        ),
+    ],
+)
+def test_bad_counts_files_get_one_clear_error(tmp_path, change, message):
+    folder = _counts_folder(tmp_path, {})
+    counts = _post_counts(folder)
+    change(counts)
+    (folder / "post_training_bias_counts.json").write_text(json.dumps(counts))
+    with pytest.raises(ReportError, match=message) as err:
+        read_output_folder(folder)
+    assert "\n" not in str(err.value)
