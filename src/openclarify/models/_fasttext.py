@@ -17,7 +17,7 @@ from .._typing import FloatArray
 from ..errors import MissingDependencyError, ModelError
 from ..text import TEXT_NORMALIZATIONS, TextNormalization, normalize_texts
 
-__all__ = ["LABEL_PREFIX", "METADATA_FILE", "MODEL_FILE", "FastTextPredictor", "import_fasttext"]
+__all__ = ["FASTTEXT_FORMAT", "LABEL_PREFIX", "METADATA_FILE", "MODEL_FILE", "FastTextPredictor", "import_fasttext"]
 
 MODEL_FILE = "model.bin"
 METADATA_FILE = "openclarify-model.json"
@@ -335,3 +335,27 @@ def _is_missing(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # array-like cells
         return False
+
+
+_SUFFIXES = (".bin", ".ftz")
+
+
+class _FastTextFormat:
+    """``model.bin`` / ``.ftz`` files, or a folder holding ``model.bin`` (as ``openclarify train`` writes it)."""
+
+    description = "a fastText or BlazingText model (.bin, .ftz, or a folder holding model.bin)"
+    folder_files = (MODEL_FILE,)
+
+    def claims(self, spec: str) -> bool:
+        path = Path(spec)
+        return path.suffix.lower() in _SUFFIXES or (path.is_dir() and (path / MODEL_FILE).is_file())
+
+    def in_folder(self, folder: Path) -> str | None:
+        return str(folder) if (folder / MODEL_FILE).is_file() else None
+
+    def load(self, spec: str) -> FastTextPredictor:
+        return FastTextPredictor(Path(spec))
+
+
+#: The fastText / BlazingText model format (see :data:`openclarify.models._formats.MODEL_FORMATS`).
+FASTTEXT_FORMAT = _FastTextFormat()

@@ -16,13 +16,12 @@ from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
 from .._typing import FloatArray
 from ..errors import ModelError
-from ._fasttext import MODEL_FILE, FastTextPredictor
 from ._protocol import (
     CallablePredictor,
     Predictor,
@@ -34,11 +33,12 @@ from ._protocol import (
     model_frame,
 )
 
-__all__ = ["SklearnPredictor", "load_model"]
+__all__ = ["JOBLIB_FORMAT", "PYTHON_FORMAT", "SklearnPredictor"]
 
-ModelKind = Literal["joblib", "python", "fasttext"]
 _JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
-_FASTTEXT_SUFFIXES = (".bin", ".ftz")
+_JOBLIB_FOLDER_FILES = ("model.joblib", "model.pkl")
+_PYTHON_FILE = "model.py"
+_PYTHON_FUNCTION = "predict"
 
 
 class SklearnPredictor:
@@ -154,50 +154,60 @@ def _load_python(path: Path, function: str) -> Predictor:
     return CallablePredictor(fn, name=f"{path.name}:{function}")
 
 
-def load_model(spec: str | Path) -> Predictor:
-    """Load the model named on the command line.
+class _PythonFormat:
+    """``file.py:function``: a function that takes a DataFrame of records and returns scores."""
 
-    ``spec`` is ``path/to/model.joblib`` (or ``.pkl``): a scikit-learn estimator, pipeline or callable
-    saved with joblib, loaded only from this path the user named; or ``path/to/file.py:function``,
-    a function that receives a DataFrame of records and returns one score or score vector per record;
-    or a fastText / BlazingText supervised ``model.bin`` (or ``.ftz``), or a folder holding ``model.bin``
-    (as ``openclarify train`` writes it): a :class:`FastTextPredictor`.
+    description = "'file.py:function'"
+    folder_files = (_PYTHON_FILE,)
 
-    Raises
-    ------
-    ModelError
-        The file is missing, cannot be loaded, or holds no usable model.
-    """
-    text = str(spec)
-    head, sep, tail = text.rpartition(":")
-    if sep and head.endswith(".py") and tail.isidentifier():
+    def claims(self, spec: str) -> bool:
+        head, sep, tail = spec.rpartition(":")
+        return bool(sep and head.endswith(".py") and tail.isidentifier()) or Path(spec).suffix == ".py"
+
+    def in_folder(self, folder: Path) -> str | None:
+        return f"{folder / _PYTHON_FILE}:{_PYTHON_FUNCTION}" if (folder / _PYTHON_FILE).is_file() else None
+
+    def load(self, spec: str) -> Predictor:
+        head, sep, tail = spec.rpartition(":")
+        if not (sep and head.endswith(".py") and tail.isidentifier()):
+            raise ModelError(f"--model '{spec}': name the function too, as 'file.py:function'.")
         return _load_python(Path(head), tail)
-    path = Path(text)
-    if path.suffix == ".py":
-        raise ModelError(f"--model '{text}': name the function too, as 'file.py:function'.")
-    if path.suffix.lower() in _FASTTEXT_SUFFIXES or (path.is_dir() and (path / MODEL_FILE).is_file()):
-        return FastTextPredictor(path)
-    if path.suffix.lower() not in _JOBLIB_SUFFIXES:
-        raise ModelError(
-            f"--model: unsupported model file; got {text!r}. Give a scikit-learn model saved with joblib "
-            f"({', '.join(_JOBLIB_SUFFIXES)}), a fastText or BlazingText model ({', '.join(_FASTTEXT_SUFFIXES)}, "
-            f"or a folder holding {MODEL_FILE}) or 'file.py:function' (Hugging Face models are not supported yet)."
-        )
-    if not path.is_file():
-        raise ModelError(f"--model '{text}': file not found.")
-    import joblib
 
-    try:
-        with guard_exits():
-            obj = joblib.load(path)
-    except _Exited as exc:
-        raise ModelError(f"{exc.message(f'--model {text!r}: loading it ')} Check what the file holds.") from None
-    except Exception as exc:  # noqa: BLE001 - unpickling runs arbitrary code
-        raise ModelError(f"--model '{text}': joblib could not load it ({type(exc).__name__}: {exc}).") from exc
-    if hasattr(obj, "predict"):
-        return SklearnPredictor(obj, name=path.name)
-    if callable(obj):
-        return CallablePredictor(obj, name=path.name)
-    raise ModelError(
-        f"--model '{text}': the file holds a {type(obj).__name__}, which has no predict method and is not callable."
-    )
+
+class _JoblibFormat:
+    """A scikit-learn estimator, pipeline or callable saved with joblib, loaded only from the path given."""
+
+    description = f"a scikit-learn model saved with joblib ({', '.join(_JOBLIB_SUFFIXES)})"
+    folder_files = _JOBLIB_FOLDER_FILES
+
+    def claims(self, spec: str) -> bool:
+        return Path(spec).suffix.lower() in _JOBLIB_SUFFIXES
+
+    def in_folder(self, folder: Path) -> str | None:
+        return next((str(folder / n) for n in _JOBLIB_FOLDER_FILES if (folder / n).is_file()), None)
+
+    def load(self, spec: str) -> Predictor:
+        path = Path(spec)
+        if not path.is_file():
+            raise ModelError(f"--model '{spec}': file not found.")
+        import joblib
+
+        try:
+            with guard_exits():
+                obj = joblib.load(path)
+        except _Exited as exc:
+            raise ModelError(f"{exc.message(f'--model {spec!r}: loading it ')} Check what the file holds.") from None
+        except Exception as exc:  # noqa: BLE001 - unpickling runs arbitrary code
+            raise ModelError(f"--model '{spec}': joblib could not load it ({type(exc).__name__}: {exc}).") from exc
+        if hasattr(obj, "predict"):
+            return SklearnPredictor(obj, name=path.name)
+        if callable(obj):
+            return CallablePredictor(obj, name=path.name)
+        raise ModelError(
+            f"--model '{spec}': the file holds a {type(obj).__name__}, which has no predict method and is not callable."
+        )
+
+
+#: The Python-function and joblib model formats (see :data:`openclarify.models._formats.MODEL_FORMATS`).
+PYTHON_FORMAT = _PythonFormat()
+JOBLIB_FORMAT = _JoblibFormat()

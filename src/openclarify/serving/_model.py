@@ -7,13 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from ..models import FastTextPredictor, Predictor, load_model
+from ..models import FastTextPredictor, Predictor, find_in_folder, load_model, model_folder_files
 
 __all__ = ["ServedModel", "load_served_model", "resolve_model"]
-
-_JOBLIB_FILES = ("model.joblib", "model.pkl")
-_PYTHON_FILE = "model.py"
-_PYTHON_FUNCTION = "predict"
 
 
 def resolve_model(spec: str) -> str:
@@ -33,17 +29,14 @@ def resolve_model(spec: str) -> str:
         raise ModelError(f"--model '{spec}': no such file or folder. Give a model file, a folder or file.py:function.")
     if not path.is_dir():
         return spec
-    if (path / "model.bin").is_file():
-        return str(path)
-    for name in _JOBLIB_FILES:
-        if (path / name).is_file():
-            return str(path / name)
-    if (path / _PYTHON_FILE).is_file():
-        return f"{path / _PYTHON_FILE}:{_PYTHON_FUNCTION}"
-    found = sorted(p.name for p in path.iterdir())[:20]
+    found = find_in_folder(path)
+    if found is not None:
+        return found
+    names = model_folder_files()
+    listed = sorted(p.name for p in path.iterdir())[:20]
     raise ModelError(
-        f"--model '{spec}': the folder holds no model.bin, {', '.join(_JOBLIB_FILES)} or {_PYTHON_FILE}; "
-        f"got {found!r}. Put the model there, or name the file."
+        f"--model '{spec}': the folder holds no {', '.join(names[:-1])} or {names[-1]}; got {listed!r}. "
+        "Put the model there, or name the file."
     )
 
 
