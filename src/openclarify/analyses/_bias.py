@@ -41,6 +41,7 @@ from ..bias import (
     flip_test,
     kind_from_values,
     matches,
+    positive_mask,
     value_string,
 )
 from ..config import AnalysisConfig, BiasConfig
@@ -206,16 +207,7 @@ def _typed(name: str, series: pd.Series, weights: IntArray, values: Sequence[Any
 def _in_group(col: _Typed, values: Sequence[Any], path: str) -> BoolArray:
     """Per table row: its value is one of ``values`` (categorical) or above the threshold (continuous)."""
     if col.kind == "continuous":
-        threshold = check_threshold(pd.Series(col.uniques, name=col.name), values, what=path)
-        try:
-            above = np.array([float(u) > threshold for u in col.uniques], dtype=bool)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"a threshold needs a numeric column, but column {col.name!r} holds values such as "
-                f"{col.uniques[:3]!r}. Give the values of the group instead of a threshold.",
-                path=path,
-            ) from None
-        hit = above
+        hit = positive_mask(pd.Series(col.uniques, name=col.name), values, "continuous", what=path)
     else:
         hit = matches(col.uniques, values)
     return np.append(hit, False)[col.codes]
