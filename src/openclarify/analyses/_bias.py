@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from ..errors import ConfigError, DataError, ModelError, OpenClarifyWarning
 from ..models import Predictor
 from ..outputs import BIAS_COUNTS_JSON, write_json
 from ._base import Finished, Job, Needs
-from ._common import output_labels
+from ._common import counted_predict, output_labels
 
 __all__ = ["BiasAnalysisBase", "BiasPart", "BiasPlan", "Stage"]
 
@@ -493,21 +492,17 @@ class BiasAnalysisBase:
         return part
 
     def _predict(self, plan: BiasPlan, chunk: DataChunk, model: Predictor, part: BiasPart) -> tuple[pd.Series, Any]:
-        step = plan.max_batch_rows
-        frames = [chunk.features.iloc[i : i + step] for i in range(0, len(chunk.features), step)]
+        step, width = plan.max_batch_rows, max(1, len(plan.labels))
         parts = []
-        for frame in frames:
-            started = time.perf_counter()
-            parts.append(model.predict(frame))
-            part.model_seconds += time.perf_counter() - started
-            part.model_calls += 1
-            part.model_rows += len(frame)
-        scores = np.concatenate(parts) if parts else np.zeros((0, max(1, len(plan.labels))))
-        if scores.shape[1] != max(1, len(plan.labels)):
-            raise ModelError(
-                f"model: returned {scores.shape[1]} scores per record, but {len(plan.labels)} before. Return the "
-                "same number of scores for every record."
-            )
+        for i in range(0, len(chunk.features), step):
+            scores = counted_predict(model, chunk.features.iloc[i : i + step], part)
+            if scores.shape[1] != width:  # each batch: a batch of another width never reaches concatenate
+                raise ModelError(
+                    f"model: returned {scores.shape[1]} scores per record, but {len(plan.labels)} before. Return "
+                    "the same number of scores for every record."
+                )
+            parts.append(scores)
+        scores = np.concatenate(parts) if parts else np.zeros((0, width))
         ok = np.isfinite(scores).all(axis=1)
         if plan.single is not None:
             low, high = plan.single

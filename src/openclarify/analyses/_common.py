@@ -1,19 +1,33 @@
-"""What several analyses need: the names of the model's outputs, which columns hold free text."""
+"""What several analyses need: the names of the model's outputs, which columns hold free text, a counted
+model call."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from .._typing import FloatArray
 from ..config import AnalysisConfig
 from ..data import Dataset
 from ..errors import ConfigError
+from ..models import Predictor
 
-__all__ = ["feature_columns", "json_value", "output_labels", "plain", "resolve", "text_columns"]
+__all__ = [
+    "CountsCalls",
+    "counted_predict",
+    "feature_columns",
+    "json_value",
+    "output_labels",
+    "plain",
+    "resolve",
+    "text_columns",
+]
 
 logger = logging.getLogger("openclarify")
 
@@ -116,3 +130,21 @@ def feature_columns(items: Sequence[int | str], names: Sequence[str], key: str) 
 def json_value(value: object) -> object:
     """A value read from the dataset as JSON writes it (numpy scalars as Python numbers)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+class CountsCalls(Protocol):
+    """A partition's result that counts the model calls it made."""
+
+    model_rows: int
+    model_calls: int
+    model_seconds: float
+
+
+def counted_predict(model: Predictor, records: pd.DataFrame, counts: CountsCalls) -> FloatArray:
+    """``model.predict(records)``, counted on ``counts`` (records, calls, seconds inside the model)."""
+    started = time.perf_counter()
+    scores = model.predict(records)
+    counts.model_seconds += time.perf_counter() - started
+    counts.model_rows += len(records)
+    counts.model_calls += 1
+    return scores

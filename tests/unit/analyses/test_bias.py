@@ -580,3 +580,19 @@ def test_the_counts_behind_the_metrics_are_written_and_shown(tmp_path):
     n_d = int(d.sum())
     assert f'<tr><th>Records</th><td class="oc-num">{n_d:,}</td><td class="oc-num">{N - n_d:,}</td></tr>' in html
     assert "<tr><th>True positives</th>" in html
+
+
+def test_a_model_whose_batches_differ_in_width_is_a_model_error(tmp_path):
+    from openclarify.errors import ModelError
+
+    _data(tmp_path)
+    config = _config({"post_training_bias": {"methods": ["DPPL"]}}, predictor={"content_type": "text/csv"})
+    calls = []
+
+    def uneven(x: pd.DataFrame) -> np.ndarray:
+        calls.append(len(x))
+        return _model(x) if len(calls) < 3 else np.hstack([_model(x), _model(x)])
+
+    with pytest.raises(ModelError, match=r"^model: returned 2 scores per record, but 1 before"):
+        run_analysis(config, model=CallablePredictor(uneven, name="u"), data=tmp_path / "d.csv",
+                     output_dir=tmp_path / "out", max_batch_rows=50)  # fmt: skip

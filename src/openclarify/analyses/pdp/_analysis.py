@@ -16,7 +16,6 @@ sums (see :class:`~openclarify.analyses.RecordSum`), so any split of the records
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from ...data import DataChunk
 from ...errors import ConfigError, ModelError, OpenClarifyWarning
 from ...models import Predictor
 from .._base import Finished, Job, Needs
-from .._common import feature_columns, json_value, output_labels, text_columns
+from .._common import counted_predict, feature_columns, json_value, output_labels, text_columns
 from .._sums import RecordSum
 
 __all__ = ["MAX_CATEGORIES", "PdpAnalysis", "PdpFeaturePlan", "PdpPart", "PdpPlan"]
@@ -245,11 +244,7 @@ class PdpAnalysis:
                 block[column] = pd.Series([values[v]] * (r1 - r0), index=block.index, dtype=frame[column].dtype)
                 blocks.append(block)
             records = blocks[0] if len(blocks) == 1 else pd.concat(blocks, ignore_index=True)
-            started = time.perf_counter()
-            scores = model.predict(records)
-            part.model_seconds += time.perf_counter() - started
-            part.model_rows += len(records)
-            part.model_calls += 1
+            scores = counted_predict(model, records, part)
             if out is None:
                 out = np.empty((n, len(values), scores.shape[1]))
             elif scores.shape[1] != out.shape[2]:
