@@ -47,35 +47,26 @@ def list_sources(path: str | os.PathLike[str], where: str = "dataset") -> list[S
         The path is a URL and fsspec, or its protocol's package (``s3://``: ``s3fs``), is not installed.
     """
     text = os.fspath(path)
-    if is_url(text):
-        return _url_sources(text, where)
-    found = kind(text)
-    if found == "file":
-        return [Source(text, text)]
-    if found is None:
-        raise DataError(f"{where}: no such file or directory; got {text!r}. Check the path.")
-    files = [location for relative, location in list_files(text) if not _hidden(relative)]
-    if not files:
-        raise DataError(f"{where}: the directory holds no data file; got {text!r}. Check the path.")
-    return [Source(f, f) for f in files]
-
-
-def _url_sources(uri: str, where: str) -> list[Source]:
-    store = "S3 " if uri.startswith(("s3://", "s3a://")) else ""
+    url = is_url(text)
+    store = "S3 " if text.startswith(("s3://", "s3a://")) else ""
     try:
-        found = kind(uri)
-    except ValueError as exc:  # a protocol fsspec does not know, or a malformed URL
+        found = kind(text)
+    except ValueError as exc:  # a URL of a protocol fsspec does not know, or a malformed one
+        if not url:
+            raise
         raise DataError(
-            f"{where}: only local paths and URLs fsspec can read (such as s3://) are supported; got {uri!r} "
+            f"{where}: only local paths and URLs fsspec can read (such as s3://) are supported; got {text!r} "
             f"({exc}). Download the data and pass a local path."
         ) from exc
     if found == "file":
-        return [Source(uri, uri)]
+        return [Source(text, text)]
     if found is None:
-        raise DataError(f"{where}: no such {store}object or prefix; got {uri!r}. Check the URI.")
-    files = [location for relative, location in list_files(uri) if not _hidden(relative)]
+        absent = f"no such {store}object or prefix" if url else "no such file or directory"
+        raise DataError(f"{where}: {absent}; got {text!r}. Check the {'URI' if url else 'path'}.")
+    files = [location for relative, location in list_files(text) if not _hidden(relative)]
     if not files:
-        raise DataError(f"{where}: the {store}prefix holds no data file; got {uri!r}. Check the URI.")
+        folder = f"the {store}prefix" if url else "the directory"
+        raise DataError(f"{where}: {folder} holds no data file; got {text!r}. Check the {'URI' if url else 'path'}.")
     return [Source(f, f) for f in files]
 
 
