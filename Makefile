@@ -11,7 +11,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra,pdf]'
+	# the hf extra needs torch: its CPU wheel first, so that nothing asks pip for a CUDA build
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra,pdf,hf]'
 	touch $(STAMP)
 
 demo: install
@@ -23,9 +25,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	# captum needs torch; the CPU build keeps the install small (torch==2.13.0 is the CPU wheel here)
-	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
-	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra,pdf,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra,pdf,hf,bench]'
 	$(BIN)/python bench/tabular_games.py
 	$(BIN)/python bench/threads.py
 	$(BIN)/python bench/text_games.py

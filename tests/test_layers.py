@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "data": BASE | {"io"},
     "text": BASE,
     "outputs": BASE | {"io"},
-    "training": BASE | {"text"},
+    "training": BASE | {"models", "text"},
     "models": BASE | {"config", "text", "wire"},
     "analyses": BASE | {"backends", "bias", "config", "data", "models", "outputs", "shapley", "text"},
     "backends": BASE,

@@ -371,6 +371,9 @@ def run_analysis(
         }
         for done in finished:
             summary.update(done.summary)
+        facts_of = getattr(model, "model_facts", None)  # a model that runs on a device says how it ran
+        if callable(facts_of):
+            summary["model_facts"] = facts_of()
         summary["seconds"] = round(explain_seconds, 3)
         write_json(stage.path(RUN_SUMMARY_JSON), summary)
         report_seconds = 0.0

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from openclarify.models import CallablePredictor, Predictor
+from openclarify.models import CallablePredictor, ModelOptions, Predictor
 
 
 def _sums(records: pd.DataFrame) -> np.ndarray:
@@ -24,7 +24,9 @@ class _EchoFormat:
     def in_folder(self, folder: Path) -> str | None:
         return str(folder / "model.echo") if (folder / "model.echo").is_file() else None
 
-    def load(self, spec: str) -> Predictor:
+    def load(self, spec: str, options: ModelOptions | None = None) -> Predictor:
+        if options is not None:
+            options.refuse(f"'{spec}'")
         return CallablePredictor(_sums, name=Path(spec).name)
 
 

@@ -290,6 +290,15 @@ def analyze(
             ep.close()
             if not quiet:
                 echo(f"openclarify: {ep.stats.summary()}")
+    facts_of = getattr(predictor, "model_facts", None)
+    facts = facts_of() if callable(facts_of) else {}
+    if facts.get("texts_truncated"):
+        echo(
+            f"openclarify: warning: {facts['texts_truncated']} of the {facts['texts_scored']} texts the model scored "
+            f"(masked copies included) were longer than its max length of {facts['max_length']} tokens and were cut "
+            "to it; the words past it count for nothing. Use a shorter granularity unit or a model with a longer "
+            "max length."
+        )
     if not quiet and not result.feature_names:  # no methods.shap
         sections = result.sections or {}
         if "pdp" in sections:

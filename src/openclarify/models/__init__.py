@@ -5,21 +5,30 @@ from __future__ import annotations
 from ._endpoint import EndpointPredictor, EndpointStats
 from ._fasttext import FastTextPredictor
 from ._formats import MODEL_FORMATS, ModelFormat, ModelFormatName, find_in_folder, load_model, model_folder_files
+from ._huggingface import TransformerPredictor, export_onnx
 from ._inprocess import SklearnPredictor
+from ._options import DEVICES, RUNTIMES, Device, ModelOptions, Runtime
 from ._protocol import CallablePredictor, Predictor, as_predictor, check_scores
 
 __all__ = [
+    "DEVICES",
     "MODEL_FORMATS",
+    "RUNTIMES",
     "CallablePredictor",
+    "Device",
     "EndpointPredictor",
     "EndpointStats",
     "FastTextPredictor",
     "ModelFormat",
     "ModelFormatName",
+    "ModelOptions",
     "Predictor",
+    "Runtime",
     "SklearnPredictor",
+    "TransformerPredictor",
     "as_predictor",
     "check_scores",
+    "export_onnx",
     "find_in_folder",
     "load_model",
     "model_folder_files",

@@ -16,6 +16,7 @@ import pandas as pd
 from .._typing import FloatArray
 from ..errors import MissingDependencyError, ModelError
 from ..text import TEXT_NORMALIZATIONS, TextNormalization, normalize_texts
+from ._options import ModelOptions
 
 __all__ = ["FASTTEXT_FORMAT", "LABEL_PREFIX", "METADATA_FILE", "MODEL_FILE", "FastTextPredictor", "import_fasttext"]
 
@@ -353,7 +354,9 @@ class _FastTextFormat:
     def in_folder(self, folder: Path) -> str | None:
         return str(folder) if (folder / MODEL_FILE).is_file() else None
 
-    def load(self, spec: str) -> FastTextPredictor:
+    def load(self, spec: str, options: ModelOptions | None = None) -> FastTextPredictor:
+        if options is not None:
+            options.refuse(f"the fastText model '{spec}'")
         return FastTextPredictor(Path(spec))
 
 

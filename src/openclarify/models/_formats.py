@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from ..errors import ModelError
+from ._options import ModelOptions
 from ._protocol import Predictor
 
 __all__ = [
@@ -24,11 +25,12 @@ __all__ = [
     "model_format",
 ]
 
-ModelFormatName = Literal["fasttext", "joblib", "python"]
+ModelFormatName = Literal["fasttext", "huggingface", "joblib", "python"]
 
 #: Format -> "module:attribute" of its ModelFormat, imported when a spec is resolved.
 MODEL_FORMATS: dict[ModelFormatName, str] = {
     "fasttext": "openclarify.models._fasttext:FASTTEXT_FORMAT",
+    "huggingface": "openclarify.models._huggingface:HUGGINGFACE_FORMAT",
     "joblib": "openclarify.models._inprocess:JOBLIB_FORMAT",
     "python": "openclarify.models._inprocess:PYTHON_FORMAT",
 }
@@ -51,8 +53,9 @@ class ModelFormat(Protocol):
     def in_folder(self, folder: Path) -> str | None:
         """The spec of this format's model inside ``folder``, or None when it holds none."""
 
-    def load(self, spec: str) -> Predictor:
-        """The model ``spec`` names (raises :class:`~openclarify.errors.ModelError`)."""
+    def load(self, spec: str, options: ModelOptions | None = None) -> Predictor:
+        """The model ``spec`` names, run as ``options`` say (raises :class:`~openclarify.errors.ModelError`;
+        a format that runs on no device refuses options given with :meth:`ModelOptions.refuse`)."""
 
 
 def model_format(name: ModelFormatName) -> ModelFormat:
@@ -62,14 +65,15 @@ def model_format(name: ModelFormatName) -> ModelFormat:
     return found
 
 
-def load_model(spec: str | Path) -> Predictor:
+def load_model(spec: str | Path, *, options: ModelOptions | None = None) -> Predictor:
     """Load the model named on the command line: the first registered format that claims ``spec``.
 
     ``spec`` is a fastText / BlazingText supervised ``model.bin`` (or ``.ftz``) or a folder holding
     ``model.bin`` (as ``openclarify train`` writes it); ``path/to/model.joblib`` (or ``.pkl``): a
     scikit-learn estimator, pipeline or callable saved with joblib, loaded only from this path the user
     named; or ``path/to/file.py:function``, a function that receives a DataFrame of records and returns
-    one score or score vector per record.
+    one score or score vector per record; or a Hugging Face ``save_pretrained`` folder of a sequence
+    classifier. ``options`` (device, runtime, batch size) apply to the Hugging Face models only.
 
     Raises
     ------
@@ -80,7 +84,7 @@ def load_model(spec: str | Path) -> Predictor:
     formats = [model_format(name) for name in MODEL_FORMATS]
     for fmt in formats:
         if fmt.claims(text):
-            return fmt.load(text)
+            return fmt.load(text, options)
     described = ", ".join(f.description for f in formats[:-1]) + f" or {formats[-1].description}"
     raise ModelError(f"--model: unsupported model file; got {text!r}. Give {described}.")
 

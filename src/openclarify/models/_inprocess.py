@@ -22,6 +22,7 @@ import pandas as pd
 
 from .._typing import FloatArray
 from ..errors import ModelError
+from ._options import ModelOptions
 from ._protocol import (
     CallablePredictor,
     Predictor,
@@ -167,7 +168,9 @@ class _PythonFormat:
     def in_folder(self, folder: Path) -> str | None:
         return f"{folder / _PYTHON_FILE}:{_PYTHON_FUNCTION}" if (folder / _PYTHON_FILE).is_file() else None
 
-    def load(self, spec: str) -> Predictor:
+    def load(self, spec: str, options: ModelOptions | None = None) -> Predictor:
+        if options is not None:
+            options.refuse(f"'{spec}'")
         head, sep, tail = spec.rpartition(":")
         if not (sep and head.endswith(".py") and tail.isidentifier()):
             raise ModelError(f"--model '{spec}': name the function too, as 'file.py:function'.")
@@ -186,7 +189,9 @@ class _JoblibFormat:
     def in_folder(self, folder: Path) -> str | None:
         return next((str(folder / n) for n in _JOBLIB_FOLDER_FILES if (folder / n).is_file()), None)
 
-    def load(self, spec: str) -> Predictor:
+    def load(self, spec: str, options: ModelOptions | None = None) -> Predictor:
+        if options is not None:
+            options.refuse(f"'{spec}'")
         path = Path(spec)
         if not path.is_file():
             raise ModelError(f"--model '{spec}': file not found.")

@@ -31,6 +31,18 @@ def test_every_format_is_listed_when_none_claims_the_file(tmp_path):
         load_model(tmp_path / "model.onnx")
     message = str(err.value)
     assert message.startswith("--model: unsupported model file; got ")
-    for part in ("fastText or BlazingText model", "saved with joblib (.joblib, .pkl, .pickle)", "'file.py:function'"):
+    for part in (
+        "fastText or BlazingText model",
+        "Hugging Face sequence classifier folder (config.json, weights and tokenizer)",
+        "saved with joblib (.joblib, .pkl, .pickle)",
+        "'file.py:function'",
+    ):
         assert part in message
-    assert model_folder_files() == ("model.bin", "model.joblib", "model.pkl", "model.py")
+    assert model_folder_files() == (
+        "model.bin",
+        "config.json",
+        "model/config.json",
+        "model.joblib",
+        "model.pkl",
+        "model.py",
+    )
