@@ -14,6 +14,7 @@ from .._pipeline import AnalysisResult, ModelFactory, model_needed, run_analysis
 from ..config import load_analysis_config
 from ..data import DatasetSchema
 from ..models import EndpointPredictor, Predictor, load_model
+from ._model_options import model_run_options, to_model_options
 from ._report import RECORDS_HELP, parse_records
 from ._terminal import echo
 
@@ -65,7 +66,8 @@ def _model_path(spec: str) -> Path:
     default=None,
     type=str,
     help="A model loaded in process: model.joblib (scikit-learn estimator or pipeline), a fastText / "
-    "BlazingText model.bin or its folder, or path/to/file.py:function.",
+    "BlazingText model.bin or its folder, a Hugging Face sequence classifier folder (save_pretrained; "
+    "pip install 'openclarify[hf]'), or path/to/file.py:function.",
 )
 @click.option(
     "--endpoint-url",
@@ -173,6 +175,7 @@ def _model_path(spec: str) -> Path:
     help="Replace whatever the output folder holds. Without it the folder must be new, empty, or an earlier "
     "openclarify job's output (which is replaced as a whole).",
 )
+@model_run_options
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 def analyze(
@@ -195,6 +198,9 @@ def analyze(
     report_records: str | None,
     report_label: str | None,
     overwrite: bool,
+    device: str | None,
+    runtime: str,
+    model_batch_size: int | None,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -220,7 +226,9 @@ def analyze(
     if model is not None and endpoint_url is not None:
         raise click.UsageError("give either --model or --endpoint-url, not both.")
     if model is not None:
-        predictor = load_model(model)
+        predictor = load_model(model, options=to_model_options(device, runtime, model_batch_size))
+    elif device is not None or runtime != "torch" or model_batch_size is not None:
+        raise click.UsageError("--device, --runtime and --model-batch-size apply to --model only.")
     elif endpoint_url is not None or endpoint_name:
         assert config.predictor is not None  # noqa: S101 - the config parser requires it for shap
 

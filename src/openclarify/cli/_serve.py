@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from ._model_options import model_run_options, to_model_options
+
 __all__ = ["proxy", "serve"]
 
 _MEDIA = ("text/csv", "application/jsonlines", "application/json")
@@ -185,8 +187,9 @@ def _common(fn: Any) -> Any:
     "--model",
     default="/opt/ml/model",
     show_default=True,
-    help="model.bin (fastText / BlazingText) or its folder, model.joblib (scikit-learn), path/to/file.py:function, "
-    "or a folder holding model.bin, model.joblib or a model.py defining predict (SageMaker's layout).",
+    help="model.bin (fastText / BlazingText) or its folder, a Hugging Face sequence classifier folder "
+    "(save_pretrained), model.joblib (scikit-learn), path/to/file.py:function, or a folder holding model.bin, "
+    "config.json (or model/config.json), model.joblib or a model.py defining predict (SageMaker's layout).",
 )
 @click.option(
     "--threads",
@@ -204,11 +207,22 @@ def _common(fn: Any) -> Any:
     "stopped). Once all --threads + --spare-threads are stuck, requests get 503 and /ping answers 503 until "
     "a call returns.",
 )
+@click.option(
+    "--positive-only",
+    is_flag=True,
+    help="Answer only the second of a two-label model's scores (P(positive)), one number per record, as the "
+    "seed notebook's inference.py does. Default: every label's score.",
+)
+@model_run_options
 @_common
 def serve(
     model: str,
     threads: int,
     spare_threads: int,
+    positive_only: bool,
+    device: str | None,
+    runtime: str,
+    model_batch_size: int | None,
     host: str,
     port: int,
     workers: int | None,
@@ -228,9 +242,10 @@ def serve(
 
     GET /ping answers 200 once the model is loaded (503 before). POST /invocations reads records as
     text/csv (no header, one per line), application/jsonlines ({"features": [...]} or BlazingText's
-    {"source": "..."} per line) or application/json (BlazingText's {"instances": [...]}), and answers
+    {"source": "..."} per line) or application/json (BlazingText's {"instances": [...]}; for a text
+    classifier also the Hugging Face toolkit's {"inputs": ..., "parameters": {"top_k": ...}}), and answers
     in the Accept format: CSV score lines, or {"label": [...], "prob": [...]} per record for a
-    classifier ({"score": x} otherwise). Errors, with {"error": "..."}: 400 bad body, 406 Accept, 408 slow
+    classifier ({"score": x} otherwise; [{"label", "score"}] to an {"inputs"} request). Errors, with {"error": "..."}: 400 bad body, 406 Accept, 408 slow
     client, 413 too large, 415 Content-Type, 500 model failure, 503 loading or busy, 504 timeout.
 
     In a container, `docker run IMAGE serve` serves /opt/ml/model on port 8080 (SAGEMAKER_BIND_TO_PORT).
@@ -239,10 +254,15 @@ def serve(
     from ..serving import serve as run_server
 
     resolve_model(model)  # fail now, with exit code 4, on a missing file; loading happens in the workers
+    to_model_options(device, runtime, model_batch_size)  # and on a bad option
     config = ServeConfig(
         model=model,
         threads=threads,
         spare_threads=spare_threads,
+        device=device,
+        runtime=runtime,
+        model_batch_size=model_batch_size,
+        positive_only=positive_only,
         **_listen_settings(
             host, port, workers, timeout, (header_timeout, body_timeout, body_chunk_timeout), feature_names,
             text_columns, features, content_types, max_payload_bytes, access_log,

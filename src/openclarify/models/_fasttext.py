@@ -208,6 +208,9 @@ class FastTextPredictor:
         The ``fasttext`` package is not installed.
     """
 
+    #: One text column in, as the server and the analyses hand it over.
+    takes_text = True
+
     def __init__(
         self,
         path_or_model: str | Path | Any,

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from .._version import __version__
 from ..errors import ModelError
-from ..models import check_scores
+from ..models import Device, ModelOptions, Runtime, check_scores
 from ..wire import (
     MediaType,
     RequestError,
@@ -304,7 +304,15 @@ class _State:
         start = time.perf_counter()
         try:
             self.model = load_served_model(
-                self.config.model, feature_names=self.config.feature_names, text_columns=self.config.text_columns
+                self.config.model,
+                feature_names=self.config.feature_names,
+                text_columns=self.config.text_columns,
+                options=ModelOptions(
+                    device=cast(Device | None, self.config.device),
+                    runtime=cast(Runtime, self.config.runtime),
+                    batch_size=self.config.model_batch_size,
+                ),
+                positive_only=self.config.positive_only,
             )
         except Exception as exc:  # noqa: BLE001 - any failure is reported by /ping and the log
             self.load_error = f"model failed to load: {exc}"
@@ -336,15 +344,23 @@ class _State:
     def score(self, model: ServedModel, body: bytes, media: MediaType, charset: str, accept: MediaType) -> bytes:
         """Decode, predict and encode one request (runs on a worker thread)."""
         # a text model reads every column as text: which CSV fields were quoted does not matter
+        text_model = model.text_columns is True
         payload = decode_request(
-            body, media, charset=charset, features=self.features, find_quoted=model.text_columns is not True
+            body, media, charset=charset, features=self.features, find_quoted=not text_model, inputs=text_model
         )
         if model.output_names is None and any(k is not None for k in payload.top_k):
             raise RequestError(400, "k: this model has no class labels to rank; leave k out.")
         frame = records_frame(payload, feature_names=model.feature_names, text_columns=model.text_columns)
         scores = check_scores(model.predictor.predict(frame), len(frame), source="model")
+        if model.positive_only:  # the seed's predict_fn: P(positive), the second of two scores
+            scores = scores[:, -1:]
         return encode_scores(
-            scores, accept, output_names=model.output_names, top_k=payload.top_k, blazingtext=payload.blazingtext
+            scores,
+            accept,
+            output_names=model.output_names,
+            top_k=payload.top_k,
+            blazingtext=payload.blazingtext,
+            huggingface=payload.huggingface,
         )
 
 

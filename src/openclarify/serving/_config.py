@@ -119,11 +119,20 @@ class ServeConfig(_ListenConfig):
         Worker processes, each with its own copy of the model.
     host, port, access_log
         Where to listen, and whether to log one line per request.
+    device, runtime, model_batch_size
+        How a Hugging Face model runs (:class:`openclarify.models.ModelOptions`); other models refuse them.
+    positive_only
+        Answer only the score of a two-label model's second label (P(positive)), one number per record,
+        as the seed notebook's ``inference.py`` does.
     """
 
     model: str = DEFAULT_MODEL_DIR
     threads: int = 1
     spare_threads: int = DEFAULT_SPARE_THREADS
+    device: str | None = None
+    runtime: str = "torch"
+    model_batch_size: int | None = None
+    positive_only: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from ..models import FastTextPredictor, Predictor, find_in_folder, load_model, model_folder_files
+from ..models import ModelOptions, Predictor, find_in_folder, load_model, model_folder_files
 
 __all__ = ["ServedModel", "load_served_model", "resolve_model"]
 
@@ -46,13 +46,15 @@ class ServedModel:
 
     ``feature_names`` are the column names (``None``: ``column_0``, ... by position); ``text_columns``
     is ``True`` for a text model (every column text) or the columns kept as text; ``output_names``
-    names the scores (class labels) when the model knows them.
+    names the scores (class labels) when the model knows them. ``positive_only``: answer only the last
+    of two scores (P(positive)), whose name is then ``output_names``' one entry.
     """
 
     predictor: Predictor
     feature_names: tuple[str, ...] | None
     text_columns: frozenset[str] | bool
     output_names: tuple[str, ...] | None
+    positive_only: bool = False
 
 
 def _names(values: object) -> tuple[str, ...] | None:
@@ -62,20 +64,39 @@ def _names(values: object) -> tuple[str, ...] | None:
 
 
 def load_served_model(
-    spec: str, *, feature_names: Sequence[str] | None = None, text_columns: Sequence[str] = ()
+    spec: str,
+    *,
+    feature_names: Sequence[str] | None = None,
+    text_columns: Sequence[str] = (),
+    options: ModelOptions | None = None,
+    positive_only: bool = False,
 ) -> ServedModel:
     """Load the model named by ``spec`` (see :func:`resolve_model`) and work out its columns.
 
     Column names come from the model when it knows them (a scikit-learn estimator fitted on a
-    DataFrame has ``feature_names_in_``), else from ``feature_names``. A fastText model takes one
-    text column.
+    DataFrame has ``feature_names_in_``), else from ``feature_names``. A text model (fastText, a Hugging
+    Face classifier) takes one text column.
 
     Raises
     ------
     ModelError
-        The model cannot be loaded, or ``feature_names`` contradicts the model.
+        The model cannot be loaded, ``feature_names`` contradicts the model, or ``positive_only`` is
+        asked of a model without exactly two named scores.
     """
-    predictor = load_model(resolve_model(spec))
+    served = _served(load_model(resolve_model(spec), options=options), feature_names, text_columns)
+    if not positive_only:
+        return served
+    names = served.output_names
+    if names is None or len(names) != 2:
+        got = f"{len(names)} labels {list(names)[:5]!r}" if names is not None else "unnamed scores"
+        raise ModelError(
+            f"--positive-only: only a model with two labels has one positive probability; got {got}. "
+            "Leave the option out to answer every score."
+        )
+    return ServedModel(served.predictor, served.feature_names, served.text_columns, names[1:], positive_only=True)
+
+
+def _served(predictor: Predictor, feature_names: Sequence[str] | None, text_columns: Sequence[str]) -> ServedModel:
     given = tuple(feature_names) if feature_names is not None else None
     known = _names(getattr(getattr(predictor, "estimator", None), "feature_names_in_", None))
     if known is not None and given is not None and given != known:
@@ -83,10 +104,10 @@ def load_served_model(
             f"--feature-names: the model was fitted on the columns {list(known)!r}; got {list(given)!r}. "
             "Leave the option out, or give the model's names."
         )
-    if isinstance(predictor, FastTextPredictor):
+    if getattr(predictor, "takes_text", False):  # fastText, Hugging Face: one text column
         if given is not None and len(given) != 1:
-            raise ModelError(f"--feature-names: a fastText model takes one text column; got {list(given)!r}.")
-        return ServedModel(predictor, given or ("text",), True, predictor.output_names)
+            raise ModelError(f"--feature-names: a text model takes one text column; got {list(given)!r}.")
+        return ServedModel(predictor, given or ("text",), True, _names(getattr(predictor, "output_names", None)))
     names = known or given
     if names is not None:
         unknown = sorted(set(text_columns) - set(names))

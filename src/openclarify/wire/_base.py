@@ -80,7 +80,8 @@ class Payload:
     ``k`` per record (``None``: the full score vector); ``blazingtext`` is true for BlazingText's JSON
     request ``{"instances": [...], "configuration": {"k": N}}``, which is answered in BlazingText's JSON
     shape (a top-level list). ``quoted_columns`` holds, for a CSV body, the positions of the columns
-    with at least one quoted field (``None``: not known, or not CSV).
+    with at least one quoted field (``None``: not known, or not CSV). ``huggingface`` is set for the
+    Hugging Face inference toolkit's ``{"inputs": ...}`` request (``_hf.HfRequest``), answered in its shape.
     """
 
     rows: list[list[Any]] | list[dict[str, Any]]
@@ -88,6 +89,7 @@ class Payload:
     blazingtext: bool = False
     csv: bool = False
     quoted_columns: frozenset[int] | None = None
+    huggingface: Any = None
 
     @property
     def n_records(self) -> int:

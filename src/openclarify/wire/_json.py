@@ -19,6 +19,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ._base import Payload, RequestError, ResponseFormatError, short
 from ._cells import JSON_CELLS, cells
+from ._hf import decode_hf_request, is_hf_request
 from ._objects import check_k, payload, record
 from ._reading import JsonReader
 from ._select import Selector
@@ -82,14 +83,17 @@ class JsonRequest:
         return sum(len(x) for x in self._literals) + self._occurrences * inner
 
 
-def decode_json_request(text: str, reader: JsonReader, features: Any) -> Payload:
-    """``{"instances": [...]}``, a list of records, or one record."""
+def decode_json_request(text: str, reader: JsonReader, features: Any, inputs: bool = False) -> Payload:
+    """``{"instances": [...]}``, a list of records, or one record; with ``inputs`` (a text classifier) also
+    the Hugging Face inference toolkit's ``{"inputs": ..., "parameters": ...}``."""
     try:
         body = reader.load(text, "application/json body")
     except json.JSONDecodeError as exc:
         raise RequestError(
             400, f"application/json body: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})."
         ) from None
+    if inputs and is_hf_request(body):
+        return decode_hf_request(body)
     if isinstance(body, dict) and "instances" in body:
         instances = body["instances"]
         if not isinstance(instances, list):

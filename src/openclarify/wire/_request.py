@@ -59,7 +59,13 @@ class RequestCodec:
 
 
 def decode_request(
-    body: bytes, content_type: MediaType, *, charset: str = "utf-8", features: Any = None, find_quoted: bool = True
+    body: bytes,
+    content_type: MediaType,
+    *,
+    charset: str = "utf-8",
+    features: Any = None,
+    find_quoted: bool = True,
+    inputs: bool = False,
 ) -> Payload:
     """Decode a request body into records.
 
@@ -78,6 +84,10 @@ def decode_request(
     (:attr:`Payload.quoted_columns` is then ``None``): a second pass over the body that only matters when
     columns are typed from the request, not for a text model whose every column is text.
 
+    ``inputs=True`` (a text classifier is served) also reads the Hugging Face inference toolkit's
+    ``application/json`` request ``{"inputs": "text" | [...], "parameters": {...}}``
+    (:attr:`Payload.huggingface` is then set, and :func:`encode_scores` answers in the toolkit's shape).
+
     Raises
     ------
     RequestError
@@ -91,6 +101,6 @@ def decode_request(
         raw = body if codecs.lookup(charset).name in ASCII_COMPATIBLE else text.encode("utf-8", "surrogatepass")
         if content_type == "application/jsonlines":
             return decode_jsonlines_request(text, JsonReader(raw), features)
-        return decode_json_request(text, JsonReader(raw), features)
+        return decode_json_request(text, JsonReader(raw), features, inputs)
     except RecursionError:  # a value json.loads could read, nested too deep for what comes after
         raise too_deep(f"{content_type} body", text) from None

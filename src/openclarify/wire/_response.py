@@ -18,6 +18,7 @@ from .._typing import FloatArray
 from ..errors import ConfigError
 from ._base import LabelSetError, MediaType, PredictorFields, ResponseFormatError
 from ._csv import decode_csv_response, encode_csv_scores
+from ._hf import HfRequest, encode_hf_scores
 from ._json import decode_json_response, encode_json_scores
 from ._jsonlines import decode_jsonlines_response, encode_jsonlines_scores
 from ._objects import json_objects
@@ -33,6 +34,7 @@ def encode_scores(
     output_names: Sequence[str] | None = None,
     top_k: Sequence[int | None] | None = None,
     blazingtext: bool = False,
+    huggingface: HfRequest | None = None,
 ) -> bytes:
     """Encode the scores, shape ``(n_records, n_outputs)``, as the response body.
 
@@ -42,8 +44,13 @@ def encode_scores(
     - ``application/json``: ``{"predictions": [objects]}``; for BlazingText's JSON request
       (``blazingtext``), BlazingText's own top-level list of ``{"label": [...], "prob": [...]}``.
 
+    For the Hugging Face inference toolkit's request (``huggingface``), its ``[{"label", "score"}]``
+    shape in every Accept format (see ``_hf.py``).
+
     Every float is written with ``repr()``: it reads back bit-identical.
     """
+    if huggingface is not None:
+        return encode_hf_scores(scores, output_names, huggingface, accept)
     if accept == "text/csv":
         return encode_csv_scores(scores)
     objects = json_objects(scores, output_names, top_k)
