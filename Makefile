@@ -20,6 +20,7 @@ demo: install
 	$(BIN)/python examples/abalone/run_demo.py
 	$(BIN)/python examples/dbpedia/run_demo.py
 	$(BIN)/python examples/reviews/run_demo.py
+	$(BIN)/python examples/reviews/run_transformer_demo.py
 
 test: install
 	$(BIN)/python -m pytest -q
