@@ -62,7 +62,8 @@ def _top_k(parameters: dict[str, Any]) -> int | None:
 def decode_hf_request(body: dict[str, Any]) -> Payload:
     """The texts of a toolkit request as one-column records."""
     inputs = body["inputs"]
-    parameters = body.get("parameters") or {}
+    parameters = body.get("parameters")
+    parameters = {} if parameters is None else parameters
     if not isinstance(parameters, dict):
         raise RequestError(400, f"application/json body: 'parameters' must be an object; got {short(parameters)}.")
     top_k = _top_k(parameters)
