@@ -228,3 +228,17 @@ def test_server_answers_the_seed_and_the_toolkit_contracts(trained):
     with background_server(create_app(ServeConfig(model=str(model_dir), positive_only=True))) as url:
         _wait(url)
         assert post(url, csv_body, "text/csv", "text/csv") == f"{float(expected[0, 1])!r}\n{float(expected[1, 1])!r}\n"
+
+
+def test_one_predictor_scores_from_many_threads_at_once(trained):
+    """serve --threads and analyze --threads share one predictor: concurrent calls give the same bits."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    work, model_dir = trained
+    predictor = load_model(model_dir)
+    batches = [pd.DataFrame({TEXT: [t for t, _ in review_rows(40, seed=s)]}) for s in range(8)]
+    alone = [predictor.predict(b) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(predictor.predict, batches * 3))
+    for got, want in zip(together, alone * 3, strict=True):
+        np.testing.assert_array_equal(got, want)

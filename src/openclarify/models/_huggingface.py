@@ -285,6 +285,7 @@ class TransformerPredictor:
         if self._model is not None and n_out != len(self.labels):  # pragma: no cover - transformers keeps them equal
             raise ModelError(f"--model '{folder}': the model has {n_out} outputs but {len(self.labels)} labels.")
         self._lock = threading.Lock()
+        self._tokenize_lock = threading.Lock()
         self.texts_scored = 0
         self.texts_truncated = 0
 
@@ -326,7 +327,10 @@ class TransformerPredictor:
 
     def tokenize(self, texts: list[str]) -> tuple[list[list[int]], list[list[int]] | None, int]:
         """Token ids (and token type ids) of each text cut at :attr:`max_length`, and how many were cut."""
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, add_special_tokens=True)
+        # one call at a time: a fast tokenizer sets its truncation on the shared Rust object for each call, and
+        # two threads doing so at once fail with "Already borrowed" (serve --threads, analyze --threads)
+        with self._tokenize_lock:
+            enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, add_special_tokens=True)
         ids: list[list[int]] = enc["input_ids"]
         types: list[list[int]] | None = enc.get("token_type_ids")
         cut = sum(1 for e in enc.encodings if e.overflowing)
