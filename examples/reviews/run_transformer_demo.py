@@ -70,21 +70,32 @@ def split(work: Path, n_train: int, n_validation: int, n_test: int) -> tuple[pd.
     return sample(test, n_test), test
 
 
+def rate(args: argparse.Namespace) -> str:
+    """The learning rate: 1e-4 for all 6 layers (measured best); fewer layers need more (2 layers on 3,000
+    reviews, validation balanced accuracy: 5e-4 0.86, 2e-4 0.78, 1e-3 0.79)."""
+    return "1e-4" if args.num_layers >= 6 else "5e-4"
+
+
 def train(work: Path, model_dir: Path, args: argparse.Namespace) -> None:
-    settings = {"n_train": min(args.reviews, 14_268), "num_layers": args.num_layers, "epochs": args.epochs}
+    settings = {
+        "n_train": min(args.reviews, 14_268),
+        "num_layers": args.num_layers,
+        "epochs": args.epochs,
+        "lr": float(rate(args)),
+    }
     meta_path = model_dir / "openclarify-model.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        had = {"n_train": meta["n_train"], "num_layers": meta["hyperparameters"]["num_layers"],
-               "epochs": meta["hyperparameters"]["epochs"]}  # fmt: skip
+        hp = meta["hyperparameters"]
+        had = {"n_train": meta["n_train"], "num_layers": hp["num_layers"], "epochs": hp["epochs"],
+               "lr": float(hp["learning_rate"])}  # fmt: skip
         if had == settings:
             print(f"\nreusing the model in {shown(model_dir)}, fine-tuned with the same settings {settings}")
             return
-    rate = "1e-4" if args.num_layers >= 6 else "2e-4"  # the rates measured best for the two sizes
     openclarify(
         "train", "--algorithm", "huggingface", "--train", work / "train.csv", "--validation", work / "validation.csv",
         "--text-column", TEXT, "--label-column", "label", "--base-model", "minilm", "--num-layers",
-        str(args.num_layers), "--epochs", str(args.epochs), "--learning-rate", rate,
+        str(args.num_layers), "--epochs", str(args.epochs), "--learning-rate", rate(args),
         "--max-length", "128", "--seed", "0", "--output", model_dir,
     )  # fmt: skip
 

@@ -20,7 +20,6 @@ from openclarify.cli import main
 from openclarify.models import TransformerPredictor, load_model
 from openclarify.serving import ServeConfig, background_server, create_app
 from openclarify.text import TextMasker, segment
-
 from support.tiny_bert import review_rows, tiny_encoder
 
 pytestmark = pytest.mark.integration

@@ -245,8 +245,9 @@ def serve(
     {"source": "..."} per line) or application/json (BlazingText's {"instances": [...]}; for a text
     classifier also the Hugging Face toolkit's {"inputs": ..., "parameters": {"top_k": ...}}), and answers
     in the Accept format: CSV score lines, or {"label": [...], "prob": [...]} per record for a
-    classifier ({"score": x} otherwise; [{"label", "score"}] to an {"inputs"} request). Errors, with {"error": "..."}: 400 bad body, 406 Accept, 408 slow
-    client, 413 too large, 415 Content-Type, 500 model failure, 503 loading or busy, 504 timeout.
+    classifier ({"score": x} otherwise; [{"label", "score"}] to an {"inputs"} request). Errors, with
+    {"error": "..."}: 400 bad body, 406 Accept, 408 slow client, 413 too large, 415 Content-Type, 500 model
+    failure, 503 loading or busy, 504 timeout.
 
     In a container, `docker run IMAGE serve` serves /opt/ml/model on port 8080 (SAGEMAKER_BIND_TO_PORT).
     """
