@@ -38,10 +38,13 @@ class ConfigError(OpenClarifyError, ValueError):
     """The analysis configuration is invalid.
 
     ``errors`` holds one ``(path, message)`` pair per problem found; ``path`` is the JSON path of the
-    first one (``methods.shap.num_samples``), or ``""`` for the document itself.
+    first one (``methods.shap.num_samples``), or ``""`` for the document itself. ``document`` names what
+    was checked when there are several problems (the training hyperparameters are one too).
     """
 
-    def __init__(self, errors: list[tuple[str, str]] | str, path: str = "") -> None:
+    def __init__(
+        self, errors: list[tuple[str, str]] | str, path: str = "", *, document: str = "the analysis config"
+    ) -> None:
         if isinstance(errors, str):
             errors = [(path, errors)]
         self.errors: list[tuple[str, str]] = list(errors)
@@ -50,7 +53,7 @@ class ConfigError(OpenClarifyError, ValueError):
         if len(lines) == 1:
             text = lines[0]
         else:
-            text = f"{len(lines)} problems in the analysis config:\n" + "\n".join(f"  - {x}" for x in lines)
+            text = f"{len(lines)} problems in {document}:\n" + "\n".join(f"  - {x}" for x in lines)
         super().__init__(text)
 
 

@@ -143,7 +143,10 @@ def _train_transformer(
                 f", validation accuracy {epoch.validation_accuracy:.4f}, "
                 f"balanced accuracy {epoch.validation_balanced_accuracy:.4f}"
             )
-        (bar.write if bar is not None else lambda x: click.echo(x, err=True))(line)
+        if bar is not None:
+            bar.write(line, file=sys.stderr)
+        else:
+            click.echo(line, err=True)
 
     try:
         result = train_transformer_classifier(

@@ -11,7 +11,7 @@ longest text (so little is padded), as measured fastest on 2 CPU cores (hf-trans
 job is reproducible, and it gives the same files in process and through ``openclarify serve`` (the
 endpoint client sends each of the job's model calls as one request). A text's last float32 bit may
 differ when it is scored in another company: padding and the batch's shape change the order of float
-additions (measured: up to 3e-8 in a probability with MiniLM-L6, for batches of 1 to 5 texts against 64).
+additions (measured: up to 3e-8 in a probability with MiniLM-L6, 1e-7 with a tiny test model).
 
 Torch's OpenMP threads busy-wait by default, which makes two threads 4-6 times slower than one when the
 other core is busy; ``OMP_WAIT_POLICY=PASSIVE`` is set before torch is imported unless it is already set.
@@ -215,7 +215,7 @@ class TransformerPredictor:
     ``id2label`` order (:attr:`labels`): the softmax of the logits (a sigmoid per label for a multi-label
     model; the raw output of a one-output regression head). Texts are tokenized with the folder's
     tokenizer, cut at :attr:`max_length` tokens (the ``max_length`` ``openclarify train`` recorded, else
-    the model's), grouped by token count and run ``batch_size`` at a time.
+    the model's), sorted by token count and run ``batch_size`` at a time, each batch padded to its longest.
 
     Parameters
     ----------

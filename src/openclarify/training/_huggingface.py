@@ -85,6 +85,9 @@ class TransformerHyperparameters:
             if name not in known:
                 problems.append((name, f"unknown hyperparameter; known: {', '.join(sorted(known))}."))
                 continue
+            if name == "class_weights" and isinstance(raw, str) and raw.strip().lower() == "none":
+                out[name] = "none"  # the choice "none", not a missing value
+                continue
             if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none", "null")):
                 if name in ("warmup_steps", "num_layers"):
                     out[name] = None
@@ -96,8 +99,30 @@ class TransformerHyperparameters:
             except ValueError as exc:
                 problems.append((name, f"{exc}; got {raw!r}."))
         if problems:
-            raise ConfigError([(f"hyperparameters.{name}", message) for name, message in problems])
+            raise ConfigError(
+                [(f"hyperparameters.{name}", message) for name, message in problems], document="the hyperparameters"
+            )
         return cls(**out)
+
+    def __post_init__(self) -> None:
+        problems = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name in ("warmup_steps", "num_layers"):
+                continue
+            if f.name == "class_weights" or f.name in ("learning_rate", "weight_decay"):
+                raw = value
+            elif isinstance(value, bool) or not isinstance(value, int):
+                problems.append((f"hyperparameters.{f.name}", f"must be an integer; got {value!r}."))
+                continue
+            else:
+                raw = value
+            try:
+                _parse(f.name, raw)
+            except (TypeError, ValueError) as exc:
+                problems.append((f"hyperparameters.{f.name}", f"{exc}; got {value!r}."))
+        if problems:
+            raise ConfigError(problems, document="the hyperparameters")
 
     def to_dict(self) -> dict[str, Any]:
         """The values as JSON."""
@@ -201,7 +226,7 @@ def _read_split(path: Path, what: str, text_column: str, label_column: str) -> t
             raise DataError(
                 f"--{what} '{path}': no column {name!r} ({option}); got columns {columns[:20]!r}. Name one of them."
             )
-    labels = frame[label_column]
+    labels = frame[label_column].str.strip().replace("", np.nan)  # a cell of spaces is no label either
     missing = np.flatnonzero(labels.isna().to_numpy())
     if missing.size:
         raise DataError(
@@ -209,7 +234,7 @@ def _read_split(path: Path, what: str, text_column: str, label_column: str) -> t
             f"({missing.size} rows in all). Drop or label those rows."
         )
     texts = frame[text_column].fillna("").astype(str).tolist()
-    return texts, [str(v).strip() for v in labels.tolist()]
+    return texts, [str(v) for v in labels.tolist()]
 
 
 def _seed_everything(torch: Any, seed: int) -> None:
