@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/reports.py --json bench/results/reports.json
 	$(BIN)/python bench/bias.py
+	$(BIN)/python bench/hf_sentences.py
 
 lint: install
 	$(BIN)/ruff check src tests examples bench
