@@ -33,12 +33,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: two spinnin
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
 from sklearn.model_selection import train_test_split
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run_demo import DATA, LABELS, ROOT, TEXT, openclarify, shown, signed_bar  # noqa: E402
+from run_demo import DATA, ROOT, TEXT, evaluate, openclarify, shown, signed_bar  # noqa: E402
 
 WORK = ROOT / "demo_output" / "reviews_transformer"
 MIN_CHARS = 500  # the seed explains reviews longer than this
@@ -98,27 +97,6 @@ def train(work: Path, model_dir: Path, args: argparse.Namespace) -> None:
         str(args.num_layers), "--epochs", str(args.epochs), "--learning-rate", rate(args),
         "--max-length", "128", "--seed", "0", "--output", model_dir,
     )  # fmt: skip
-
-
-def evaluate(model_dir: Path, test: pd.DataFrame) -> dict[str, float]:
-    from openclarify.models import load_model
-
-    model = load_model(model_dir)
-    scores = model.predict(test[[TEXT]])
-    predicted = np.asarray(model.output_names)[scores.argmax(axis=1)]
-    recall = recall_score(test["label"], predicted, labels=list(LABELS), average=None)
-    facts = {
-        "accuracy": float(accuracy_score(test["label"], predicted)),
-        "balanced_accuracy": float(balanced_accuracy_score(test["label"], predicted)),
-        **{f"recall_{label}": float(r) for label, r in zip(LABELS, recall, strict=True)},
-        "majority_accuracy": float(np.mean(test["label"] == "positive")),
-    }
-    print(
-        f"\ntest sample ({len(test)} reviews): accuracy {facts['accuracy']:.4f} (always 'positive': "
-        f"{facts['majority_accuracy']:.4f}), balanced accuracy {facts['balanced_accuracy']:.4f}, "
-        f"recall negative {facts['recall_negative']:.4f} / positive {facts['recall_positive']:.4f}"
-    )
-    return facts
 
 
 def run(work: Path = WORK, argv: list[str] | None = None) -> dict[str, Any]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
-import urllib.request
 from pathlib import Path
 
 import joblib
@@ -22,31 +20,10 @@ from sklearn.preprocessing import OneHotEncoder
 from openclarify.cli import main
 from openclarify.serving import ServeConfig, background_server, create_app
 from openclarify.training import prepare_dbpedia, train_text_classifier
+from support.served import job_files, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ["Sex", "Length", "Diameter", "Height", "Whole_weight", "Shucked_weight", "Viscera_weight", "Shell_weight"]
-
-
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/ping", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url}/ping never answered 200")
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    # every file but the run's facts (time, and the model named by path or URL) and the reports showing them
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "run_summary.json" and not p.name.startswith(("report.", "."))
-    }
 
 
 def _analyze(work: Path, out: str, *model: str) -> int:
@@ -85,9 +62,9 @@ def test_abalone_pipeline_through_the_server(tmp_path):
     pdp = json.loads((tmp_path / "local" / "analysis.json").read_text())["explanations"]["pdp"]
     assert [(e["feature_name"], len(e["feature_values"])) for e in pdp] == [("Length", 5), ("Sex", 3)]
     with background_server(create_app(ServeConfig(model=str(tmp_path / "model.joblib")))) as url:
-        _wait(url)
+        wait_until_ready(url)
         assert _analyze(tmp_path, "remote", "--endpoint-url", url) == 0
-    assert _files(tmp_path / "remote") == _files(tmp_path / "local")
+    assert job_files(tmp_path / "remote") == job_files(tmp_path / "local")
 
 
 def test_bias_metrics_through_the_server(tmp_path):
@@ -124,9 +101,9 @@ def test_bias_metrics_through_the_server(tmp_path):
     (tmp_path / "cfg.json").write_text(json.dumps(config))
     assert _analyze(tmp_path, "local", "--model", str(tmp_path / "model.joblib")) == 0
     with background_server(create_app(ServeConfig(model=str(tmp_path / "model.joblib")))) as url:
-        _wait(url)
+        wait_until_ready(url)
         assert _analyze(tmp_path, "remote", "--endpoint-url", url) == 0
-    assert _files(tmp_path / "remote") == _files(tmp_path / "local")
+    assert job_files(tmp_path / "remote") == job_files(tmp_path / "local")
     post = json.loads((tmp_path / "local" / "analysis.json").read_text())["post_training_bias_metrics"]
     assert [g["value_or_threshold"] for g in post["facets"]["Sex"]] == list(pd.unique(test["Sex"]))
     yhat = model.predict(test[FEATURES]) == 1
@@ -178,10 +155,10 @@ def test_dbpedia_fasttext_through_the_server(tmp_path, dbpedia_model):
     (tmp_path / "cfg.json").write_text(json.dumps(config))
     assert _analyze(tmp_path, "local", "--model", str(dbpedia_model)) == 0
     with background_server(create_app(ServeConfig(model=str(dbpedia_model)))) as url:
-        _wait(url)
+        wait_until_ready(url)
         assert _analyze(tmp_path, "remote", "--endpoint-url", url) == 0
-    local = _files(tmp_path / "local")
-    assert _files(tmp_path / "remote") == local
+    local = job_files(tmp_path / "local")
+    assert job_files(tmp_path / "remote") == local
     section = json.loads(local["analysis.json"])["explanations"]["kernel_shap"]
     assert len(section) == 14 and "NaturalPlace" in section  # outputs named by the class labels
     assert len(local["explanations_shap/out.jsonl"].decode().splitlines()) == len(test) == 10

@@ -20,34 +20,12 @@ from openclarify.cli import main
 from openclarify.models import TransformerPredictor, load_model
 from openclarify.serving import ServeConfig, background_server, create_app
 from openclarify.text import TextMasker, segment
+from support.served import job_files, wait_until_ready
 from support.tiny_bert import review_rows, tiny_encoder
 
 pytestmark = pytest.mark.integration
 
 TEXT, LABEL = "Review Text", "Sentiment"
-
-
-def _wait(url: str) -> None:
-    import time
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/ping", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url}/ping never answered 200")
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "run_summary.json" and not p.name.startswith(("report.", "."))
-    }
 
 
 @pytest.fixture(scope="module")
@@ -114,16 +92,16 @@ def test_trained_folder_reloads_offline_and_ranks_the_labels(trained):
     assert scores[0, 1] > 0.5 > scores[1, 1]
 
 
-def test_sentence_explanations_in_process_and_through_the_server_are_the_same_files(trained):
+def test_sentence_explanations_in_process_and_through_the_server_are_the_samejob_files(trained):
     work, model_dir = trained
     _test_rows(work)
     _config(work, "sentence", 1000)
     assert _analyze(work, "local", "--model", str(model_dir)) == 0
     with background_server(create_app(ServeConfig(model=str(model_dir)))) as url:
-        _wait(url)
+        wait_until_ready(url)
         assert _analyze(work, "remote", "--endpoint-url", url) == 0
-    local = _files(work / "local")
-    assert _files(work / "remote") == local
+    local = job_files(work / "local")
+    assert job_files(work / "remote") == local
     summary = json.loads((work / "local" / "run_summary.json").read_text())
     facts = summary["model_facts"]
     assert (facts["format"], facts["runtime"], facts["device"], facts["max_length"]) == (
@@ -209,7 +187,7 @@ def test_server_answers_the_seed_and_the_toolkit_contracts(trained):
 
     csv_body = b'I love this dress.\n"It ripped, sadly."\n'  # the seed's headerless CSV, one review a row
     with background_server(create_app(ServeConfig(model=str(model_dir)))) as url:
-        _wait(url)
+        wait_until_ready(url)
         rows = [list(map(float, line.split(","))) for line in post(url, csv_body, "text/csv", "text/csv").splitlines()]
         np.testing.assert_array_equal(rows, expected)
         toolkit = json.loads(
@@ -225,7 +203,7 @@ def test_server_answers_the_seed_and_the_toolkit_contracts(trained):
         ]
         assert everything[1][0]["score"] == expected[1, 0]
     with background_server(create_app(ServeConfig(model=str(model_dir), positive_only=True))) as url:
-        _wait(url)
+        wait_until_ready(url)
         assert post(url, csv_body, "text/csv", "text/csv") == f"{float(expected[0, 1])!r}\n{float(expected[1, 1])!r}\n"
 
 
