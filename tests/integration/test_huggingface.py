@@ -6,9 +6,7 @@ are the exact Shapley values of brute-force enumeration."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 import urllib.request
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from openclarify.models import TransformerPredictor, load_model
 from openclarify.serving import ServeConfig, background_server, create_app
 from openclarify.text import TextMasker, segment
 from support.served import job_files, wait_until_ready
+from support.shapley import all_coalitions, shapley_from_values
 from support.tiny_bert import review_rows, tiny_encoder
 
 pytestmark = pytest.mark.integration
@@ -127,22 +126,13 @@ def test_sentence_values_are_the_exact_shapley_values(trained):
         units = segment(text, "sentence", "en")
         masker = TextMasker(text, units, "<UNK>")
         m = len(units)
-        coalitions = np.array(list(itertools.product([False, True], repeat=m)))
+        coalitions = all_coalitions(m)
         values = predictor.predict(pd.DataFrame({TEXT: masker.mask(coalitions)}))
-        index = {tuple(z): k for k, z in enumerate(coalitions.tolist())}
+        phi = shapley_from_values(coalitions, values)
         for i in range(m):
-            phi = np.zeros(2)
-            for z in coalitions:
-                if z[i]:
-                    continue
-                s = int(z.sum())
-                with_i = z.copy()
-                with_i[i] = True
-                weight = math.factorial(s) * math.factorial(m - s - 1) / math.factorial(m)
-                phi += weight * (values[index[tuple(with_i.tolist())]] - values[index[tuple(z.tolist())]])
             assert got[i]["description"]["partial_text"] == text[units[i].start : units[i].end]
-            np.testing.assert_allclose(got[i]["attribution"], phi, rtol=0, atol=1e-6)
-        full = values[index[(True,) * m]] - values[index[(False,) * m]]
+            np.testing.assert_allclose(got[i]["attribution"], phi[i], rtol=0, atol=1e-6)
+        full = values[-1] - values[0]  # all sentences minus none
         # efficiency; to 1e-6 as above: one call of every coalition batches them otherwise than the job did
         np.testing.assert_allclose(np.sum([a["attribution"] for a in got], axis=0), full, atol=1e-6)
 
