@@ -21,7 +21,7 @@ from ._typing import FloatArray
 from ._version import __version__
 from .analyses import ANALYSES, Analysis, Job, JobOptions, MethodKey, Needs, load_analysis
 from .analyses._common import plain, resolve
-from .backends import ModelSpec, get_executor, loaded, worker_model
+from .backends import BackendName, ModelSpec, get_executor, loaded, worker_model
 from .config import AnalysisConfig
 from .data import DataChunk, DatasetSchema, open_dataset
 from .errors import ConfigError, DataError, ModelError, OpenClarifyWarning
@@ -145,6 +145,19 @@ def _run_partition(task: tuple[tuple[tuple[MethodKey, Any], ...], DataChunk, Mod
     return [load_analysis(key).run(plan, chunk, model) for key, plan in plans]
 
 
+def _check_travels(spec: ModelSpec, backend: str) -> None:
+    """Fail before the work starts when the model cannot be sent to another process."""
+    import pickle
+
+    try:
+        pickle.dumps(spec)
+    except Exception as exc:  # noqa: BLE001 - pickle raises TypeError, PicklingError, AttributeError, ...
+        raise ModelError(
+            f"--backend {backend}: the model cannot be sent to the workers ({type(exc).__name__}: {exc}). Give it "
+            "by path (--model), so that each worker loads its own copy."
+        ) from None
+
+
 def _passes(wanted: _Wanted) -> list[list[MethodKey]]:
     """The analyses in passes over the data, in the registry's order: an analysis joins the current pass
     unless its plan reads the results of one in it (``Needs.after``)."""
@@ -164,7 +177,7 @@ def _run_pass(keys: Sequence[MethodKey], wanted: _Wanted, job: Job, spec: ModelS
     try:
         for key in keys:
             plans[key] = wanted[key][0].plan(job)
-        executor = get_executor("local")
+        executor = job.executor
         chunks = job.dataset.chunks(max(1, job.options.chunksize))
         planned = tuple((key, plans[key]) for key in keys)
         tasks = ((planned, chunk, spec) for chunk in chunks)
@@ -240,6 +253,10 @@ def run_analysis(
     bias_confidence: float | None = None,
     bias_bootstrap: int = 1000,
     bias_seed: int = 0,
+    backend: BackendName = "local",
+    workers: int = 1,
+    scheduler: str | None = None,
+    model_spec: ModelSpec | None = None,
 ) -> AnalysisResult:
     """Run the analyses of ``config`` (``methods.shap``, ``methods.pdp``, ``methods.pre_training_bias``,
     ``methods.post_training_bias``) and write Clarify's output files.
@@ -295,6 +312,14 @@ def run_analysis(
         With bias methods: a percentile bootstrap interval at level ``bias_confidence`` (e.g. 0.95) beside
         every count-based metric, from ``bias_bootstrap`` replicates drawn with ``bias_seed`` (the same
         seed gives the same intervals); None adds none.
+    backend, workers, scheduler
+        Where the partitions run: ``"local"`` (here, in order) or ``"dask"``: a local Dask cluster of
+        ``workers`` processes, or the cluster whose scheduler is ``scheduler`` (``tcp://host:8786``). The
+        files are the same bytes on every backend.
+    model_spec
+        How a worker process loads the model (:class:`openclarify.models.FileModelSpec`); needed by a
+        backend that runs elsewhere unless ``model`` pickles (a scikit-learn estimator, a Hugging Face
+        folder).
 
     Raises
     ------
@@ -350,10 +375,18 @@ def run_analysis(
             bias_bootstrap=bias_bootstrap,
             bias_seed=bias_seed,
         )
-        job = Job(config, dataset, dataset.schema, model, stage, seed, location, base_dir, options)
-        spec = loaded(model)
-        for keys in _passes(wanted):
-            _run_pass(keys, wanted, job, spec)
+        executor = get_executor(backend, workers, scheduler)
+        try:
+            job = Job(config, dataset, dataset.schema, model, stage, seed, location, base_dir, options, executor)
+            spec = model_spec if model_spec is not None and not executor.in_process else loaded(model)
+            if not executor.in_process:
+                _check_travels(spec, backend)
+            for keys in _passes(wanted):
+                _run_pass(keys, wanted, job, spec)
+        finally:
+            close = getattr(executor, "close", None)
+            if callable(close):
+                close()
         finished = list(job.earlier.values())
         extra: dict[str, Any] = {}
         for done in finished:

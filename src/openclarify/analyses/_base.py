@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from ..backends import Executor
+from ..backends._local import LocalExecutor
 from ..config import AnalysisConfig
 from ..data import DataChunk, Dataset, DatasetSchema
 from ..models import Predictor
@@ -99,6 +101,7 @@ class Job:
     location: str
     base_dir: Path | None
     options: JobOptions
+    executor: Executor = field(default_factory=LocalExecutor)
     earlier: dict[str, Finished] = field(default_factory=dict)
 
 

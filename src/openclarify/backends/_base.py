@@ -17,10 +17,13 @@ class Executor(Protocol):
     """Runs ``fn`` over items; ``map`` yields results in the order of ``items``.
 
     ``fn`` is a module-level function and the items are picklable, so a backend may run them in other
-    processes or on other machines. The first failure is raised from ``map``.
+    processes or on other machines. The first failure is raised from ``map``. ``in_process`` says
+    whether the items run in this process (and may hold what does not pickle, such as a progress
+    callback or a model loaded here). An executor with a ``close()`` method is closed when the job ends.
     """
 
     workers: int
+    in_process: bool
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]: ...
 

@@ -14,6 +14,8 @@ R = TypeVar("R")
 class LocalExecutor:
     """Runs each item as it is asked for (lazily, so a caller streaming the results holds one at a time)."""
 
+    in_process = True
+
     def __init__(self, workers: int = 1) -> None:
         self.workers = 1
 

@@ -18,6 +18,8 @@ R = TypeVar("R")
 
 
 class ThreadExecutor:
+    in_process = True
+
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 from .._pipeline import AnalysisResult, ModelFactory, model_needed, run_analysis
 from ..config import load_analysis_config
 from ..data import DatasetSchema
-from ..models import EndpointPredictor, Predictor, load_model
+from ..models import EndpointPredictor, FileModelSpec, Predictor, load_model
 from ._model_options import model_run_options, to_model_options
 from ._report import RECORDS_HELP, parse_records
 from ._terminal import echo
@@ -30,6 +31,13 @@ def _summary(res: AnalysisResult) -> str:
         f"in {res.explain_seconds:.2f}s ({rate:.0f} records/s; {mode}; {res.n_baseline_rows} baseline rows; "
         f"{res.model_calls} model calls taking {res.model_seconds:.2f}s{report}) -> {res.output_dir}"
     )
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
 
 def _model_path(spec: str) -> Path:
@@ -117,8 +125,22 @@ def _model_path(spec: str) -> Path:
     "--workers",
     default=None,
     type=click.IntRange(1),
-    hidden=True,
-    help="Deprecated: --threads (--workers counts processes in openclarify serve).",
+    help="With --backend dask: worker processes of the local cluster.  [default: the CPU cores]. Without "
+    "it, a deprecated name of --threads.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(("local", "dask")),
+    default="local",
+    show_default=True,
+    help="Where the partitions (--chunk-size records each) run: 'local', here; 'dask', on a Dask cluster "
+    "(pip install 'openclarify[dask]'): a local one of --workers processes, or --scheduler's. The output "
+    "files are the same bytes.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="With --backend dask: the address of an existing cluster's scheduler, e.g. tcp://scheduler:8786.",
 )
 @click.option(
     "--text-columns",
@@ -190,6 +212,8 @@ def analyze(
     max_batch_rows: int,
     threads: int | None,
     workers: int | None,
+    backend: str,
+    scheduler: str | None,
     text_columns: str | None,
     text_whitespace: str,
     bias_ci: float | None,
@@ -207,7 +231,13 @@ def analyze(
     """Run the explainability analysis of an analysis_config.json locally."""
     if quiet:  # warnings and errors only
         logging.getLogger("openclarify").setLevel(logging.WARNING)
-    if workers is not None:
+    if scheduler is not None and backend != "dask":
+        raise click.UsageError("--scheduler: give it with --backend dask.")
+    if backend == "dask":
+        if scheduler is not None and workers is not None:
+            raise click.UsageError("--workers: the cluster of --scheduler has its own workers; leave it out.")
+        processes = workers or _cores()
+    elif workers is not None:
         if threads is not None:
             raise click.UsageError("give --threads only; --workers is its old name.")
         # TODO(1.0): remove --workers from analyze
@@ -226,7 +256,8 @@ def analyze(
     if model is not None and endpoint_url is not None:
         raise click.UsageError("give either --model or --endpoint-url, not both.")
     if model is not None:
-        predictor = load_model(model, options=to_model_options(device, runtime, model_batch_size))
+        options = to_model_options(device, runtime, model_batch_size)
+        predictor = load_model(model, options=options)
     elif device is not None or runtime != "torch" or model_batch_size is not None:
         raise click.UsageError("--device, --runtime and --model-batch-size apply to --model only.")
     elif endpoint_url is not None or endpoint_name:
@@ -290,6 +321,10 @@ def analyze(
             bias_confidence=bias_ci,
             bias_bootstrap=bias_bootstrap,
             bias_seed=bias_seed,
+            backend="dask" if backend == "dask" else "local",
+            workers=processes if backend == "dask" else 1,
+            scheduler=scheduler,
+            model_spec=FileModelSpec.of(model, options) if model is not None else None,
         )
     finally:
         if bar is not None:

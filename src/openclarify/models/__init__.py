@@ -9,6 +9,7 @@ from ._huggingface import TransformerPredictor, export_onnx
 from ._inprocess import SklearnPredictor
 from ._options import DEVICES, RUNTIMES, Device, ModelOptions, Runtime
 from ._protocol import CallablePredictor, Predictor, as_predictor, check_scores
+from ._spec import FileModelSpec
 
 __all__ = [
     "DEVICES",
@@ -19,6 +20,7 @@ __all__ = [
     "EndpointPredictor",
     "EndpointStats",
     "FastTextPredictor",
+    "FileModelSpec",
     "ModelFormat",
     "ModelFormatName",
     "ModelOptions",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import typing
 from pathlib import Path
 
@@ -108,7 +109,9 @@ def _bits(value) -> bytes:
 
 
 @pytest.mark.filterwarnings("ignore::openclarify.OpenClarifyWarning")  # records with empty text
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+# the in-process backends run closures; dask's work items travel to other processes, and
+# tests/integration/test_dask_backend.py holds it to the same bytes on a real cluster
+@pytest.mark.parametrize("backend", sorted(set(BACKENDS) - {"dask"}))
 @pytest.mark.parametrize("key", [k for k, v in ANALYSES.items() if v is not None])
 @pytest.mark.parametrize("kind", ["mean_abs", "median", "text"])
 def test_merging_any_split_equals_the_whole(tmp_path, rng, key: MethodKey, kind, backend):
@@ -190,7 +193,14 @@ def test_every_registry_slot_is_a_method_key_of_the_config():
         if target is not None:
             assert load_analysis(key).key == key
     for name in BACKENDS:
-        assert get_executor(name, 2).workers >= 1
+        if name == "dask" and importlib.util.find_spec("distributed") is None:
+            continue
+        executor = get_executor(name, 2)
+        try:
+            assert executor.workers >= 1
+            assert executor.in_process is (name != "dask")
+        finally:
+            getattr(executor, "close", lambda: None)()
 
 
 @pytest.mark.parametrize("keep_all", [False, True])

@@ -353,7 +353,8 @@ class ShapAnalysis:
             "seed": seed,
             "max_batch_rows": options.max_batch_rows,
             "threads": options.threads,
-            "progress": options.progress,
+            # a callback does not travel to another process: there the driver counts each part as it comes back
+            "progress": options.progress if job.executor.in_process else None,
         }
         names = list(schema.feature_names)
         if text_cols:
@@ -430,6 +431,8 @@ class ShapAnalysis:
             self._write_tabular(plan, part, job)
         d.failed_rows.extend((part.start + np.flatnonzero(~part.ok)).tolist())
         d.n_rows += part.n
+        if plan.progress is None and job.options.progress is not None and part.n:
+            job.options.progress(part.n)
         d.model_rows += part.model_rows
         d.model_calls += part.model_calls
         d.model_seconds += part.model_seconds
