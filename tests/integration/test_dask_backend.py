@@ -28,7 +28,7 @@ def scheduler():
 
     with dask.config.set({"distributed.worker.profile.enabled": False}):
         cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
         )
     try:
         yield cluster.scheduler_address
@@ -116,3 +116,121 @@ def test_pdp_and_bias_give_the_same_bytes_on_the_cluster(tmp_path, scheduler):
     analysis = json.loads((tmp_path / "dask" / "analysis.json").read_text())
     assert {"pre_training_bias_metrics", "post_training_bias_metrics"} <= set(analysis)
     assert [e["feature_name"] for e in analysis["explanations"]["pdp"]] == ["Length", "Sex"]
+
+
+SLOW_MODEL = """
+import os, time
+import numpy as np
+
+def predict(records):
+    marks = os.environ.get("OPENCLARIFY_TEST_MARKS")  # a worker started before the test has none
+    if marks:
+        with open(os.path.join(marks, f"{os.getpid()}-{time.monotonic_ns()}"), "w"):
+            pass
+    time.sleep(0.05)
+    x = records.to_numpy(dtype=float)
+    if np.any(x[:, 0] == -999):
+        raise ValueError("the model refuses -999 in column a")
+    return np.c_[x @ np.arange(1.0, x.shape[1] + 1), np.tanh(x).sum(axis=1)]
+"""
+
+
+def _tabular_job(tmp_path: Path, n: int = 240, poison: bool = False) -> tuple[Path, Path, str]:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(n, 4)), columns=list("abcd"))
+    if poison:
+        frame.loc[n - 5, "a"] = -999
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "model.py").write_text(SLOW_MODEL)
+    config = {
+        "dataset_type": "text/csv",
+        "predictor": {"content_type": "text/csv", "accept_type": "text/csv"},
+        "methods": {"shap": {"baseline": [[0, 0, 0, 0]], "num_samples": 14, "seed": 2, "save_local_shap_values": True}},
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    return tmp_path / "cfg.json", tmp_path / "data.csv", f"{tmp_path / 'model.py'}:predict"
+
+
+def test_a_worker_killed_mid_job_costs_nothing(tmp_path, monkeypatch):
+    """SIGKILL one of two worker processes once work has started: its partitions run again elsewhere
+    (the nanny restarts it) and the files are the same bytes as the local run."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import dask
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    monkeypatch.setenv("OPENCLARIFY_TEST_MARKS", str(marks))
+    config, data, model = _tabular_job(tmp_path)
+    _analyze(config, data, model, tmp_path / "local", "--chunk-size", "20")
+    with dask.config.set(
+        {"distributed.worker.profile.enabled": False, "distributed.deploy.lost-worker-timeout": "120s"}
+    ):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+        )
+    killed: list[int] = []
+    try:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            pids = sorted(client.run(os.getpid).values())
+
+        def kill_one() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                on_workers = [p for p in marks.iterdir() if int(p.name.split("-")[0]) in pids]
+                if len(on_workers) >= 6:  # a few model calls done on the workers: the job is under way
+                    victim = int(on_workers[-1].name.split("-")[0])
+                    os.kill(victim, signal.SIGKILL)
+                    killed.append(victim)
+                    return
+                time.sleep(0.01)
+
+        killer = threading.Thread(target=kill_one)
+        killer.start()
+        _analyze(config, data, model, tmp_path / "dask", "--chunk-size", "20", "--backend", "dask",
+                 "--scheduler", cluster.scheduler_address)  # fmt: skip
+        killer.join()
+    finally:
+        cluster.close()
+    assert killed, "no worker was killed: the job ended before the killer saw it start"
+    assert job_files(tmp_path / "dask") == job_files(tmp_path / "local")
+
+
+def test_a_model_error_stops_the_job_with_the_models_message(tmp_path, scheduler, capsys):
+    config, data, model = _tabular_job(tmp_path, n=60, poison=True)
+    args = ["analyze", "--config", str(config), "--data", str(data), "--model", model, "--output",
+            str(tmp_path / "out"), "--quiet", "--chunk-size", "20", "--backend", "dask",
+            "--scheduler", scheduler]  # fmt: skip
+    assert main(args) == 4
+    err = capsys.readouterr().err
+    assert "the model refuses -999 in column a" in err
+    assert "Traceback" not in err and "distributed" not in err
+    assert not (tmp_path / "out" / "analysis.json").exists()
+
+
+def test_a_model_that_cannot_travel_is_refused_before_the_work(tmp_path, scheduler):
+    import pandas as pd
+
+    from openclarify import run_analysis
+    from openclarify.config import parse_analysis_config
+    from openclarify.errors import ModelError
+    from openclarify.models import CallablePredictor
+
+    pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}).to_csv(tmp_path / "d.csv", index=False)
+    config = parse_analysis_config(
+        {
+            "dataset_type": "text/csv",
+            "predictor": {"content_type": "text/csv", "accept_type": "text/csv"},
+            "methods": {"shap": {"baseline": [[0, 0]], "num_samples": 2, "seed": 1}},
+        }
+    )
+    here = CallablePredictor(lambda df: df.to_numpy().sum(axis=1), name="a lambda")
+    with pytest.raises(ModelError, match=r"^--backend dask: the model cannot be sent to the workers .*Give it by path"):
+        run_analysis(config, model=here, output_dir=tmp_path / "out", data=tmp_path / "d.csv", backend="dask",
+                     scheduler=scheduler)  # fmt: skip

@@ -71,7 +71,9 @@ class DaskExecutor:
                     threads_per_worker=1,
                     processes=True,
                     host="127.0.0.1",
-                    dashboard_address=None,
+                    # its HTTP server (health, and the dashboard when bokeh is there) on a free loopback
+                    # port: None would take 8787 on every interface, and fail when another cluster has it
+                    dashboard_address="127.0.0.1:0",
                 )
                 self._client = distributed.Client(self._cluster, set_as_default=False)
         except BaseException:
