@@ -256,7 +256,7 @@ def run_analysis(
     backend: BackendName = "local",
     workers: int = 1,
     scheduler: str | None = None,
-    model_spec: ModelSpec | None = None,
+    model_spec: ModelSpec | Callable[[DatasetSchema], ModelSpec] | None = None,
 ) -> AnalysisResult:
     """Run the analyses of ``config`` (``methods.shap``, ``methods.pdp``, ``methods.pre_training_bias``,
     ``methods.post_training_bias``) and write Clarify's output files.
@@ -317,9 +317,10 @@ def run_analysis(
         ``workers`` processes, or the cluster whose scheduler is ``scheduler`` (``tcp://host:8786``). The
         files are the same bytes on every backend.
     model_spec
-        How a worker process loads the model (:class:`openclarify.models.FileModelSpec`); needed by a
-        backend that runs elsewhere unless ``model`` pickles (a scikit-learn estimator, a Hugging Face
-        folder).
+        How a worker process loads the model (:class:`openclarify.models.FileModelSpec`,
+        :class:`openclarify.models.EndpointModelSpec`), or a function that makes it from the dataset's
+        schema, as for ``model``; needed by a backend that runs elsewhere unless ``model`` pickles (a
+        scikit-learn estimator, a Hugging Face folder).
 
     Raises
     ------
@@ -378,7 +379,9 @@ def run_analysis(
         executor = get_executor(backend, workers, scheduler)
         try:
             job = Job(config, dataset, dataset.schema, model, stage, seed, location, base_dir, options, executor)
-            spec = model_spec if model_spec is not None and not executor.in_process else loaded(model)
+            spec: ModelSpec = loaded(model)
+            if model_spec is not None and not executor.in_process:
+                spec = model_spec(dataset.schema) if callable(model_spec) else model_spec
             if not executor.in_process:
                 _check_travels(spec, backend)
             for keys in _passes(wanted):

@@ -74,7 +74,12 @@ def test_every_golden_case_gives_the_same_bytes_on_the_cluster(case, tmp_path, s
     assert any(key.startswith(f"file:{model}:") for key in _models_on_workers(scheduler))
 
 
-def test_pdp_and_bias_give_the_same_bytes_on_the_cluster(tmp_path, scheduler):
+FEATURES = ["Sex", "Length", "Diameter", "Height", "Whole_weight", "Shucked_weight", "Viscera_weight",
+            "Shell_weight"]  # fmt: skip
+
+
+def _abalone_classifier(tmp_path: Path) -> None:
+    """model.joblib (is an abalone old?) and test.csv of 200 other abalones in ``tmp_path``."""
     import joblib
     import pandas as pd
     from sklearn.compose import ColumnTransformer
@@ -82,18 +87,20 @@ def test_pdp_and_bias_give_the_same_bytes_on_the_cluster(tmp_path, scheduler):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    features = ["Sex", "Length", "Diameter", "Height", "Whole_weight", "Shucked_weight", "Viscera_weight",
-                "Shell_weight"]  # fmt: skip
     frame = pd.read_csv(ROOT / "data" / "abalone" / "abalone.csv")
     frame["old"] = (frame["Rings"] > 9).astype(int)
     model = Pipeline(
         [
-            ("cols", ColumnTransformer([("num", "passthrough", features[1:]), ("sex", OneHotEncoder(), ["Sex"])])),
+            ("cols", ColumnTransformer([("num", "passthrough", FEATURES[1:]), ("sex", OneHotEncoder(), ["Sex"])])),
             ("lr", LogisticRegression(max_iter=500)),
         ]
-    ).fit(frame[features].iloc[:800], frame["old"].iloc[:800])
+    ).fit(frame[FEATURES].iloc[:800], frame["old"].iloc[:800])
     joblib.dump(model, tmp_path / "model.joblib")
-    frame[[*features, "old"]].iloc[800:1000].to_csv(tmp_path / "test.csv", index=False)
+    frame[[*FEATURES, "old"]].iloc[800:1000].to_csv(tmp_path / "test.csv", index=False)
+
+
+def test_pdp_and_bias_give_the_same_bytes_on_the_cluster(tmp_path, scheduler):
+    _abalone_classifier(tmp_path)
     config = {
         "dataset_type": "text/csv",
         "label": "old",
@@ -234,3 +241,34 @@ def test_a_model_that_cannot_travel_is_refused_before_the_work(tmp_path, schedul
     with pytest.raises(ModelError, match=r"^--backend dask: the model cannot be sent to the workers .*Give it by path"):
         run_analysis(config, model=here, output_dir=tmp_path / "out", data=tmp_path / "d.csv", backend="dask",
                      scheduler=scheduler)  # fmt: skip
+
+
+def test_a_model_behind_a_server_gives_the_same_bytes_on_the_cluster(tmp_path, scheduler):
+    """With --endpoint-url, each worker opens its own client to the model server."""
+    from openclarify.serving import ServeConfig, background_server, create_app
+    from support.served import wait_until_ready
+
+    _abalone_classifier(tmp_path)
+    config = {
+        "dataset_type": "text/csv",
+        "label": "old",
+        "predictor": {"content_type": "text/csv", "accept_type": "text/csv"},
+        "methods": {
+            "shap": {
+                "baseline": [["M", 0.5, 0.4, 0.14, 0.8, 0.34, 0.17, 0.23]],
+                "num_samples": 30,
+                "seed": 4,
+                "save_local_shap_values": True,
+            },  # fmt: skip
+        },
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    with background_server(create_app(ServeConfig(model=str(tmp_path / "model.joblib")))) as url:
+        wait_until_ready(url)
+        args = ["analyze", "--config", str(tmp_path / "cfg.json"), "--data", str(tmp_path / "test.csv"),
+                "--endpoint-url", url, "--quiet"]  # fmt: skip
+        assert main([*args, "--output", str(tmp_path / "local")]) == 0
+        dask = ["--chunk-size", "25", "--backend", "dask", "--scheduler", scheduler]
+        assert main([*args, "--output", str(tmp_path / "dask"), *dask]) == 0
+    assert job_files(tmp_path / "dask") == job_files(tmp_path / "local")
+    assert any(key.startswith(f"endpoint:{url}") for key in _models_on_workers(scheduler))

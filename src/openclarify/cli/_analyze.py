@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ import numpy as np
 from .._pipeline import AnalysisResult, ModelFactory, model_needed, run_analysis
 from ..config import load_analysis_config
 from ..data import DatasetSchema
-from ..models import EndpointPredictor, FileModelSpec, Predictor, load_model
+from ..models import EndpointModelSpec, EndpointPredictor, FileModelSpec, Predictor, load_model
 from ._model_options import model_run_options, to_model_options
 from ._report import RECORDS_HELP, parse_records
 from ._terminal import echo
@@ -252,12 +253,14 @@ def analyze(
     selection = parse_records(report_records, "--report-records")
     endpoint: list[EndpointPredictor] = []
     predictor: Predictor | ModelFactory | None
+    spec_of_model: FileModelSpec | Callable[[DatasetSchema], EndpointModelSpec] | None = None
     endpoint_name = config.predictor.endpoint_name if config.predictor else None
     if model is not None and endpoint_url is not None:
         raise click.UsageError("give either --model or --endpoint-url, not both.")
     if model is not None:
         options = to_model_options(device, runtime, model_batch_size)
         predictor = load_model(model, options=options)
+        spec_of_model = FileModelSpec.of(model, options)
     elif device is not None or runtime != "torch" or model_batch_size is not None:
         raise click.UsageError("--device, --runtime and --model-batch-size apply to --model only.")
     elif endpoint_url is not None or endpoint_name:
@@ -277,6 +280,19 @@ def analyze(
             return ep
 
         predictor = make_endpoint
+
+        def endpoint_spec(schema: DatasetSchema) -> EndpointModelSpec:  # each dask worker opens its own client
+            return EndpointModelSpec.of(
+                endpoint_url,
+                config.predictor,
+                schema.feature_names,
+                endpoint_name=None if endpoint_url else endpoint_name,
+                dataset_type=config.dataset_type,
+                max_in_flight=max_in_flight,
+                on_record_failure="nan" if on_record_failure == "continue" else "raise",
+            )
+
+        spec_of_model = endpoint_spec
     elif model_needed(config, config_path.parent):
         raise click.UsageError(
             "no model: give --model (a model file), --endpoint-url (a model server), or set "
@@ -324,7 +340,7 @@ def analyze(
             backend="dask" if backend == "dask" else "local",
             workers=processes if backend == "dask" else 1,
             scheduler=scheduler,
-            model_spec=FileModelSpec.of(model, options) if model is not None else None,
+            model_spec=spec_of_model,
         )
     finally:
         if bar is not None:

@@ -9,7 +9,7 @@ from ._huggingface import TransformerPredictor, export_onnx
 from ._inprocess import SklearnPredictor
 from ._options import DEVICES, RUNTIMES, Device, ModelOptions, Runtime
 from ._protocol import CallablePredictor, Predictor, as_predictor, check_scores
-from ._spec import FileModelSpec
+from ._spec import EndpointModelSpec, FileModelSpec
 
 __all__ = [
     "DEVICES",
@@ -17,6 +17,7 @@ __all__ = [
     "RUNTIMES",
     "CallablePredictor",
     "Device",
+    "EndpointModelSpec",
     "EndpointPredictor",
     "EndpointStats",
     "FastTextPredictor",
