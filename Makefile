@@ -26,7 +26,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra,pdf,hf,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,text-extra,pdf,hf,dask,bench]'
 	$(BIN)/python bench/tabular_games.py
 	$(BIN)/python bench/threads.py
 	$(BIN)/python bench/text_games.py
@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/reports.py --json bench/results/reports.json
 	$(BIN)/python bench/bias.py
 	$(BIN)/python bench/hf_sentences.py
+	$(BIN)/python bench/dask_backend.py
 
 lint: install
 	$(BIN)/ruff check src tests examples bench
