@@ -272,3 +272,66 @@ def test_a_model_behind_a_server_gives_the_same_bytes_on_the_cluster(tmp_path, s
         assert main([*args, "--output", str(tmp_path / "dask"), *dask]) == 0
     assert job_files(tmp_path / "dask") == job_files(tmp_path / "local")
     assert any(key.startswith(f"endpoint:{url}") for key in _models_on_workers(scheduler))
+
+
+def test_text_models_load_on_the_workers_and_give_the_same_bytes(tmp_path, scheduler):
+    """A fastText model and a Hugging Face transformer, each loaded on the workers from its folder."""
+    import pandas as pd
+
+    from openclarify.training import TransformerHyperparameters, train_text_classifier, train_transformer_classifier
+    from support.tiny_bert import review_rows, tiny_encoder
+
+    rows = review_rows(300, seed=0)
+    (tmp_path / "train.txt").write_text("".join(f"__label__{label} {text}\n" for text, label in rows))
+    train_text_classifier(tmp_path / "train.txt", tmp_path / "fasttext", hyperparameters={"epochs": 5}, threads=1)
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(tmp_path / "train.csv", index=False)
+    train_transformer_classifier(
+        tmp_path / "train.csv",
+        tmp_path / "bert",
+        text_column="text",
+        label_column="label",
+        base_model=tiny_encoder(tmp_path / "base"),
+        hyperparameters=TransformerHyperparameters(epochs=2, learning_rate=3e-3),
+    )
+    texts = pd.DataFrame({"text": [t for t, _ in review_rows(12, seed=5)]})
+    texts.to_csv(tmp_path / "test.csv", index=False, header=False)
+    config = {
+        "dataset_type": "text/csv",
+        "headers": ["text"],
+        "predictor": {
+            "content_type": "text/csv",
+            "accept_type": "application/jsonlines",
+            "label": "label",
+            "probability": "prob",
+        },  # fmt: skip
+        "methods": {
+            "shap": {
+                "baseline": [["<UNK>"]],
+                "num_samples": 40,
+                "seed": 8,
+                "save_local_shap_values": True,
+                "text_config": {"granularity": "sentence", "language": "english"},
+            },  # fmt: skip
+        },
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    for name in ("fasttext", "bert"):
+        model = str(tmp_path / name)
+        _analyze(tmp_path / "cfg.json", tmp_path / "test.csv", model, tmp_path / f"{name}-local")
+        _analyze(tmp_path / "cfg.json", tmp_path / "test.csv", model, tmp_path / f"{name}-dask", "--chunk-size", "5",
+                 "--backend", "dask", "--scheduler", scheduler)  # fmt: skip
+        assert job_files(tmp_path / f"{name}-dask") == job_files(tmp_path / f"{name}-local"), name
+        assert any(key.startswith(f"file:{model}:") for key in _models_on_workers(scheduler)), name
+
+
+def test_the_progress_counts_every_record_once_on_the_cluster(tmp_path, scheduler):
+    from openclarify import run_analysis
+    from openclarify.config import load_analysis_config
+    from openclarify.models import FileModelSpec, load_model
+
+    config_path, data, model = _tabular_job(tmp_path, n=90)
+    seen: list[int] = []
+    run_analysis(load_analysis_config(config_path), model=load_model(model), output_dir=tmp_path / "out", data=data,
+                 chunksize=20, progress=seen.append, backend="dask", scheduler=scheduler,
+                 model_spec=FileModelSpec.of(model))  # fmt: skip
+    assert seen == [20, 20, 20, 20, 10]  # one step per partition, as it comes back, in order

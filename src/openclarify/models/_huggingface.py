@@ -5,13 +5,16 @@ A folder whose ``config.json`` describes a ``...ForSequenceClassification`` mode
 tokenizer, and scores texts in padded batches. Two runtimes run the same weights: PyTorch (the reference)
 and ONNX Runtime, from a ``model.onnx`` exported once into the folder's ``onnx/`` subfolder.
 
-Texts are tokenized once, sorted by token count and run ``batch_size`` at a time, each batch padded to its
-longest text (so little is padded), as measured fastest on 2 CPU cores (hf-transformer notes: batch 32-64;
-256 was 2-3 times slower per text). **The same texts in one call give the same bits on every run**, so a
-job is reproducible, and it gives the same files in process and through ``openclarify serve`` (the
-endpoint client sends each of the job's model calls as one request). A text's last float32 bit may
-differ when it is scored in another company: padding and the batch's shape change the order of float
-additions (measured: up to 3e-8 in a probability with MiniLM-L6, 1e-7 with a tiny test model).
+**A text's scores never depend on what it is batched with.** The float additions inside a forward pass
+run in an order set by the batch's shape (rows and padded length): the same text padded otherwise, or in a
+batch of another size, can come out a float32 bit apart (measured up to 1e-7 in a probability). So every
+text is run in a batch of one fixed shape of its own: padded to its length rounded up to a multiple of 16
+tokens, in a batch of exactly ``batch_size`` rows (a last, short batch is filled with copies of its last
+text, whose answers are dropped). Rows of one shape do not touch each other's arithmetic (tested: a text
+alone and among others give the same bits). So a job gives the same bytes in process, through ``openclarify
+serve``, for any ``max_batch_rows``, partition size or backend. The price is the filling: a call of few
+texts computes ``batch_size`` rows (use ``--model-batch-size 1`` for one text at a time, as an online server
+wants; its bits differ from batch 32's, so give both sides the same value).
 
 Torch's OpenMP threads busy-wait by default, which makes two threads 4-6 times slower than one when the
 other core is busy; ``OMP_WAIT_POLICY=PASSIVE`` is set before torch is imported unless it is already set.
@@ -62,6 +65,7 @@ _WEIGHT_FILES: Final = (
 _TOKENIZER_FILES: Final = ("tokenizer.json", "vocab.txt", "tokenizer.model", "vocab.json", "spiece.model")
 _SEED_SUBFOLDER: Final = "model"  # the seed's inference.py loads model_dir/model
 _DEFAULT_BATCH: Final = {"cpu": 32, "cuda": 256}
+_LENGTH_STEP: Final = 16  # texts are padded to a multiple of this many tokens (see the module docstring)
 _INSTALL: Final = (
     "Install it with: pip install 'torch==2.13.0' && pip install 'openclarify[hf]' (torch first: its CPU wheel; "
     "with no torch installed pip would take a CUDA build of several GB)."
@@ -215,7 +219,7 @@ class TransformerPredictor:
     ``id2label`` order (:attr:`labels`): the softmax of the logits (a sigmoid per label for a multi-label
     model; the raw output of a one-output regression head). Texts are tokenized with the folder's
     tokenizer, cut at :attr:`max_length` tokens (the ``max_length`` ``openclarify train`` recorded, else
-    the model's), sorted by token count and run ``batch_size`` at a time, each batch padded to its longest.
+    the model's), and run ``batch_size`` at a time in batches of one fixed shape (see the module docstring).
 
     Parameters
     ----------
@@ -345,8 +349,9 @@ class TransformerPredictor:
             return out
         ids, types, cut = self.tokenize(texts)
         try:
-            for rows in _length_sorted_batches([len(x) for x in ids], self.batch_size):
-                out[rows] = self._forward(*_padded(ids, types, rows, self._pad_id))
+            for rows, length in _fixed_shape_batches([len(x) for x in ids], self.batch_size, self.max_length):
+                filled = np.concatenate([rows, np.repeat(rows[-1:], self.batch_size - len(rows))])
+                out[rows] = self._forward(*_padded(ids, types, filled, self._pad_id, length))[: len(rows)]
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - anything torch or onnxruntime raise is a model error
@@ -405,18 +410,20 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _length_sorted_batches(lengths: list[int], batch_size: int) -> Iterator[np.ndarray]:
-    """Positions of the texts, shortest first (ties in call order), ``batch_size`` at a time."""
-    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
+def _fixed_shape_batches(lengths: list[int], batch_size: int, max_length: int) -> Iterator[tuple[np.ndarray, int]]:
+    """Positions of the texts by padded length (token count rounded up to a multiple of ``_LENGTH_STEP``,
+    at most ``max_length``), ``batch_size`` at a time in call order, with that padded length."""
+    padded = np.minimum(-(-np.asarray(lengths, dtype=np.int64) // _LENGTH_STEP) * _LENGTH_STEP, max_length)
+    for length in np.unique(padded):
+        rows = np.flatnonzero(padded == length)
+        for start in range(0, len(rows), batch_size):
+            yield rows[start : start + batch_size], int(length)
 
 
 def _padded(
-    ids: list[list[int]], types: list[list[int]] | None, rows: np.ndarray, pad_id: int
+    ids: list[list[int]], types: list[list[int]] | None, rows: np.ndarray, pad_id: int, longest: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Token ids, attention mask and token type ids of ``rows``, padded at the end to the longest."""
-    longest = max(len(ids[i]) for i in rows)
+    """Token ids, attention mask and token type ids of ``rows``, padded at the end to ``longest``."""
     batch = np.full((len(rows), longest), pad_id, dtype=np.int64)
     mask = np.zeros((len(rows), longest), dtype=np.int64)
     kinds = np.zeros((len(rows), longest), dtype=np.int64)
