@@ -34,7 +34,7 @@ def model_run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--model-batch-size",
             type=click.IntRange(1),
             default=None,
-            help="Hugging Face models: texts per forward pass.  [default: 32 on cpu, 256 on cuda]",
+            help="Hugging Face models: texts per forward pass.  [default: 8 on cpu, 256 on cuda]",
         ),
     ]
     for option in reversed(options):

@@ -99,7 +99,7 @@ def test_load_model_gives_a_predictor_with_the_sorted_labels(classifier, predict
         "architecture": "BertForSequenceClassification",
         "runtime": "torch",
         "device": "cpu",
-        "batch_size": 32,  # the CPU default
+        "batch_size": 8,  # the CPU default
         "max_length": 128,
     }
 
