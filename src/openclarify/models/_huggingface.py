@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import itertools
 import json
 import os
 import threading
@@ -349,9 +350,14 @@ class TransformerPredictor:
             return out
         ids, types, cut = self.tokenize(texts)
         try:
-            for rows, length in _fixed_shape_batches([len(x) for x in ids], self.batch_size, self.max_length):
-                filled = np.concatenate([rows, np.repeat(rows[-1:], self.batch_size - len(rows))])
-                out[rows] = self._forward(*_padded(ids, types, filled, self._pad_id, length))[: len(rows)]
+            size = self.batch_size
+            for rows, length in _fixed_shape_groups([len(x) for x in ids], self.max_length):
+                group_ids, group_mask, group_types = _padded(ids, types, rows, self._pad_id, length)
+                for start in range(0, len(rows), size):
+                    stop = min(start + size, len(rows))
+                    take = np.minimum(np.arange(start, start + size), stop - 1)  # a short batch: copies of its last
+                    got = self._forward(group_ids[take], group_mask[take], group_types[take])
+                    out[rows[start:stop]] = got[: stop - start]
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - anything torch or onnxruntime raise is a model error
@@ -410,30 +416,27 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _fixed_shape_batches(lengths: list[int], batch_size: int, max_length: int) -> Iterator[tuple[np.ndarray, int]]:
+def _fixed_shape_groups(lengths: list[int], max_length: int) -> Iterator[tuple[np.ndarray, int]]:
     """Positions of the texts by padded length (token count rounded up to a multiple of ``_LENGTH_STEP``,
-    at most ``max_length``), ``batch_size`` at a time in call order, with that padded length."""
+    at most ``max_length``), in call order, with that padded length."""
     padded = np.minimum(-(-np.asarray(lengths, dtype=np.int64) // _LENGTH_STEP) * _LENGTH_STEP, max_length)
     for length in np.unique(padded):
-        rows = np.flatnonzero(padded == length)
-        for start in range(0, len(rows), batch_size):
-            yield rows[start : start + batch_size], int(length)
+        yield np.flatnonzero(padded == length), int(length)
 
 
 def _padded(
     ids: list[list[int]], types: list[list[int]] | None, rows: np.ndarray, pad_id: int, longest: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Token ids, attention mask and token type ids of ``rows``, padded at the end to ``longest``."""
+    """Token ids, attention mask and token type ids of ``rows``, padded at the end to ``longest`` (filled
+    in one vectorized scatter: a loop over rows cost 13% of a small model's scoring time)."""
+    lengths = np.fromiter((len(ids[i]) for i in rows), dtype=np.int64, count=len(rows))
+    present = np.arange(longest)[None, :] < lengths[:, None]
     batch = np.full((len(rows), longest), pad_id, dtype=np.int64)
-    mask = np.zeros((len(rows), longest), dtype=np.int64)
+    batch[present] = np.fromiter(itertools.chain.from_iterable(ids[i] for i in rows), dtype=np.int64)
     kinds = np.zeros((len(rows), longest), dtype=np.int64)
-    for j, i in enumerate(rows):
-        n = len(ids[i])
-        batch[j, :n] = ids[i]
-        mask[j, :n] = 1
-        if types is not None:
-            kinds[j, :n] = types[i]
-    return batch, mask, kinds
+    if types is not None:
+        kinds[present] = np.fromiter(itertools.chain.from_iterable(types[i] for i in rows), dtype=np.int64)
+    return batch, present.astype(np.int64), kinds
 
 
 # ---------------------------------------------------------------------------------------------------
