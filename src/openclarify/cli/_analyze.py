@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -32,13 +31,6 @@ def _summary(res: AnalysisResult) -> str:
         f"in {res.explain_seconds:.2f}s ({rate:.0f} records/s; {mode}; {res.n_baseline_rows} baseline rows; "
         f"{res.model_calls} model calls taking {res.model_seconds:.2f}s{report}) -> {res.output_dir}"
     )
-
-
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def _model_path(spec: str) -> Path:
@@ -237,7 +229,9 @@ def analyze(
     if backend == "dask":
         if scheduler is not None and workers is not None:
             raise click.UsageError("--workers: the cluster of --scheduler has its own workers; leave it out.")
-        processes = workers or _cores()
+        from ..serving._config import default_workers  # the CPU cores this process may use
+
+        processes = workers or default_workers()
     elif workers is not None:
         if threads is not None:
             raise click.UsageError("give --threads only; --workers is its old name.")

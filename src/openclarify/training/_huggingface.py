@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError, MissingDependencyError, ModelError, OutputError
 from ..models._huggingface import METADATA_FILE, import_transformers
+from ._fasttext import _check_output
 
 __all__ = [
     "BASE_MODELS",
@@ -483,18 +484,6 @@ def train_transformer_classifier(
         truncated_train=truncated,
         files=files,
     )
-
-
-def _check_output(output: Path) -> None:
-    existing = output
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise OutputError(
-            f"output '{output}': cannot create the folder ('{existing}' is a file). Choose another --output."
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(f"output '{output}': cannot write into '{existing}' (permission denied).")
 
 
 def _save(model: Any, tokenizer: Any, output: Path, metadata: Mapping[str, Any]) -> tuple[Path, ...]:
