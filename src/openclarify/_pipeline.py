@@ -8,9 +8,12 @@ It knows no analysis by name.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +31,14 @@ from .errors import ConfigError, DataError, ModelError, OpenClarifyWarning
 from .models import Predictor
 from .outputs import (
     ANALYSIS_JSON,
+    CHECKPOINT_DIR,
     CONFIG_JSON,
     RUN_SUMMARY_JSON,
+    Checkpoint,
     OutputStaging,
     RecordSelection,
+    dataset_listing,
+    input_digests,
     read_output_folder,
     write_analysis_json,
     write_json,
@@ -82,6 +89,7 @@ class AnalysisResult:
     explain_seconds: float = 0.0
     report_seconds: float = 0.0
     sections: Mapping[str, Any] | None = None
+    restored_partitions: int = 0
 
 
 _Wanted = dict[MethodKey, tuple[Analysis[Any, Any], Needs]]
@@ -170,28 +178,98 @@ def _passes(wanted: _Wanted) -> list[list[MethodKey]]:
     return passes
 
 
-def _run_pass(keys: Sequence[MethodKey], wanted: _Wanted, job: Job, spec: ModelSpec) -> None:
+def _run_pass(
+    index: int, keys: Sequence[MethodKey], wanted: _Wanted, job: Job, spec: ModelSpec, checkpoint: Checkpoint | None
+) -> None:
     """Plan each analysis of the pass, run them over every partition in one read of the data (each part
-    consumed in record order and merged), and finish them in order into ``job.earlier``."""
+    consumed in record order and merged), and finish them in order into ``job.earlier``.
+
+    With a checkpoint, each partition's parts are committed to it as they come back, and the partitions
+    it already holds (a resumed job) are read from it instead of being sent to the executor: the
+    analyses see the same parts in the same order either way."""
     plans: dict[MethodKey, Any] = {}
     try:
         for key in keys:
             plans[key] = wanted[key][0].plan(job)
         executor = job.executor
-        chunks = job.dataset.chunks(max(1, job.options.chunksize))
         planned = tuple((key, plans[key]) for key in keys)
-        tasks = ((planned, chunk, spec) for chunk in chunks)
+        restored = checkpoint.restored(index) if checkpoint is not None else {}
+        bounds: dict[int, tuple[int, int]] = {}  # partition number -> (first record, records), as sent
+
+        def tasks() -> Iterator[tuple[tuple[tuple[MethodKey, Any], ...], DataChunk, ModelSpec]]:
+            for number, chunk in enumerate(job.dataset.chunks(max(1, job.options.chunksize))):
+                here = (chunk.start_row, len(chunk.features))
+                record = restored.get(number)
+                if record is None:
+                    bounds[number] = here
+                    yield (planned, chunk, spec)
+                elif (record.first_row, record.rows) != here:
+                    raise DataError(
+                        f"dataset: partition {number} holds records {here[0]} to {sum(here) - 1}, not "
+                        f"{record.first_row} to {record.first_row + record.rows - 1} as when the checkpoint was "
+                        "written; the data changed. Run without --resume and with --overwrite to start over."
+                    )
+
+        # an analysis whose plan carries a progress callback counts its records as it runs them; a
+        # restored partition does not run, so it is counted here
+        counts_itself = executor.in_process and any(getattr(plan, "progress", None) for plan in plans.values())
+        results = executor.map(_run_partition, tasks())
         totals: dict[MethodKey, Any] = dict.fromkeys(keys)
-        for parts in executor.map(_run_partition, tasks):
+        number = 0
+        while True:
+            if number in restored:
+                assert checkpoint is not None  # noqa: S101 - only a checkpoint restores
+                parts = checkpoint.load(index, number)
+                if counts_itself and job.options.progress is not None and restored[number].rows:
+                    job.options.progress(restored[number].rows)
+            else:
+                parts = next(results, None)
+                if parts is None:
+                    break
+                if checkpoint is not None:
+                    checkpoint.commit(index, number, *bounds.pop(number), parts)
             for key, part in zip(keys, parts, strict=True):
                 analysis = wanted[key][0]
                 analysis.consume(plans[key], part, job)
                 totals[key] = part if totals[key] is None else analysis.merge(totals[key], part)
+            number += 1
+        beyond = [n for n in restored if n >= number]
+        if beyond:
+            raise DataError(
+                f"dataset: has {number} partitions, but the checkpoint holds partition {max(beyond)}; the data "
+                "changed. Run without --resume and with --overwrite to start over."
+            )
         for key in keys:
             job.earlier[key] = wanted[key][0].finish(plans[key], totals[key], job)
     finally:
         for key, plan in plans.items():
             wanted[key][0].close(plan)
+
+
+def _fingerprint(
+    config: AnalysisConfig,
+    location: str,
+    inputs: Sequence[str | Path],
+    model: str,
+    options: JobOptions,
+) -> dict[str, Any]:
+    """What decides a job's results, for its checkpoint (threads, backend and batch sizes do not)."""
+    source = json.dumps(plain(config.source), sort_keys=True) if config.source else repr(config)
+    return {
+        "version": __version__,
+        "config": hashlib.sha256(source.encode("utf-8")).hexdigest(),
+        "dataset": {"location": location, "files": dataset_listing(location)},
+        "inputs": input_digests(inputs),
+        "model": model,
+        "options": {
+            "chunksize": options.chunksize,
+            "text_columns": list(options.text_columns) if options.text_columns is not None else None,
+            "text_whitespace": options.text_whitespace,
+            "bias_confidence": options.bias_confidence,
+            "bias_bootstrap": options.bias_bootstrap,
+            "bias_seed": options.bias_seed,
+        },
+    }
 
 
 def _write_reports(
@@ -257,6 +335,8 @@ def run_analysis(
     workers: int = 1,
     scheduler: str | None = None,
     model_spec: ModelSpec | Callable[[DatasetSchema], ModelSpec] | None = None,
+    checkpoint: bool = True,
+    resume: bool = False,
 ) -> AnalysisResult:
     """Run the analyses of ``config`` (``methods.shap``, ``methods.pdp``, ``methods.pre_training_bias``,
     ``methods.post_training_bias``) and write Clarify's output files.
@@ -333,6 +413,8 @@ def run_analysis(
         raise ConfigError(f"must be an integer from 1 to 100000; got {bias_bootstrap!r}.", path="bias_bootstrap")
     if isinstance(bias_seed, bool) or not isinstance(bias_seed, int) or not 0 <= bias_seed < 2**63:
         raise ConfigError(f"must be an integer from 0 to 2**63 - 1; got {bias_seed!r}.", path="bias_seed")
+    if resume and not checkpoint:
+        raise ConfigError("needs checkpoints; leave out --no-checkpoint to resume a job.", path="resume")
     base_dir = Path(config_dir) if config_dir is not None else None
     wanted = _check_supported(config, base_dir)
     if model is None:
@@ -376,6 +458,23 @@ def run_analysis(
             bias_bootstrap=bias_bootstrap,
             bias_seed=bias_seed,
         )
+        saved: Checkpoint | None = None
+        if checkpoint:
+            needed = [*inputs, *(path for _, needs in wanted.values() for path in needs.inputs)]
+            name = model_description or ("none" if isinstance(model, _NoModel) else type(model).__name__)
+            try:
+                fingerprint = _fingerprint(config, location, needed, name, options)
+            except OSError as exc:
+                raise DataError(f"dataset '{location}': cannot be examined ({exc.strerror or exc}).") from exc
+            saved = Checkpoint.open(
+                os.path.join(stage.output_dir, CHECKPOINT_DIR),
+                fingerprint,
+                seed=seed,
+                resume=resume,
+                discard=overwrite,
+                output=str(output_dir),
+            )
+            seed = saved.seed
         executor = get_executor(backend, workers, scheduler)
         try:
             job = Job(config, dataset, dataset.schema, model, stage, seed, location, base_dir, options, executor)
@@ -384,8 +483,8 @@ def run_analysis(
                 spec = model_spec(dataset.schema) if callable(model_spec) else model_spec
             if not executor.in_process:
                 _check_travels(spec, backend)
-            for keys in _passes(wanted):
-                _run_pass(keys, wanted, job, spec)
+            for index, keys in enumerate(_passes(wanted)):
+                _run_pass(index, keys, wanted, job, spec, saved)
         finally:
             close = getattr(executor, "close", None)
             if callable(close):
@@ -411,6 +510,8 @@ def run_analysis(
         if callable(facts_of):
             summary["model_facts"] = facts_of()
         summary["seconds"] = round(explain_seconds, 3)
+        if resume and saved is not None:
+            summary["checkpoint"] = {"restored_partitions": saved.n_restored, "computed_partitions": saved.written}
         write_json(stage.path(RUN_SUMMARY_JSON), summary)
         report_seconds = 0.0
         if config.methods.report is not None:
@@ -421,6 +522,8 @@ def run_analysis(
             report_seconds = time.perf_counter() - report_started
             write_json(stage.path(RUN_SUMMARY_JSON), {**summary, "report_seconds": round(report_seconds, 3)})
         files = stage.commit()
+        if saved is not None:
+            saved.remove()
     shap_done = job.earlier.get("shap")
     facts = shap_done.result if shap_done is not None else None
     empty = np.zeros((0, 0))
@@ -449,4 +552,5 @@ def run_analysis(
         top_text=facts.top_text if facts is not None else (),
         failed_rows=facts.failed_rows if facts is not None else (),
         sections={f.key: f.section if f.section is not None else f.result for f in finished},
+        restored_partitions=saved.n_restored if saved is not None else 0,
     )

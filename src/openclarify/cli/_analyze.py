@@ -188,7 +188,20 @@ def _model_path(spec: str) -> Path:
     "--overwrite",
     is_flag=True,
     help="Replace whatever the output folder holds. Without it the folder must be new, empty, or an earlier "
-    "openclarify job's output (which is replaced as a whole).",
+    "openclarify job's output (which is replaced as a whole). Also discards an interrupted job's checkpoint.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted job into the same output folder: the partitions its checkpoint holds are "
+    "reused and only the others computed; the files are those of an uninterrupted run. Refused when the config, "
+    "data, model or options changed.",
+)
+@click.option(
+    "--no-checkpoint",
+    "no_checkpoint",
+    is_flag=True,
+    help="Keep no checkpoint of finished partitions (a killed job then starts over).",
 )
 @model_run_options
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
@@ -215,6 +228,8 @@ def analyze(
     report_records: str | None,
     report_label: str | None,
     overwrite: bool,
+    resume: bool,
+    no_checkpoint: bool,
     device: str | None,
     runtime: str,
     model_batch_size: int | None,
@@ -222,6 +237,10 @@ def analyze(
     debug: bool,
 ) -> None:
     """Run the explainability analysis of an analysis_config.json locally."""
+    if resume and no_checkpoint:
+        raise click.UsageError("--resume: continues a checkpoint; leave out --no-checkpoint.")
+    if resume and overwrite:
+        raise click.UsageError("--resume continues the folder's job and --overwrite discards it: give one of them.")
     if quiet:  # warnings and errors only
         logging.getLogger("openclarify").setLevel(logging.WARNING)
     if scheduler is not None and backend != "dask":
@@ -335,6 +354,8 @@ def analyze(
             workers=processes if backend == "dask" else 1,
             scheduler=scheduler,
             model_spec=spec_of_model,
+            checkpoint=not no_checkpoint,
+            resume=resume,
         )
     finally:
         if bar is not None:
@@ -352,6 +373,8 @@ def analyze(
             "to it; the words past it count for nothing. Use a shorter granularity unit or a model with a longer "
             "max length."
         )
+    if resume and not quiet:
+        echo(f"openclarify: resumed with {result.restored_partitions} partitions from the checkpoint")
     if not quiet and not result.feature_names:  # no methods.shap
         sections = result.sections or {}
         if "pdp" in sections:

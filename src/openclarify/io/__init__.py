@@ -7,8 +7,8 @@ which is imported only when a URL is used; ``s3://`` needs the ``s3`` extra
 
 Reading: :func:`open_read`, :func:`read_bytes`, :func:`read_text`, :func:`list_files`, :func:`kind`,
 :func:`exists`, :func:`size`, :func:`identity`. Writing: :func:`write_atomic` (a temporary sibling,
-fsync, rename) and :func:`local_path`, which refuses a URL as an output location until uploads are
-implemented here.
+fsync, rename), :func:`write_file` (the same, or one PUT for a URL), :func:`remove_tree` and
+:func:`local_path`, for the places where only a local path will do.
 
 The callers turn the builtin errors (``OSError``, and ``ValueError`` for a URL of an unknown protocol)
 into their own (:class:`~openclarify.errors.DataError`, :class:`~openclarify.errors.ConfigError`, ...).
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ._read import FileIdentity, Kind, exists, identity, kind, list_files, open_read, read_bytes, read_text, size
 from ._remote import is_url
-from ._write import local_path, write_atomic
+from ._write import local_path, remove_tree, write_atomic, write_file
 
 __all__ = [
     "FileIdentity",
@@ -33,5 +33,7 @@ __all__ = [
     "read_bytes",
     "read_text",
     "size",
+    "remove_tree",
     "write_atomic",
+    "write_file",
 ]

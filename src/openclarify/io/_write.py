@@ -1,18 +1,19 @@
-"""Writing: the atomic write of one local file, and the check that an output location is local.
+"""Writing: the atomic write of one file (a local path or a URL), removing a folder or prefix, and the
+check that a location is local where only a local one will do.
 
-Writing to a URL (``--output s3://bucket/prefix/``) is to be implemented here: stage locally, then upload
-each file and a completion marker last (docs: scale-pipelines-online.md section 3). Until then
-:func:`local_path` refuses a URL with one clear error.
+A write is all or nothing: a local file goes to a temporary sibling, is synced and renamed over its
+name; an object is one PUT, which the store makes visible only when complete.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
 from ..errors import OutputError
-from ._remote import is_url
+from ._remote import filesystem, is_url
 
 
 def local_path(location: str | os.PathLike[str], what: str = "output folder") -> Path:
@@ -59,3 +60,55 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, scratch: str | os
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_file(location: str | os.PathLike[str], data: bytes, *, sync: bool = True) -> None:
+    """Write ``data`` to a local file or a URL, all or nothing, creating the folders above a local file.
+
+    A local file is written as :func:`write_atomic` writes it (``sync=False`` leaves out the fsync: the
+    file survives the death of the writing process, not of the machine); an object is one PUT.
+
+    Raises
+    ------
+    OSError
+        The file or object cannot be written.
+    MissingDependencyError, ValueError
+        As :func:`openclarify.io.open_read` for a URL.
+    """
+    text = os.fspath(location)
+    if is_url(text):
+        fs, path = filesystem(text)
+        fs.pipe_file(path, data)
+        return
+    target = Path(text)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if sync:
+        write_atomic(target, data)
+        return
+    tmp = target.parent / f".openclarify-{uuid.uuid4().hex}.tmp"
+    try:
+        with open(tmp, "xb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def remove_tree(location: str | os.PathLike[str]) -> None:
+    """Remove a local folder, or every object under a URL prefix; nothing when it is absent.
+
+    Raises
+    ------
+    OSError
+        Something under ``location`` cannot be removed.
+    """
+    text = os.fspath(location)
+    if not is_url(text):
+        if Path(text).exists():
+            shutil.rmtree(text)
+        return
+    fs, path = filesystem(text)
+    keys = fs.find(path)
+    if keys:
+        fs.rm(keys)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._aggregate import GlobalAggregator, TopTextAggregator, aggregate
+from ._checkpoint import CHECKPOINT_DIR, Checkpoint, dataset_listing, input_digests
 from ._read import (
     BIAS_SECTIONS,
     BiasFacet,
@@ -41,6 +42,10 @@ from ._writers import (
 )
 
 __all__ = [
+    "CHECKPOINT_DIR",
+    "Checkpoint",
+    "dataset_listing",
+    "input_digests",
     "ANALYSIS_JSON",
     "BIAS_COUNTS_JSON",
     "BASELINE_CSV",

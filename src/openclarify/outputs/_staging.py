@@ -33,6 +33,7 @@ from typing import IO, Any, Final
 
 from ..errors import OutputError, ReportError
 from ..io import is_url, local_path, write_atomic
+from ._checkpoint import CHECKPOINT_DIR
 
 __all__ = [
     "JOURNAL_FILE",
@@ -67,7 +68,7 @@ _SHOWN: Final = 5
 
 
 def _bookkeeping(name: str) -> bool:
-    return name in (LOCK_FILE, MANIFEST_FILE, JOURNAL_FILE) or name.startswith(STAGING_PREFIX)
+    return name in (LOCK_FILE, MANIFEST_FILE, JOURNAL_FILE, CHECKPOINT_DIR) or name.startswith(STAGING_PREFIX)
 
 
 def _folder_files(root: Path) -> list[str]:
