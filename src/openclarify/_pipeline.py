@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,14 +30,15 @@ from .errors import ConfigError, DataError, ModelError, OpenClarifyWarning
 from .models import Predictor
 from .outputs import (
     ANALYSIS_JSON,
-    CHECKPOINT_DIR,
     CONFIG_JSON,
     RUN_SUMMARY_JSON,
     Checkpoint,
     OutputStaging,
     RecordSelection,
+    RemoteOutputStaging,
     dataset_listing,
     input_digests,
+    output_staging,
     read_output_folder,
     write_analysis_json,
     write_json,
@@ -66,8 +66,8 @@ class AnalysisResult:
     ``methods.shap`` the SHAP fields are empty.
     """
 
-    output_dir: Path
-    files: tuple[Path, ...]
+    output_dir: Path | str
+    files: tuple[Path | str, ...]
     labels: tuple[str, ...]
     feature_names: tuple[str, ...]
     global_shap_values: FloatArray
@@ -429,7 +429,7 @@ def run_analysis(
         location = resolve(location, base_dir)
     protected = [*inputs, location, *(path for _, needs in wanted.values() for path in needs.inputs)]
     # the output folder is checked and locked before the data is read, so a wrong folder fails at once
-    with OutputStaging(output_dir, overwrite=overwrite, protected=protected) as stage:
+    with output_staging(output_dir, overwrite=overwrite, protected=protected) as stage:
         dataset = open_dataset(
             location,
             dataset_type=config.dataset_type,
@@ -467,7 +467,7 @@ def run_analysis(
             except OSError as exc:
                 raise DataError(f"dataset '{location}': cannot be examined ({exc.strerror or exc}).") from exc
             saved = Checkpoint.open(
-                os.path.join(stage.output_dir, CHECKPOINT_DIR),
+                stage.checkpoint_location,
                 fingerprint,
                 seed=seed,
                 resume=resume,
@@ -521,7 +521,7 @@ def run_analysis(
             _write_reports(config, stage, report_records, report_label)
             report_seconds = time.perf_counter() - report_started
             write_json(stage.path(RUN_SUMMARY_JSON), {**summary, "report_seconds": round(report_seconds, 3)})
-        files = stage.commit()
+        files: Sequence[Path | str] = stage.commit()
         if saved is not None:
             saved.remove()
     shap_done = job.earlier.get("shap")
@@ -529,7 +529,7 @@ def run_analysis(
     empty = np.zeros((0, 0))
     labels: Sequence[str] = facts.labels if facts is not None else summary.get("labels", ())
     return AnalysisResult(
-        output_dir=Path(output_dir),
+        output_dir=stage.location if isinstance(stage, RemoteOutputStaging) else Path(output_dir),
         files=tuple(files),
         labels=tuple(labels),
         feature_names=facts.feature_names if facts is not None else (),

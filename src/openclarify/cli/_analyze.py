@@ -58,8 +58,9 @@ def _model_path(spec: str) -> Path:
     "--output",
     "output",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder: analysis.json and explanations_shap/.",
+    type=str,
+    help="Output folder: analysis.json and explanations_shap/; a local folder or an s3:// prefix (the files are "
+    "uploaded when the job has finished, a manifest last).",
 )
 @click.option(
     "--model",
@@ -209,7 +210,7 @@ def _model_path(spec: str) -> Path:
 def analyze(
     config_path: Path,
     data: str | None,
-    output: Path,
+    output: str,
     model: str | None,
     endpoint_url: str | None,
     on_record_failure: str,

@@ -21,6 +21,7 @@ from ._read import (
     RecordSelection,
     read_output_folder,
 )
+from ._remote import RemoteOutputStaging, output_staging
 from ._staging import MANIFEST_FILE, OutputStaging, add_published, published_files, write_atomic
 from ._writers import (
     ANALYSIS_JSON,
@@ -71,6 +72,8 @@ __all__ = [
     "LocalShapJsonlWriter",
     "OutputFolder",
     "OutputStaging",
+    "RemoteOutputStaging",
+    "output_staging",
     "PdpFeature",
     "PredictionsJsonlWriter",
     "RecordSelection",

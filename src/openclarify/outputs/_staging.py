@@ -258,6 +258,16 @@ class OutputStaging:
         self._previous: list[str] = []  # files of the folder that publishing removes
         self.created = False
 
+    @property
+    def location(self) -> str:
+        """The output folder, as a string (a local path, or a URL for a remote one)."""
+        return str(self.output_dir)
+
+    @property
+    def checkpoint_location(self) -> str:
+        """Where the job's checkpoint is kept while it runs (see :mod:`openclarify.outputs._checkpoint`)."""
+        return str(self.output_dir / CHECKPOINT_DIR)
+
     # -- entry: lock, recover, check -------------------------------------------------------------------
 
     def __enter__(self) -> OutputStaging:
