@@ -335,3 +335,40 @@ def test_the_progress_counts_every_record_once_on_the_cluster(tmp_path, schedule
                  chunksize=20, progress=seen.append, backend="dask", scheduler=scheduler,
                  model_spec=FileModelSpec.of(model))  # fmt: skip
     assert seen == [20, 20, 20, 20, 10]  # one step per partition, as it comes back, in order
+
+
+class _Stopped(BaseException):
+    pass
+
+
+class _StopAfter:
+    def __init__(self, inner, rows):
+        self.inner, self.rows, self.seen = inner, rows, 0
+
+    def predict(self, records):
+        self.seen += len(records)
+        if self.seen > self.rows:
+            raise _Stopped
+        return self.inner.predict(records)
+
+
+def test_a_job_stopped_here_resumes_on_the_cluster_to_the_same_bytes(tmp_path, scheduler):
+    """The checkpoint does not depend on the backend: a job stopped on the local backend resumes on the
+    cluster, which computes only the missing partitions."""
+    from openclarify import run_analysis
+    from openclarify.config import load_analysis_config
+    from openclarify.models import load_model
+
+    config, data, model = _tabular_job(tmp_path)
+    _analyze(config, data, model, tmp_path / "whole", "--chunk-size", "20")
+    out = tmp_path / "out"
+    with pytest.raises(_Stopped):  # the job as the command line names it
+        run_analysis(load_analysis_config(config), model=_StopAfter(load_model(model), 100 * 15), output_dir=out,
+                     data=str(data), config_dir=config.parent, model_description=model,
+                     inputs=[config, Path(model.rsplit(":", 1)[0])], chunksize=20)  # fmt: skip
+    committed = len(list((out / ".openclarify-checkpoint").rglob("part-*.json")))
+    assert 0 < committed < 12
+    _analyze(config, data, model, out, "--chunk-size", "20", "--backend", "dask", "--scheduler", scheduler, "--resume")
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert summary["checkpoint"] == {"restored_partitions": committed, "computed_partitions": 12 - committed}
+    assert job_files(out) == job_files(tmp_path / "whole")

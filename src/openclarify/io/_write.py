@@ -17,19 +17,20 @@ from ._remote import filesystem, is_url
 
 
 def local_path(location: str | os.PathLike[str], what: str = "output folder") -> Path:
-    """The local path of an output location (``what`` names it in the message).
+    """The local path of a location that must be local (``what`` names it in the message).
 
     Raises
     ------
     OutputError
-        ``location`` is a URL: openclarify writes only local files so far.
+        ``location`` is a URL. (An output folder may be one: :func:`openclarify.outputs.output_staging`
+        stages its files here and uploads them.)
     """
     text = os.fspath(location)
     if is_url(text):
         scheme = text.split("://", 1)[0]
         raise OutputError(
-            f"{what} '{text}': writing to {scheme}:// URLs is not supported yet. Write to a local folder, then "
-            "copy it there (for example with 'aws s3 sync')."
+            f"{what} '{text}': must be a local path, not a {scheme}:// URL. Write it to a local path, then copy "
+            "it there (for example with 'aws s3 cp')."
         )
     return Path(location)
 

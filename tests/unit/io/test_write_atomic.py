@@ -105,8 +105,8 @@ def test_the_same_function_as_outputs_write_atomic():
 
 @pytest.mark.parametrize("location", ["s3://bucket/prefix/report.html", "memory://x/report.html"])
 def test_a_url_is_refused_with_one_clear_error(tmp_path, location):
-    with pytest.raises(OutputError, match=r"output file '.*': writing to \w+:// URLs is not supported yet"):
+    with pytest.raises(OutputError, match=r"output file '.*': must be a local path, not a \w+:// URL"):
         oc_io.write_atomic(location, b"<p>")
-    with pytest.raises(OutputError, match=r"output folder 's3://b/out/': writing to s3:// URLs is not supported yet"):
+    with pytest.raises(OutputError, match=r"output folder 's3://b/out/': must be a local path, not a s3:// URL"):
         oc_io.local_path("s3://b/out/")
     assert oc_io.local_path(tmp_path / "out") == tmp_path / "out"

@@ -213,7 +213,7 @@ def test_files_written_atomically_get_the_umasks_permissions_and_leave_no_tempor
 def test_an_output_folder_at_a_url_is_refused_at_once(tmp_path, monkeypatch, location):
     """Writing to a URL is not implemented yet: one error from openclarify.io, and no local folder made."""
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(OutputError, match=rf"output folder '{location}': writing to \w+:// URLs is not supported yet"):
+    with pytest.raises(OutputError, match=rf"output folder '{location}': must be a local path, not a \w+:// URL"):
         OutputStaging(location)
     assert list(tmp_path.iterdir()) == []
 
