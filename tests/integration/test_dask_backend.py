@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from openclarify.cli import main
+from support.abalone import abalone_classifier
 from support.served import job_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -18,7 +19,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 distributed = pytest.importorskip("distributed")
 
 CASES = Path(__file__).resolve().parents[1] / "compat" / "cases"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -74,33 +74,8 @@ def test_every_golden_case_gives_the_same_bytes_on_the_cluster(case, tmp_path, s
     assert any(key.startswith(f"file:{model}:") for key in _models_on_workers(scheduler))
 
 
-FEATURES = ["Sex", "Length", "Diameter", "Height", "Whole_weight", "Shucked_weight", "Viscera_weight",
-            "Shell_weight"]  # fmt: skip
-
-
-def _abalone_classifier(tmp_path: Path) -> None:
-    """model.joblib (is an abalone old?) and test.csv of 200 other abalones in ``tmp_path``."""
-    import joblib
-    import pandas as pd
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    frame = pd.read_csv(ROOT / "data" / "abalone" / "abalone.csv")
-    frame["old"] = (frame["Rings"] > 9).astype(int)
-    model = Pipeline(
-        [
-            ("cols", ColumnTransformer([("num", "passthrough", FEATURES[1:]), ("sex", OneHotEncoder(), ["Sex"])])),
-            ("lr", LogisticRegression(max_iter=500)),
-        ]
-    ).fit(frame[FEATURES].iloc[:800], frame["old"].iloc[:800])
-    joblib.dump(model, tmp_path / "model.joblib")
-    frame[[*FEATURES, "old"]].iloc[800:1000].to_csv(tmp_path / "test.csv", index=False)
-
-
 def test_pdp_and_bias_give_the_same_bytes_on_the_cluster(tmp_path, scheduler):
-    _abalone_classifier(tmp_path)
+    abalone_classifier(tmp_path)
     config = {
         "dataset_type": "text/csv",
         "label": "old",
@@ -248,7 +223,7 @@ def test_a_model_behind_a_server_gives_the_same_bytes_on_the_cluster(tmp_path, s
     from openclarify.serving import ServeConfig, background_server, create_app
     from support.served import wait_until_ready
 
-    _abalone_classifier(tmp_path)
+    abalone_classifier(tmp_path)
     config = {
         "dataset_type": "text/csv",
         "label": "old",

@@ -23,12 +23,12 @@ from openclarify.cli import main
 from openclarify.config import load_analysis_config
 from openclarify.errors import DataError, OutputError
 from openclarify.models import load_model
+from support.abalone import abalone_classifier
 from support.served import job_files
 
 pytestmark = pytest.mark.integration
 
 CASES = Path(__file__).resolve().parents[1] / "compat" / "cases"
-ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT = ".openclarify-checkpoint"
 
 
@@ -111,32 +111,12 @@ def test_every_golden_case_resumes_to_the_same_bytes(case, tmp_path):
     assert resumed.model_rows == whole.model_rows
 
 
-FEATURES = ["Sex", "Length", "Diameter", "Height", "Whole_weight", "Shucked_weight", "Viscera_weight",
-            "Shell_weight"]  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def abalone(tmp_path_factory):
     """model.joblib (is an abalone old?), test.csv of 200 other abalones, and a config of SHAP without a
     seed (the job draws one, which the resume must reuse), PDP after SHAP's top features, and bias."""
-    import joblib
-    import pandas as pd
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
     root = tmp_path_factory.mktemp("abalone")
-    frame = pd.read_csv(ROOT / "data" / "abalone" / "abalone.csv")
-    frame["old"] = (frame["Rings"] > 9).astype(int)
-    model = Pipeline(
-        [
-            ("cols", ColumnTransformer([("num", "passthrough", FEATURES[1:]), ("sex", OneHotEncoder(), ["Sex"])])),
-            ("lr", LogisticRegression(max_iter=500)),
-        ]
-    ).fit(frame[FEATURES].iloc[:800], frame["old"].iloc[:800])
-    joblib.dump(model, root / "model.joblib")
-    frame[[*FEATURES, "old"]].iloc[800:1000].to_csv(root / "test.csv", index=False)
+    abalone_classifier(root)
     config = {
         "dataset_type": "text/csv",
         "label": "old",

@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -33,11 +32,18 @@ from ..errors import OutputError
 from ..io import is_url, read_bytes
 from ..io._remote import filesystem
 from ._checkpoint import CHECKPOINT_DIR
-from ._staging import _LEGACY_FILES, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, STAGING_PREFIX, OutputStaging, _listed
+from ._staging import (
+    MANIFEST_FILE,
+    STAGING_PREFIX,
+    OutputStaging,
+    _listed,
+    legacy_names,
+    manifest_document,
+    refuse_foreign,
+)
 
 __all__ = ["RemoteOutputStaging", "output_staging"]
 
-_SHOWN = 5
 _LAST = "run_summary.json"
 
 
@@ -127,21 +133,11 @@ class RemoteOutputStaging(OutputStaging):
             ours = set(_listed(manifest, "files"))
         else:
             summary = self._read(_LAST) if _LAST in present else None
-            written = isinstance(summary, dict) and str(summary.get("tool", "")).startswith("openclarify")
-            config = self._read("analysis_config.json") if written else None
-            report = config.get("methods", {}).get("report") if isinstance(config, dict) else None
-            name = report.get("name") if isinstance(report, dict) else None
-            reports = {f"{n}{s}" for n in {"report", name} if isinstance(n, str) for s in (".html", ".pdf", ".ipynb")}
-            ours = (set(_LEGACY_FILES) | reports) if written else set()
+            ours = set(legacy_names(summary, self._read("analysis_config.json") if summary is not None else None))
         foreign = [f for f in present if f not in ours]
         if foreign and not self.overwrite:
-            plural = "s" if len(foreign) != 1 else ""
-            shown = ", ".join(repr(f) for f in foreign[:_SHOWN]) + (", ..." if len(foreign) > _SHOWN else "")
-            raise OutputError(
-                f"output folder '{self.url}': is not empty and holds {len(foreign)} object{plural} no openclarify "
-                f"job wrote ({shown}). Choose an empty or new prefix, or pass --overwrite to replace everything "
-                "under it."
-            )
+            fix = "Choose an empty or new prefix, or pass --overwrite to replace everything under it."
+            refuse_foreign(self.url, foreign, "object", fix)
         if foreign:
             for path in self.remote_protected:
                 if path.rstrip("/") == self.url or path.startswith(self.url + "/"):
@@ -166,13 +162,7 @@ class RemoteOutputStaging(OutputStaging):
             stale = [self._key(f) for f in self._previous if f not in set(new)]
             if stale:
                 fs.rm(stale)
-            files = [{"path": f, "bytes": (tmp / f).stat().st_size} for f in new]
-            manifest = {
-                "schema_version": MANIFEST_SCHEMA_VERSION,
-                "job": self.job_id,
-                "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "files": files,
-            }
+            manifest = manifest_document(self.job_id, [(f, (tmp / f).stat().st_size) for f in new])
             data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
             try:
                 fs.pipe_file(manifest_key, data, mode="create")

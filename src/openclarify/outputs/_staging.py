@@ -109,16 +109,42 @@ def _is_relative(name: str) -> bool:
     return bool(name) and not path.is_absolute() and ".." not in path.parts and "\\" not in name
 
 
-def _legacy_files(root: Path) -> list[str]:
-    """The files of a folder an earlier openclarify wrote (no manifest), by their known names."""
-    summary = _read_json(root / "run_summary.json")
+def legacy_names(summary: Any, config: Any) -> list[str]:
+    """The files an earlier openclarify job (before folders had a manifest) may have written, given its
+    ``run_summary.json`` and ``analysis_config.json`` (parsed, None when absent); none when the summary is
+    not openclarify's."""
     if not (isinstance(summary, dict) and str(summary.get("tool", "")).startswith("openclarify")):
         return []
-    config = _read_json(root / "analysis_config.json")
     report = config.get("methods", {}).get("report") if isinstance(config, dict) else None
     name = report.get("name") if isinstance(report, dict) else None
     names = list(_LEGACY_FILES) + [f"{n}{s}" for n in {"report", name} if isinstance(n, str) for s in _REPORT_SUFFIXES]
-    return [n for n in names if _is_relative(n) and (root / n).is_file()]
+    return [n for n in names if _is_relative(n)]
+
+
+def _legacy_files(root: Path) -> list[str]:
+    """The files of a folder an earlier openclarify wrote (no manifest), by their known names."""
+    names = legacy_names(_read_json(root / "run_summary.json"), _read_json(root / "analysis_config.json"))
+    return [n for n in names if (root / n).is_file()]
+
+
+def refuse_foreign(where: str, foreign: Sequence[str], noun: str, fix: str) -> None:
+    """Stop a job whose output folder holds ``foreign`` files (``noun``: "file", "object")."""
+    plural = "s" if len(foreign) != 1 else ""
+    shown = ", ".join(repr(f) for f in foreign[:_SHOWN]) + (", ..." if len(foreign) > _SHOWN else "")
+    raise OutputError(
+        f"output folder '{where}': is not empty and holds {len(foreign)} {noun}{plural} no openclarify job wrote "
+        f"({shown}). {fix}"
+    )
+
+
+def manifest_document(job_id: str, files: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """The manifest of a published folder: the job, when, and every file with its size in bytes."""
+    return {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "job": job_id,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "files": [{"path": path, "bytes": size} for path, size in files],
+    }
 
 
 def _write_json_atomic(path: Path, document: Any, scratch: Path) -> None:
@@ -334,12 +360,8 @@ class OutputStaging:
             ours = set(_legacy_files(root))
         foreign = [f for f in present if f not in ours]
         if foreign and not self.overwrite:
-            plural = "s" if len(foreign) != 1 else ""
-            shown = ", ".join(repr(f) for f in foreign[:_SHOWN]) + (", ..." if len(foreign) > _SHOWN else "")
-            raise OutputError(
-                f"output folder '{root}': is not empty and holds {len(foreign)} file{plural} no openclarify job wrote "
-                f"({shown}). Choose an empty or new folder, or pass --overwrite to replace everything in it."
-            )
+            fix = "Choose an empty or new folder, or pass --overwrite to replace everything in it."
+            refuse_foreign(str(root), foreign, "file", fix)
         if foreign:
             self._check_protected()
         return present
@@ -395,13 +417,7 @@ class OutputStaging:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp / relative, final)
                 done.append(final)
-            files = [{"path": f, "bytes": (root / f).stat().st_size} for f in new]
-            manifest = {
-                "schema_version": MANIFEST_SCHEMA_VERSION,
-                "job": self.job_id,
-                "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "files": files,
-            }
+            manifest = manifest_document(self.job_id, [(f, (root / f).stat().st_size) for f in new])
             _write_json_atomic(root / MANIFEST_FILE, manifest, tmp)
             os.remove(root / JOURNAL_FILE)
         except OSError as exc:
