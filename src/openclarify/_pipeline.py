@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -95,7 +96,7 @@ class AnalysisResult:
 _Wanted = dict[MethodKey, tuple[Analysis[Any, Any], Needs]]
 
 
-def _check_supported(config: AnalysisConfig, base_dir: Path | None) -> _Wanted:
+def _check_supported(config: AnalysisConfig, base_dir: Path | str | None) -> _Wanted:
     """The registered analyses the config asks for, in the registry's order, with what each needs; the
     others refused, and every problem (the job's and the analyses' own) in one error."""
     problems: list[tuple[str, str]] = []
@@ -132,9 +133,18 @@ def _check_supported(config: AnalysisConfig, base_dir: Path | None) -> _Wanted:
 ModelFactory = Callable[[DatasetSchema], Predictor]
 
 
+def _base_dir(config_dir: str | Path | None) -> Path | str | None:
+    """The folder that relative paths inside the config are relative to: a local folder, or a URL prefix
+    (a config read from ``s3://bucket/jobs/cfg.json`` names ``baseline.csv`` next to it)."""
+    if config_dir is None:
+        return None
+    text = os.fspath(config_dir)
+    return text.rstrip("/") if "://" in text else Path(config_dir)
+
+
 def model_needed(config: AnalysisConfig, config_dir: str | Path | None = None) -> bool:
     """Whether an analysis the config asks for calls the model (pre-training bias alone does not)."""
-    base_dir = Path(config_dir) if config_dir is not None else None
+    base_dir = _base_dir(config_dir)
     return any(needs.needs_model for _, needs in _check_supported(config, base_dir).values())
 
 
@@ -415,7 +425,7 @@ def run_analysis(
         raise ConfigError(f"must be an integer from 0 to 2**63 - 1; got {bias_seed!r}.", path="bias_seed")
     if resume and not checkpoint:
         raise ConfigError("needs checkpoints; leave out --no-checkpoint to resume a job.", path="resume")
-    base_dir = Path(config_dir) if config_dir is not None else None
+    base_dir = _base_dir(config_dir)
     wanted = _check_supported(config, base_dir)
     if model is None:
         calling = [key for key, (_, needs) in wanted.items() if needs.needs_model]

@@ -99,7 +99,7 @@ class Job:
     stage: OutputStaging
     seed: int
     location: str
-    base_dir: Path | None
+    base_dir: Path | str | None
     options: JobOptions
     executor: Executor = field(default_factory=LocalExecutor)
     earlier: dict[str, Finished] = field(default_factory=dict)
@@ -110,7 +110,7 @@ class Analysis(Protocol, Generic[P, R]):
 
     key: ClassVar[str]
 
-    def check(self, config: AnalysisConfig, base_dir: Path | None) -> Needs: ...
+    def check(self, config: AnalysisConfig, base_dir: Path | str | None) -> Needs: ...
 
     def plan(self, job: Job) -> P: ...
 

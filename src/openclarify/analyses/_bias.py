@@ -381,7 +381,7 @@ class BiasAnalysisBase:
         return method
 
     # check and plan -------------------------------------------------------------------------------
-    def check(self, config: AnalysisConfig, base_dir: Path | None) -> Needs:
+    def check(self, config: AnalysisConfig, base_dir: Path | str | None) -> Needs:
         method = _METHOD[self.stage]
         problems: list[tuple[str, str]] = []
         if config.label is None:

@@ -98,10 +98,13 @@ def text_columns(dataset: Dataset, requested: Sequence[str] | None, *, one_featu
     return found
 
 
-def resolve(location: str, base_dir: Path | None) -> str:
-    """A path inside the config, relative to the config's folder (where it exists there)."""
+def resolve(location: str, base_dir: Path | str | None) -> str:
+    """A path inside the config, relative to the config's folder (where it exists there; a config at a URL:
+    always next to it)."""
     if "://" in location or base_dir is None or Path(location).is_absolute():
         return location
+    if isinstance(base_dir, str):  # the URL prefix of a config read from a URL
+        return f"{base_dir.rstrip('/')}/{location.removeprefix('./')}"
     candidate = base_dir / location
     return str(candidate) if candidate.exists() or not Path(location).exists() else location
 

@@ -44,8 +44,9 @@ def _model_path(spec: str) -> Path:
     "--config",
     "config_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Clarify analysis_config.json.",
+    type=str,
+    help="Clarify analysis_config.json: a local file or an s3:// URL (relative paths inside it are relative to "
+    "its folder).",
 )
 @click.option(
     "--data",
@@ -208,7 +209,7 @@ def _model_path(spec: str) -> Path:
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 def analyze(
-    config_path: Path,
+    config_path: str,
     data: str | None,
     output: str,
     model: str | None,
@@ -264,6 +265,8 @@ def analyze(
         )
         threads = workers
     config = load_analysis_config(config_path)
+    # relative paths inside the config are relative to its folder (a URL's prefix for a config on S3)
+    config_dir: str | Path = config_path.rsplit("/", 1)[0] if "://" in config_path else Path(config_path).parent
     selection = parse_records(report_records, "--report-records")
     endpoint: list[EndpointPredictor] = []
     predictor: Predictor | ModelFactory | None
@@ -307,7 +310,7 @@ def analyze(
             )
 
         spec_of_model = endpoint_spec
-    elif model_needed(config, config_path.parent):
+    elif model_needed(config, config_dir):
         raise click.UsageError(
             "no model: give --model (a model file), --endpoint-url (a model server), or set "
             "predictor.endpoint_name in the config (a SageMaker endpoint)."
@@ -335,7 +338,7 @@ def analyze(
             model=predictor,
             output_dir=output,
             data=data,
-            config_dir=config_path.parent,
+            config_dir=config_dir,
             chunksize=chunk_size,
             max_batch_rows=max_batch_rows,
             n_jobs=threads or 1,
@@ -347,7 +350,7 @@ def analyze(
             report_records=selection,
             report_label=report_label,
             overwrite=overwrite,
-            inputs=[config_path] + ([_model_path(model)] if model is not None else []),
+            inputs=[config_path, *([_model_path(model)] if model is not None else [])],
             bias_confidence=bias_ci,
             bias_bootstrap=bias_bootstrap,
             bias_seed=bias_seed,

@@ -124,7 +124,7 @@ class PdpAnalysis:
         self._labels: tuple[str, ...] = ()
         self._n_rows = 0
 
-    def check(self, config: AnalysisConfig, base_dir: Path | None) -> Needs:
+    def check(self, config: AnalysisConfig, base_dir: Path | str | None) -> Needs:
         """Features are checked against the dataset in :meth:`plan`, which reads SHAP's results (its top k
         features and its text columns) when the config has SHAP."""
         return Needs(after=("shap",) if config.methods.shap is not None else ())

@@ -293,7 +293,7 @@ class ShapAnalysis:
         self._driver = _Driver()
 
     # check and plan -----------------------------------------------------------------------------
-    def check(self, config: AnalysisConfig, base_dir: Path | None) -> Needs:
+    def check(self, config: AnalysisConfig, base_dir: Path | str | None) -> Needs:
         shap = config.methods.shap
         if shap is None:
             return Needs()

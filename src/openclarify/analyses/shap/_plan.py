@@ -34,7 +34,7 @@ def players(shap: ShapConfig, schema: DatasetSchema) -> tuple[list[list[str]], l
 
 
 def baseline(
-    config: AnalysisConfig, shap: ShapConfig, dataset: Dataset, base_dir: Path | None, seed: int
+    config: AnalysisConfig, shap: ShapConfig, dataset: Dataset, base_dir: Path | str | None, seed: int
 ) -> pd.DataFrame:
     schema = dataset.schema
     if shap.baseline is not None:
@@ -54,7 +54,7 @@ def text_baseline(
     dataset: Dataset,
     schema: DatasetSchema,
     text_cols: Sequence[str],
-    base_dir: Path | None,
+    base_dir: Path | str | None,
     seed: int,
 ) -> pd.DataFrame:
     """Baseline rows for a text analysis: text columns hold the string that replaces an absent unit."""
