@@ -143,11 +143,13 @@ def test_a_folder_with_other_files_needs_overwrite(job, capsys):
 
 def _start(job: Path, out: Path, sleep: str) -> subprocess.Popen[str]:
     env = {**os.environ, "MODEL_SLEEP": sleep}
+    # a test run started in the background (`cmd &`) inherits SIGINT ignored, and Python then leaves it so
     return subprocess.Popen(
         [sys.executable, "-m", "openclarify", *_args(job, out)],
         env=env,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads in the child yet
     )
 
 
