@@ -35,7 +35,7 @@ from openclarify.config._schema import (
     TextConfig,
 )
 from openclarify.errors import ConfigError
-from openclarify.io import is_url, read_text
+from openclarify.io import absence, is_url, read_text
 
 __all__ = ["load_analysis_config", "parse_analysis_config"]
 
@@ -1138,6 +1138,8 @@ def load_analysis_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> 
     try:
         text = read_text(source, encoding="utf-8")  # a local path, or a URL (s3://) read through fsspec
     except FileNotFoundError:
+        if is_url(os.fspath(source)):
+            raise ConfigError([("", f"{where}: {absence(source)}; check the URI.")]) from None
         raise ConfigError([("", f"{where}: file not found; check the path.")]) from None
     except IsADirectoryError:
         raise ConfigError([("", f"{where}: is a directory; give the path of the JSON file.")]) from None

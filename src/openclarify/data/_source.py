@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from openclarify.errors import DataError
-from openclarify.io import is_url, kind, list_files, open_read
+from openclarify.io import absence, is_url, kind, list_files, open_read
 
 _NEWLINE = b"\n"
 
@@ -61,8 +61,7 @@ def list_sources(path: str | os.PathLike[str], where: str = "dataset") -> list[S
     if found == "file":
         return [Source(text, text)]
     if found is None:
-        absent = f"no such {store}object or prefix" if url else "no such file or directory"
-        raise DataError(f"{where}: {absent}; got {text!r}. Check the {'URI' if url else 'path'}.")
+        raise DataError(f"{where}: {absence(text)}; got {text!r}. Check the {'URI' if url else 'path'}.")
     files = [location for relative, location in list_files(text) if not _hidden(relative)]
     if not files:
         folder = f"the {store}prefix" if url else "the directory"

@@ -6,9 +6,10 @@ which is imported only when a URL is used; ``s3://`` needs the ``s3`` extra
 (``pip install 'openclarify[s3]'``), else :class:`~openclarify.errors.MissingDependencyError`.
 
 Reading: :func:`open_read`, :func:`read_bytes`, :func:`read_text`, :func:`list_files`, :func:`kind`,
-:func:`exists`, :func:`size`, :func:`identity`. Writing: :func:`write_atomic` (a temporary sibling,
-fsync, rename), :func:`write_file` (the same, or one PUT for a URL), :func:`remove_tree` and
-:func:`local_path`, for the places where only a local path will do.
+:func:`exists`, :func:`size`, :func:`identity`, :func:`absence` (why nothing is there, in words), and
+:func:`cached_copy` (a URL's file or prefix downloaded once into a cache folder). Writing:
+:func:`write_atomic` (a temporary sibling, fsync, rename), :func:`write_file` (the same, or one PUT for a
+URL), :func:`remove_tree` and :func:`local_path`, for the places where only a local path will do.
 
 The callers turn the builtin errors (``OSError``, and ``ValueError`` for a URL of an unknown protocol)
 into their own (:class:`~openclarify.errors.DataError`, :class:`~openclarify.errors.ConfigError`, ...).
@@ -16,13 +17,28 @@ into their own (:class:`~openclarify.errors.DataError`, :class:`~openclarify.err
 
 from __future__ import annotations
 
-from ._read import FileIdentity, Kind, exists, identity, kind, list_files, open_read, read_bytes, read_text, size
+from ._fetch import cached_copy
+from ._read import (
+    FileIdentity,
+    Kind,
+    absence,
+    exists,
+    identity,
+    kind,
+    list_files,
+    open_read,
+    read_bytes,
+    read_text,
+    size,
+)
 from ._remote import is_url
 from ._write import local_path, remove_tree, write_atomic, write_file
 
 __all__ = [
     "FileIdentity",
     "Kind",
+    "absence",
+    "cached_copy",
     "exists",
     "identity",
     "is_url",

@@ -150,3 +150,24 @@ def identity(location: str | os.PathLike[str]) -> FileIdentity:
         (info[k] for k in ("mtime", "LastModified", "last_modified", "updated", "created") if info.get(k)), None
     )
     return FileIdentity(int(info["size"]), _nanoseconds(modified), str(etag) if etag else None)
+
+
+def absence(location: str | os.PathLike[str]) -> str:
+    """Why nothing is at ``location``, in words for a message (asks the store, so call it once something is
+    found missing): ``"no such file or directory"``, ``"no such S3 object or prefix"``, or ``"the S3 bucket
+    'b' does not exist (or these credentials cannot see it)"``."""
+    text = os.fspath(location)
+    if not is_url(text):
+        return "no such file or directory"
+    scheme, rest = text.split("://", 1)
+    if scheme not in ("s3", "s3a"):
+        return "no such object or prefix"
+    bucket = rest.split("/", 1)[0]
+    try:
+        fs, _ = filesystem(text)
+        there = bool(fs.exists(bucket))
+    except (OSError, ValueError):  # the store would not say: name the object, which is missing anyway
+        there = True
+    if not there:
+        return f"the S3 bucket {bucket!r} does not exist (or these credentials cannot see it)"
+    return "no such S3 object or prefix"

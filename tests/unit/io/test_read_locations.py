@@ -173,7 +173,7 @@ def test_an_analysis_config_at_a_url(memory, tmp_path):
     assert load_analysis_config(f"{url}/analysis_config.json") == load_analysis_config(
         tmp_path / "analysis_config.json"
     )
-    with pytest.raises(ConfigError, match=r"analysis config 'memory://.*/none.json': file not found; check the path"):
+    with pytest.raises(ConfigError, match=r"config 'memory://.*/none.json': no such object or prefix; check the URI"):
         load_analysis_config(f"{url}/none.json")
 
 
