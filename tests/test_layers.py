@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "text": BASE,
     "outputs": BASE | {"io"},
     "training": BASE | {"models", "text"},
-    "models": BASE | {"config", "text", "wire"},
+    "models": BASE | {"config", "io", "text", "wire"},
     "analyses": BASE | {"backends", "bias", "config", "data", "models", "outputs", "shapley", "text"},
     "backends": BASE,
     "bias": BASE,

@@ -4,6 +4,7 @@ model call."""
 from __future__ import annotations
 
 import logging
+import posixpath
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -104,7 +105,10 @@ def resolve(location: str, base_dir: Path | str | None) -> str:
     if "://" in location or base_dir is None or Path(location).is_absolute():
         return location
     if isinstance(base_dir, str):  # the URL prefix of a config read from a URL
-        return f"{base_dir.rstrip('/')}/{location.removeprefix('./')}"
+        # '.' and '..' applied here: S3 has no folders to resolve them, and takes them as part of the key
+        scheme, rest = base_dir.split("://", 1)
+        joined = posixpath.normpath(f"{rest.rstrip('/')}/{location}")
+        return f"{scheme}://{joined}{'/' if location.endswith('/') else ''}"
     candidate = base_dir / location
     return str(candidate) if candidate.exists() or not Path(location).exists() else location
 

@@ -33,8 +33,10 @@ def _summary(res: AnalysisResult) -> str:
     )
 
 
-def _model_path(spec: str) -> Path:
-    """The file behind ``--model`` (``file.py:function`` names a file)."""
+def _model_path(spec: str) -> Path | str:
+    """The file behind ``--model`` (``file.py:function`` names a file; a URL is kept as it is)."""
+    if "://" in spec:
+        return spec
     head, sep, tail = spec.rpartition(":")
     return Path(head if sep and head.endswith(".py") and tail.isidentifier() else spec)
 
@@ -53,7 +55,8 @@ def _model_path(spec: str) -> Path:
     "data",
     type=str,
     default=None,
-    help="Dataset file or folder (CSV, JSON Lines, Parquet). Default: dataset_uri of the config.",
+    help="Dataset file or folder (CSV, JSON Lines, Parquet), or an s3:// object or prefix (one format per prefix). "
+    "Default: dataset_uri of the config.",
 )
 @click.option(
     "--output",
@@ -70,7 +73,8 @@ def _model_path(spec: str) -> Path:
     type=str,
     help="A model loaded in process: model.joblib (scikit-learn estimator or pipeline), a fastText / "
     "BlazingText model.bin or its folder, a Hugging Face sequence classifier folder (save_pretrained; "
-    "pip install 'openclarify[hf]'), or path/to/file.py:function.",
+    "pip install 'openclarify[hf]'), or path/to/file.py:function. All but the last may be s3:// URLs (a folder: "
+    "its prefix), copied once into $XDG_CACHE_HOME/openclarify/models.",
 )
 @click.option(
     "--endpoint-url",

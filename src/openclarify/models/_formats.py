@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from ..errors import ModelError
+from ..io import is_url
 from ._options import ModelOptions
 from ._protocol import Predictor
 
@@ -75,12 +76,24 @@ def load_model(spec: str | Path, *, options: ModelOptions | None = None) -> Pred
     one score or score vector per record; or a Hugging Face ``save_pretrained`` folder of a sequence
     classifier. ``options`` (device, runtime, batch size) apply to the Hugging Face models only.
 
+    Any of these but ``file.py:function`` may be a URL (``s3://bucket/model.bin``, the prefix
+    ``s3://bucket/hf/`` of a Hugging Face folder): it is copied into the model cache
+    (``$XDG_CACHE_HOME/openclarify/models``, once per version of the objects) and loaded from there; ``s3://``
+    needs ``pip install 'openclarify[s3]'``.
+
     Raises
     ------
     ModelError
-        No format claims the spec, or the file is missing, cannot be loaded, or holds no usable model.
+        No format claims the spec, or the file is missing, cannot be loaded, or holds no usable model; a
+        URL that names nothing, or cannot be downloaded.
+    MissingDependencyError
+        A URL whose protocol needs a package that is not installed.
     """
     text = str(spec)
+    if is_url(text):  # copied into the model cache first (see models/_remote.py)
+        from ._remote import load_remote_model
+
+        return load_remote_model(text, options)
     formats = [model_format(name) for name in MODEL_FORMATS]
     for fmt in formats:
         if fmt.claims(text):
