@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+# fixtures any test may ask for: s3_server, s3_bucket (moto's S3 server on 127.0.0.1; see tests/support/s3.py)
+pytest_plugins = ["support.s3"]
+
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
