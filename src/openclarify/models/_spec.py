@@ -21,7 +21,9 @@ class FileModelSpec:
 
     The path is made absolute here, so a worker started in another folder finds the same file; a
     cluster on other machines needs the file at the same path there (a shared file system), or the model
-    in the job's Python environment.
+    in the job's Python environment. A URL (``s3://bucket/model.bin``) is kept as it is: each worker
+    process downloads it into its own machine's model cache (see :mod:`openclarify.models._remote`), so
+    the driver's copy need not exist there.
     """
 
     spec: str
