@@ -21,41 +21,15 @@ from support.served import job_files
 pytestmark = [pytest.mark.integration]
 
 s3fs = pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
 
 CASES = Path(__file__).resolve().parents[1] / "compat" / "cases"
 MANIFEST = ".openclarify-manifest.json"
 
 
-@pytest.fixture(scope="module")
-def endpoint():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def bucket(endpoint, monkeypatch, request):
-    """A new bucket on the local server, with the AWS variables pointing there (never at AWS)."""
-    env = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    s3fs.S3FileSystem.clear_instance_cache()
-    name = f"b{abs(hash(request.node.nodeid)) % 10**10}-{os.getpid()}"
-    fs = s3fs.S3FileSystem()
-    fs.mkdir(name)
-    yield name, fs
-    s3fs.S3FileSystem.clear_instance_cache()
+def bucket(s3_bucket):
+    """A new bucket on the local server (tests/support/s3.py), the AWS variables pointing there."""
+    return s3_bucket.name, s3_bucket.fs
 
 
 def _objects(fs, prefix: str) -> dict[str, bytes]:

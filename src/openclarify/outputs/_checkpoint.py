@@ -73,17 +73,26 @@ def _digest(location: str) -> str:
     return digest.hexdigest()
 
 
+def _content(location: str) -> Any:
+    """What tells a file's content: its sha256 here, its size and ETag (or time) on an object store, where
+    the ETag is the store's own digest and reading a large model again would cost a download."""
+    if not is_url(location):
+        return _digest(location)
+    ident = identity(location)
+    return [ident.size, ident.etag if ident.etag is not None else ident.mtime_ns]
+
+
 def input_digests(locations: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
-    """Per input (a file, or a folder such as a Hugging Face model): the sha256 of each of its files;
-    ``None`` for one that is absent."""
+    """Per input (a file, or a folder such as a Hugging Face model): what tells the content of each of its
+    files (see :func:`_content`); ``None`` for one that is absent."""
     found: dict[str, Any] = {}
     for location in locations:
         text = os.fspath(location)
         what = kind(text)
         if what == "file":
-            found[text] = _digest(text)
+            found[text] = _content(text)
         elif what == "dir":
-            found[text] = {relative: _digest(path) for relative, path in list_files(text)}
+            found[text] = {relative: _content(path) for relative, path in list_files(text)}
         else:
             found[text] = None
     return found
