@@ -468,12 +468,13 @@ def run_analysis(
             bias_bootstrap=bias_bootstrap,
             bias_seed=bias_seed,
         )
+        # how run_summary.json names the model, and how a checkpoint knows it
+        model_name = model_description or ("none" if isinstance(model, _NoModel) else type(model).__name__)
         saved: Checkpoint | None = None
         if checkpoint:
             needed = [*inputs, *(path for _, needs in wanted.values() for path in needs.inputs)]
-            name = model_description or ("none" if isinstance(model, _NoModel) else type(model).__name__)
             try:
-                fingerprint = _fingerprint(config, location, needed, name, options)
+                fingerprint = _fingerprint(config, location, needed, model_name, options)
             except OSError as exc:
                 raise DataError(f"dataset '{location}': cannot be examined ({exc.strerror or exc}).") from exc
             saved = Checkpoint.open(
@@ -512,7 +513,7 @@ def run_analysis(
             "tool": f"openclarify {__version__}",
             "dataset": location,
             "dataset_type": config.dataset_type,
-            "model": model_description or ("none" if isinstance(model, _NoModel) else type(model).__name__),
+            "model": model_name,
         }
         for done in finished:
             summary.update(done.summary)
