@@ -13,6 +13,10 @@ pytest_plugins = ["support.s3"]
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=25, deadline=None)
+# Before any test imports torch (captum's tests do at collection): MKL kernels that give the same bits whatever
+# the data's alignment, as openclarify.models sets for its own torch import (models/_huggingface.py).
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -46,6 +46,7 @@ def review_rows(n: int, seed: int = 0) -> list[tuple[str, str]]:
 def tiny_encoder(folder: Path, *, hidden: int = 32, layers: int = 2, max_positions: int = 128, seed: int = 0) -> Path:
     """Write a tiny pretrained-looking BERT encoder folder (``BertModel``) and return it."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # as models/_huggingface.py: rows independent of alignment
     import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, BertModel, BertTokenizerFast
