@@ -34,7 +34,8 @@ ALLOWED: dict[str, set[str]] = {
     "wire": BASE,
     "shapley": BASE | {"backends", "models", "text"},
     "report": BASE | {"config", "outputs"},
-    "serving": BASE | {"data", "models", "wire"},
+    # online explanations run the SHAP analysis (analyses) with a ClarifyExplainerConfig (config), baseline via io
+    "serving": BASE | {"analyses", "config", "data", "io", "models", "text", "wire"},
     "_pipeline": BASE | {"analyses", "backends", "config", "data", "models", "outputs", "report", "text"},
     "cli": BASE | {"_pipeline", "config", "data", "models", "outputs", "report", "serving", "training", "wire"},
     "__init__": BASE | {"_pipeline", "config", "data", "models", "outputs", "shapley", "text", "training"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -182,6 +183,35 @@ def _common(fn: Any) -> Any:
     return fn
 
 
+def _explainer_options(fn: Any) -> Any:
+    """``--explainer-config`` and ``--explanation-cache``, shared by ``serve`` and ``proxy``."""
+    fn = click.option(
+        "--explanation-cache",
+        type=click.IntRange(0),
+        default=1024,
+        show_default=True,
+        help="Record explanations each worker keeps for repeated requests (0: none).",
+    )(fn)
+    return click.option(
+        "--explainer-config",
+        default=None,
+        help="A ClarifyExplainerConfig JSON file (as CreateEndpointConfig's ExplainerConfig takes it, or the "
+        "SDK's ExplainerConfig): /invocations then answers each record's Kernel SHAP values in Clarify's online "
+        "JSON, and / serves a page to explore them. A local path or an s3:// URI.",
+    )(fn)
+
+
+def _explainer_file(explainer_config: str | None) -> str | None:
+    """Validate the explainer config now (exit code 2 when invalid); a local path made absolute for the workers."""
+    if explainer_config is None:
+        return None
+    from ..config import load_explainer_config
+    from ..io import is_url
+
+    load_explainer_config(explainer_config)
+    return explainer_config if is_url(explainer_config) else os.path.abspath(explainer_config)
+
+
 @click.command()
 @click.option(
     "--model",
@@ -213,6 +243,7 @@ def _common(fn: Any) -> Any:
     help="Answer only the second of a two-label model's scores (P(positive)), one number per record, as the "
     "seed notebook's inference.py does. Default: every label's score.",
 )
+@_explainer_options
 @model_run_options
 @_common
 def serve(
@@ -220,6 +251,8 @@ def serve(
     threads: int,
     spare_threads: int,
     positive_only: bool,
+    explainer_config: str | None,
+    explanation_cache: int,
     device: str | None,
     runtime: str,
     model_batch_size: int | None,
@@ -249,6 +282,12 @@ def serve(
     {"error": "..."}: 400 bad body, 406 Accept, 408 slow client, 413 too large, 415 Content-Type, 500 model
     failure, 503 loading or busy, 504 timeout.
 
+    With --explainer-config, every answer is Clarify's online-explanation JSON (application/json):
+    {"version", "predictions": {"content_type", "data"}, "label_headers", "explanations": {"kernel_shap":
+    [per record: per feature attributions, or null]}}; the header X-Amzn-SageMaker-Enable-Explanations
+    overrides the config's EnableExplanations per request. GET / is the live page, GET /explainer
+    describes the explainer.
+
     In a container, `docker run IMAGE serve` serves /opt/ml/model on port 8080 (SAGEMAKER_BIND_TO_PORT).
     """
     from ..serving import ServeConfig, resolve_model
@@ -256,6 +295,7 @@ def serve(
 
     resolve_model(model)  # fail now, with exit code 4, on a missing file; loading happens in the workers
     to_model_options(device, runtime, model_batch_size)  # and on a bad option
+    explainer_config = _explainer_file(explainer_config)
     config = ServeConfig(
         model=model,
         threads=threads,
@@ -264,6 +304,8 @@ def serve(
         runtime=runtime,
         model_batch_size=model_batch_size,
         positive_only=positive_only,
+        explainer_config=explainer_config,
+        explanation_cache=explanation_cache,
         **_listen_settings(
             host, port, workers, timeout, (header_timeout, body_timeout, body_chunk_timeout), feature_names,
             text_columns, features, content_types, max_payload_bytes, access_log,
@@ -298,12 +340,15 @@ def serve(
     default=None,
     help="BlazingText's k sent upstream (labels returned per record).  [default: the number of --labels]",
 )
+@_explainer_options
 @_common
 def proxy(
     upstream: str,
     to: str,
     labels: str | None,
     k: int | None,
+    explainer_config: str | None,
+    explanation_cache: int,
     host: str,
     port: int,
     workers: int | None,
@@ -324,6 +369,9 @@ def proxy(
     Reads CSV / JSON Lines / JSON records as `serve` does, forwards them to UPSTREAM in the --to format
     (BlazingText's {"instances": [...], "configuration": {"k": N}} by default), and answers with one
     full score vector per record, labels in a fixed order, in the Accept format.
+
+    With --explainer-config, the upstream's answers are explained as `serve --explainer-config` does, each
+    explanation's model calls sent upstream (MaxRecordCount records at most per call).
     """
     from ..serving import ProxyConfig, run_proxy
 
@@ -332,6 +380,8 @@ def proxy(
         to=to,  # type: ignore[arg-type]
         labels=_names(labels),
         k=k,
+        explainer_config=_explainer_file(explainer_config),
+        explanation_cache=explanation_cache,
         **_listen_settings(
             host, port, workers, timeout, (header_timeout, body_timeout, body_chunk_timeout), feature_names,
             text_columns, features, content_types, max_payload_bytes, access_log,

@@ -7,6 +7,13 @@ every problem with its JSON path (``methods.shap.num_samples: must be an integer
 
 from __future__ import annotations
 
+from openclarify.config._explainer import (
+    FEATURE_TYPES,
+    ExplainerConfig,
+    FeatureType,
+    load_explainer_config,
+    parse_explainer_config,
+)
 from openclarify.config._languages import LANGUAGES, language_code
 from openclarify.config._parse import load_analysis_config, parse_analysis_config
 from openclarify.config._schema import (
@@ -28,7 +35,10 @@ __all__ = [
     "BaselineRow",
     "BaselineValue",
     "BiasConfig",
+    "ExplainerConfig",
+    "FEATURE_TYPES",
     "FacetConfig",
+    "FeatureType",
     "LANGUAGES",
     "MethodsConfig",
     "PdpConfig",
@@ -38,5 +48,7 @@ __all__ = [
     "TextConfig",
     "language_code",
     "load_analysis_config",
+    "load_explainer_config",
     "parse_analysis_config",
+    "parse_explainer_config",
 ]

@@ -1104,6 +1104,55 @@ def parse_analysis_config(document: Mapping[str, Any]) -> AnalysisConfig:
     return cast(AnalysisConfig, config)  # no errors recorded -> the object was built
 
 
+def read_json_object(source: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    """The JSON object in the file (or URL) ``source``, ``what`` naming it in messages (``analysis config``).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or unreadable, is not UTF-8 JSON or not a JSON object.
+    """
+    where = f"{what} {os.fspath(source)!r}"
+    try:
+        text = read_text(source, encoding="utf-8")  # a local path, or a URL (s3://) read through fsspec
+    except FileNotFoundError:
+        if is_url(os.fspath(source)):
+            raise ConfigError([("", f"{where}: {absence(source)}; check the URI.")]) from None
+        raise ConfigError([("", f"{where}: file not found; check the path.")]) from None
+    except IsADirectoryError:
+        raise ConfigError([("", f"{where}: is a directory; give the path of the JSON file.")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([("", f"{where}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8.")]) from None
+    except ValueError as exc:  # a URL of a protocol fsspec does not know
+        if not is_url(os.fspath(source)):
+            raise
+        raise ConfigError([("", f"{where}: cannot be read ({exc}); give a local path or an s3:// URI.")]) from None
+    except OSError as exc:
+        raise ConfigError([("", f"{where}: cannot be read ({exc.strerror or exc}).")]) from None
+    try:
+        document = json.loads(text, object_pairs_hook=_object_pairs)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            [("", f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).")]
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            [
+                (
+                    "",
+                    f"{where}: nested too deeply to read (more than {MAX_DEPTH} arrays and objects deep). An "
+                    f"{what} needs a few levels: flatten the values.",
+                )
+            ]
+        ) from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise ConfigError([("", f"{where}: not valid JSON ({exc}).")]) from None
+    if not isinstance(document, dict):
+        kind = "an array" if isinstance(document, list) else f"{_show(document)}"
+        raise ConfigError([("", f"{where}: the top level must be a JSON object; got {kind}.")])
+    return document
+
+
 def load_analysis_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> AnalysisConfig:
     """Read an ``analysis_config.json`` file (UTF-8 JSON) and validate it.
 
@@ -1134,42 +1183,5 @@ def load_analysis_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> 
         return parse_analysis_config(source)
     if not isinstance(source, (str, os.PathLike)):
         raise ConfigError([("", f"source must be a path or a mapping; got {_show(source)}.")])
-    where = f"analysis config {os.fspath(source)!r}"
-    try:
-        text = read_text(source, encoding="utf-8")  # a local path, or a URL (s3://) read through fsspec
-    except FileNotFoundError:
-        if is_url(os.fspath(source)):
-            raise ConfigError([("", f"{where}: {absence(source)}; check the URI.")]) from None
-        raise ConfigError([("", f"{where}: file not found; check the path.")]) from None
-    except IsADirectoryError:
-        raise ConfigError([("", f"{where}: is a directory; give the path of the JSON file.")]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([("", f"{where}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8.")]) from None
-    except ValueError as exc:  # a URL of a protocol fsspec does not know
-        if not is_url(os.fspath(source)):
-            raise
-        raise ConfigError([("", f"{where}: cannot be read ({exc}); give a local path or an s3:// URI.")]) from None
-    except OSError as exc:
-        raise ConfigError([("", f"{where}: cannot be read ({exc.strerror or exc}).")]) from None
-    try:
-        document = json.loads(text, object_pairs_hook=_object_pairs)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            [("", f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).")]
-        ) from None
-    except RecursionError:
-        raise ConfigError(
-            [
-                (
-                    "",
-                    f"{where}: nested too deeply to read (more than {MAX_DEPTH} arrays and objects deep). An "
-                    "analysis config needs a few levels: flatten the values.",
-                )
-            ]
-        ) from None
-    except ValueError as exc:  # an integer of more than 4300 digits
-        raise ConfigError([("", f"{where}: not valid JSON ({exc}).")]) from None
-    if not isinstance(document, dict):
-        kind = "an array" if isinstance(document, list) else f"{_show(document)}"
-        raise ConfigError([("", f"{where}: the top level must be a JSON object; got {kind}.")])
+    document = read_json_object(source, "analysis config")
     return parse_analysis_config(document)

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._version import __version__
-from ..errors import ModelError
+from ..errors import ConfigError, DataError, ModelError
 from ..models import Device, ModelOptions, Runtime, check_scores
 from ..wire import (
     MediaType,
@@ -39,6 +39,7 @@ from ..wire import (
     parse_content_type,
 )
 from ._config import DEFAULT_BODY_CHUNK_TIMEOUT, DEFAULT_BODY_TIMEOUT, ServeConfig
+from ._explain import DETAILS_HEADER, ENABLE_HEADER, FIRST_RECORD_HEADER, Explainer, enable_override, first_record
 from ._frame import records_frame
 from ._model import ServedModel, load_served_model
 from ._openapi import openapi_document
@@ -293,9 +294,10 @@ async def _on_daemon_thread(fn: Callable[[], None]) -> None:
 class _State:
     """What a worker process knows: the model once loaded, or why it failed to load."""
 
-    def __init__(self, config: ServeConfig, model: ServedModel | None) -> None:
+    def __init__(self, config: ServeConfig, model: ServedModel | None, explainer: Explainer | None = None) -> None:
         self.config = config
         self.model = model
+        self.explainer = explainer
         self.load_error: str | None = None
         self.features = compile_features(config.features)
         self.threads: ModelThreads | None = None
@@ -303,7 +305,7 @@ class _State:
     def load(self) -> None:
         start = time.perf_counter()
         try:
-            self.model = load_served_model(
+            model = load_served_model(
                 self.config.model,
                 feature_names=self.config.feature_names,
                 text_columns=self.config.text_columns,
@@ -318,13 +320,31 @@ class _State:
             self.load_error = f"model failed to load: {exc}"
             log.error("%s", self.load_error)
             return
-        outputs = self.model.output_names
+        if self.config.explainer_config is not None:
+            try:
+                self.explainer = load_explainer(self.config, model)
+            except Exception as exc:  # noqa: BLE001 - reported by /ping and the log, as a failed model load
+                self.load_error = f"explainer failed to start: {exc}"
+                log.error("%s", self.load_error)
+                return
+        self.model = model
+        outputs = model.output_names
         log.info(
             "model '%s' loaded in %.2fs (%s)",
             self.config.model,
             time.perf_counter() - start,
             f"{len(outputs)} labels" if outputs else "scores",
         )
+
+    def explain(
+        self, explainer: Explainer, request: Request, body: bytes, media: MediaType, charset: str, accept: MediaType
+    ) -> Callable[[], bytes]:
+        """The model thread's work for an explained request (the headers are read here, on the loop)."""
+        headers = request.headers
+        enable = enable_override(headers.get(ENABLE_HEADER))
+        details = (headers.get(DETAILS_HEADER) or "").strip().lower() == "true"
+        first = first_record(headers.get(FIRST_RECORD_HEADER))
+        return partial(explainer.respond, body, media, charset, accept, enable=enable, details=details, first_row=first)
 
     def unavailable(self) -> JSONResponse:
         return error_response(503, self.load_error or "model is loading; try again shortly.")
@@ -364,8 +384,47 @@ class _State:
         )
 
 
+def load_explainer(config: ServeConfig, model: ServedModel) -> Explainer:
+    """The explainer of ``config.explainer_config`` for ``model`` (its baseline read and scored)."""
+    return load_explainer_for(config.explainer_config, config.features, model, config.explanation_cache)
+
+
+def load_explainer_for(source: str | None, features_option: str | None, model: ServedModel, cache: int) -> Explainer:
+    """The explainer of the config file ``source`` for ``model``; ``features_option`` is ``--features``."""
+    from pathlib import Path
+
+    from ..config import load_explainer_config
+    from ..io import is_url
+    from ._explain import build_explainer
+
+    if source is None:
+        raise ValueError("no explainer config")
+    explainer_config = load_explainer_config(source)
+    features = compile_features(features_option)
+    if explainer_config.features_attribute is not None:
+        if features_option is not None and features_option != explainer_config.features_attribute:
+            raise ConfigError(
+                f"--features {features_option!r} and FeaturesAttribute {explainer_config.features_attribute!r} "
+                "disagree; give one of them.",
+                path="InferenceConfig.FeaturesAttribute",
+            )
+        features = compile_features(explainer_config.features_attribute)
+    base_dir = None if is_url(source) else Path(source).resolve().parent
+    return build_explainer(
+        explainer_config,
+        model,
+        base_dir=base_dir,
+        features=features,
+        cache_size=cache,
+    )
+
+
 def create_app(
-    config: ServeConfig, *, model: ServedModel | None = None, load: ModelLoading = "background"
+    config: ServeConfig,
+    *,
+    model: ServedModel | None = None,
+    load: ModelLoading = "background",
+    explainer: Explainer | None = None,
 ) -> Starlette:
     """The ASGI app serving ``config.model`` (or ``model``, already loaded).
 
@@ -378,8 +437,14 @@ def create_app(
     ``/ping`` answers 503; ``"before_serving"``, in the app's startup, which uvicorn completes before it
     accepts a connection. Worker processes that share a port need the second: a connection goes to
     whichever process accepts it, so one still loading must not accept any.
+
+    With ``config.explainer_config`` (or ``explainer``, already built for ``model``), ``/invocations``
+    answers Clarify's online-explanation JSON (see :mod:`openclarify.serving._explain`), ``GET /explainer``
+    describes the explainer and ``GET /`` serves the live page.
     """
-    state = _State(config, model)
+    if model is not None and explainer is None and config.explainer_config is not None:
+        explainer = load_explainer(config, model)
+    state = _State(config, model, explainer)
     document = openapi_document(
         title="openclarify model server",
         content_types=config.content_types,
@@ -412,13 +477,18 @@ def create_app(
         if model is None:
             return state.unavailable()
         threads = state.model_threads()
+        explainer = state.explainer
+        limit = config.max_payload_bytes
+        if explainer is not None and explainer.max_payload_bytes is not None:
+            limit = explainer.max_payload_bytes
         try:
             media, charset = parse_content_type(request.headers.get("content-type"), config.content_types)
             accept = choose_accept(request.headers.get("accept"), media)
-            body = await read_body(
-                request, config.max_payload_bytes, timeout=config.body_timeout, chunk_timeout=config.body_chunk_timeout
-            )
-            work = partial(state.score, model, body, media, charset, accept)
+            body = await read_body(request, limit, timeout=config.body_timeout, chunk_timeout=config.body_chunk_timeout)
+            if explainer is not None:
+                work = state.explain(explainer, request, body, media, charset, accept)
+            else:
+                work = partial(state.score, model, body, media, charset, accept)
             content = await threads.run(work, config.timeout)
         except RequestError as exc:
             return request_error_response(exc)
@@ -431,10 +501,21 @@ def create_app(
         except ModelError as exc:
             log.warning("500: %s", exc)
             return error_response(500, str(exc))
+        except DataError as exc:  # a record the explanation cannot take (a text past the segmenter's limits)
+            return error_response(400, str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not end the worker; log it whole
             log.exception("500: unexpected error")
             return error_response(500, f"unexpected {type(exc).__name__}: {exc}")
-        return Response(content, media_type=accept)
+        return Response(content, media_type="application/json" if explainer is not None else accept)
+
+    async def describe(request: Request) -> Response:
+        if state.model is None:
+            return state.unavailable()
+        if state.explainer is None:
+            return error_response(
+                404, "GET /explainer: this server explains nothing; start it with --explainer-config."
+            )
+        return JSONResponse(state.explainer.describe())
 
     async def execution_parameters(request: Request) -> Response:
         return JSONResponse(
@@ -455,7 +536,20 @@ def create_app(
             Route("/invocations", invocations, methods=["POST"]),
             Route("/execution-parameters", execution_parameters, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            *(
+                [Route("/explainer", describe, methods=["GET"]), *_page_routes()]
+                if config.explainer_config is not None or explainer is not None
+                else []
+            ),
         ],
         lifespan=lifespan,
         exception_handlers=handlers,
     )
+
+
+def _page_routes() -> list[Route]:
+    try:
+        from ._page import page_routes
+    except ImportError:  # pragma: no cover - the page is being written
+        return []
+    return page_routes()

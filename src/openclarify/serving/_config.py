@@ -124,6 +124,12 @@ class ServeConfig(_ListenConfig):
     positive_only
         Answer only the score of a two-label model's second label (P(positive)), one number per record,
         as the seed notebook's ``inference.py`` does.
+    explainer_config
+        Path or URL of a ``ClarifyExplainerConfig`` JSON file (:func:`openclarify.config.load_explainer_config`):
+        ``/invocations`` then answers SageMaker Clarify's online-explanation JSON, and ``/`` serves the live
+        page. A relative ``ShapBaselineUri`` is read from the file's folder.
+    explanation_cache
+        Record explanations each worker keeps for repeated requests (0: none).
     """
 
     model: str = DEFAULT_MODEL_DIR
@@ -133,6 +139,8 @@ class ServeConfig(_ListenConfig):
     runtime: str = "torch"
     model_batch_size: int | None = None
     positive_only: bool = False
+    explainer_config: str | None = None
+    explanation_cache: int = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,9 +163,13 @@ class ProxyConfig(_ListenConfig):
         As for :class:`ServeConfig`; ``timeout`` bounds each upstream call.
     header_timeout, body_timeout, body_chunk_timeout
         As for :class:`ServeConfig`.
+    explainer_config, explanation_cache
+        As for :class:`ServeConfig`: the upstream's answers are explained, its model called over HTTP.
     """
 
     upstream: str
     to: MediaType = "application/json"
     labels: tuple[str, ...] | None = None
     k: int | None = None
+    explainer_config: str | None = None
+    explanation_cache: int = 1024

@@ -131,6 +131,7 @@ def kernel_shap(
     base_value: FloatArray | None = None,
     progress: Callable[[int], None] | None = None,
     n_jobs: int = 1,
+    f_x: FloatArray | None = None,
 ) -> ShapResult:
     """Kernel SHAP values of ``X`` against a (multi-row) ``baseline``.
 
@@ -174,6 +175,9 @@ def kernel_shap(
         of rows. Results are bit-identical for any ``n_jobs``. Worth it when the model releases the
         GIL while it predicts (scikit-learn trees, numpy-heavy models) and is not multi-threaded
         itself; the model must be safe to call from several threads.
+    f_x
+        The model's scores of ``X`` if already known, shape ``(n_instances, n_outputs)`` (before
+        ``use_logit``); skips one model call. They must be what the model answers for these records.
 
     Returns
     -------
@@ -251,10 +255,15 @@ def kernel_shap(
 
     n_rows = len(frame)
     n_coal = plan.n_coalitions
-    try:
-        f_x_all = game.predict_all(frame)
-    except DataError as exc:
-        raise (blame_data(exc, predictor, [("dataset", frame, first_row)]) or exc) from exc.__cause__
+    if f_x is not None:
+        f_x_all = np.asarray(f_x, dtype=np.float64)
+        if f_x_all.ndim != 2 or f_x_all.shape[0] != n_rows:
+            raise ConfigError(f"must have shape ({n_rows}, n_outputs); got {f_x_all.shape}.", path="f_x")
+    else:
+        try:
+            f_x_all = game.predict_all(frame)
+        except DataError as exc:
+            raise (blame_data(exc, predictor, [("dataset", frame, first_row)]) or exc) from exc.__cause__
     if f_x_all.shape[1] != base_value.shape[0]:
         raise ModelError(
             f"model: returned {f_x_all.shape[1]} scores per record for the explained rows but "

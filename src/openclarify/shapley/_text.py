@@ -654,6 +654,7 @@ def kernel_shap_text(
     first_row: int = 0,
     progress: Callable[[int], None] | None = None,
     memory_limit: int | None = None,
+    f_x: FloatArray | None = None,
 ) -> TextShapResult:
     """Kernel SHAP values of records with one or more text columns.
 
@@ -697,6 +698,9 @@ def kernel_shap_text(
         limit). A record estimated to need more stops the call with a :class:`DataError` before its
         coalitions are drawn (or, for a text without line breaks that spaCy would hold whole, before
         it is segmented). The estimate does not count the model's own memory.
+    f_x
+        The model's scores of ``X`` if already known, shape ``(n_instances, n_outputs)`` (before
+        ``use_logit``); skips the model call on the records themselves.
 
     Raises
     ------
@@ -772,7 +776,13 @@ def kernel_shap_text(
         first_row=first_row,
     )
     n_rows = len(frame)
-    f_x = game.predict_records()
+    if f_x is not None:
+        f_x = np.asarray(f_x, dtype=np.float64)
+        if f_x.ndim != 2 or f_x.shape[0] != n_rows:
+            raise ConfigError(f"must have shape ({n_rows}, n_outputs); got {f_x.shape}.", path="f_x")
+        game.n_outputs = game.batcher.n_outputs = f_x.shape[1]  # the masked rows' scores must match
+    else:
+        f_x = game.predict_records()
     n_out = game.n_outputs
     if use_logit and n_rows:
         f_x = logit(f_x, "explained records")

@@ -3,5 +3,15 @@
 from __future__ import annotations
 
 from ._analysis import ShapAnalysis, ShapPart, ShapPlan, ShapSummary
+from ._online import FeatureAttribution, OnlineShap, RecordExplanation, UnitAttribution
 
-__all__ = ["ShapAnalysis", "ShapPart", "ShapPlan", "ShapSummary"]
+__all__ = [
+    "FeatureAttribution",
+    "OnlineShap",
+    "RecordExplanation",
+    "ShapAnalysis",
+    "ShapPart",
+    "ShapPlan",
+    "ShapSummary",
+    "UnitAttribution",
+]

@@ -136,7 +136,8 @@ def _failed(phi: FloatArray, f_x: FloatArray) -> BoolArray:
     return np.asarray(~finite, dtype=bool)
 
 
-def run_tabular(plan: ShapPlan, chunk: DataChunk, model: Predictor) -> ShapPart:
+def run_tabular(plan: ShapPlan, chunk: DataChunk, model: Predictor, f_x: FloatArray | None = None) -> ShapPart:
+    """Explain a partition of tabular records; ``f_x``: their scores when already known."""
     shap = plan.shap
     res = kernel_shap(
         model,
@@ -152,6 +153,7 @@ def run_tabular(plan: ShapPlan, chunk: DataChunk, model: Predictor) -> ShapPart:
         base_value=plan.base_value,
         progress=plan.progress,
         n_jobs=plan.threads,
+        f_x=f_x,
     )
     phi = res.phi[:, : len(plan.feature_names), :]
     ok = ~_failed(phi, res.f_x)
@@ -182,7 +184,8 @@ def _by_column(players: Sequence[TextPlayer]) -> dict[int, list[int]]:
     return out
 
 
-def run_text(plan: ShapPlan, chunk: DataChunk, model: Predictor) -> ShapPart:
+def run_text(plan: ShapPlan, chunk: DataChunk, model: Predictor, f_x: FloatArray | None = None) -> ShapPart:
+    """Explain a partition of records with text; ``f_x``: their scores when already known."""
     shap = plan.shap
     assert plan.segmenter is not None  # noqa: S101 - a text plan has one
     res = kernel_shap_text(
@@ -197,6 +200,7 @@ def run_text(plan: ShapPlan, chunk: DataChunk, model: Predictor) -> ShapPart:
         max_batch_rows=plan.max_batch_rows,
         first_row=chunk.start_row,
         progress=plan.progress,
+        f_x=f_x,
     )
     n, n_out = len(chunk.features), res.f_x.shape[1]
     totals = np.zeros((n, len(plan.feature_names), n_out))
