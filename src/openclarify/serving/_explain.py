@@ -123,6 +123,19 @@ def _record_key(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     ]
 
 
+class _Columns:
+    """A predictor answering only some of its model's scores (``ProbabilityIndex``, ``--positive-only``)."""
+
+    def __init__(self, predictor: Any, columns: list[int]) -> None:
+        self.predictor = predictor
+        self.columns = columns
+        self.takes_text = getattr(predictor, "takes_text", False)
+
+    def predict(self, records: pd.DataFrame) -> FloatArray:
+        scores = check_scores(self.predictor.predict(records), len(records), source="model")
+        return scores[:, self.columns]
+
+
 class _Cache:
     """A thread-safe LRU of record explanations."""
 
@@ -472,12 +485,25 @@ def build_explainer(
                 f"{baseline[name].tolist()[:3]!r}. Give numbers, or type the feature categorical.",
                 path=where,
             )
+    predictor: Any = model.predictor
+    n_scores = check_scores(predictor.predict(baseline), len(baseline), source="model").shape[1]
+    answered = list(range(n_scores))[-1:] if model.positive_only else list(range(n_scores))
+    if config.probability_index is not None:
+        if config.probability_index >= len(answered):
+            raise ConfigError(
+                f"the model gives {len(answered)} scores per record; got index {config.probability_index}. Give an "
+                f"index from 0 to {len(answered) - 1}.",
+                path="InferenceConfig.ProbabilityIndex",
+            )
+        answered = [answered[config.probability_index]]
+    if len(answered) != n_scores:
+        predictor = _Columns(predictor, answered)
     seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
     max_rows = config.max_record_count or 16384
     example = [None if isinstance(v, float) and math.isnan(v) else v for v in baseline.iloc[0].tolist()]
     try:
         shap = OnlineShap(
-            model.predictor,
+            predictor,
             baseline,
             kinds=kinds,
             num_samples=config.number_of_samples,
@@ -489,14 +515,8 @@ def build_explainer(
         )
     except DataError as exc:
         raise ModelError(f"model: failed on the baseline ({origin}): {exc}") from None
-    outputs = model.output_names
-    n_explained = 1 if config.probability_index is not None else shap.n_outputs
-    if config.probability_index is not None and config.probability_index >= shap.n_outputs:
-        raise ConfigError(
-            f"the model gives {shap.n_outputs} scores per record; got index {config.probability_index}. Give an "
-            f"index from 0 to {shap.n_outputs - 1}.",
-            path="InferenceConfig.ProbabilityIndex",
-        )
+    outputs = model.output_names  # the answered scores' names (--positive-only: the second label's)
+    n_explained = shap.n_outputs
     if config.label_headers is not None:
         if len(config.label_headers) != n_explained:
             raise ConfigError(
