@@ -181,6 +181,7 @@ class Explainer:
         seed: int,
         cache_size: int,
         example: list[Any],
+        explains_answer: bool = True,
     ) -> None:
         self.config = config
         self.model = model
@@ -193,6 +194,9 @@ class Explainer:
         self.expression = _compile(config.enable_explanations, "EnableExplanations")
         self.cache = _Cache(cache_size)
         self.example = example
+        # the explained scores are the answered ones: a request whose records are all explained needs no
+        # model call of its own (tabular records are scored with their first coalitions)
+        self.fold = explains_answer and not shap.text
         kinds = shap.kinds
         self.numerical = [n for n, k in zip(feature_names, kinds, strict=True) if k == "numerical"]
         self.as_text: frozenset[str] | bool = (
@@ -284,9 +288,13 @@ class Explainer:
         """The whole answer to one request (runs on a model thread)."""
         model = self.model
         frame, payload = self.frame(body, media, charset)
-        scores = check_scores(model.predictor.predict(frame), len(frame), source="model")
-        if model.positive_only:
-            scores = scores[:, -1:]
+        expression = self.expression if enable is None else _compile(enable, "X-Amzn-SageMaker-Enable-Explanations")
+        results: list[RecordExplanation | None] = [None] * len(frame)
+        scores = self._folded(frame, first_row, results) if self.fold and expression.constant is True else None
+        if scores is None:
+            scores = check_scores(model.predictor.predict(frame), len(frame), source="model")
+            if model.positive_only:
+                scores = scores[:, -1:]
         data = encode_scores(
             scores,
             accept,
@@ -298,10 +306,8 @@ class Explainer:
         explained = scores
         if self.config.probability_index is not None:
             explained = scores[:, [self.config.probability_index]]
-        expression = self.expression if enable is None else _compile(enable, "X-Amzn-SageMaker-Enable-Explanations")
         chosen = self._selected(expression, scores, accept, payload.top_k)
-        results: list[RecordExplanation | None] = [None] * len(frame)
-        if any(chosen):
+        if any(chosen) and any(r is None for r in results):
             self._explain(frame, explained, chosen, first_row, results)
         answer: dict[str, Any] = {
             "version": "1.0",
@@ -326,6 +332,21 @@ class Explainer:
                 "first_record": first_row,
             }
         return json.dumps(answer, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+    def _folded(
+        self, frame: pd.DataFrame, first_row: int, results: list[RecordExplanation | None]
+    ) -> FloatArray | None:
+        """Explain every record, their scores from the same model call as their first coalitions; ``None``
+        when one of them is in the cache (the others then go the usual way)."""
+        keys = _record_key(frame)
+        if self.cache.size > 0 and any(self.cache.get((first_row + i, *k))[0] for i, k in enumerate(keys)):
+            return None
+        part = self.shap.explain(frame, first_row=first_row, fold=True)
+        scores = check_scores(part.f_x, len(frame), source="model")
+        for i, record in enumerate(self.shap.records(part)):
+            results[i] = record
+            self.cache.put((first_row + i, *keys[i]), record)
+        return scores
 
     def _explain(
         self,
@@ -551,4 +572,5 @@ def build_explainer(
         seed=seed,
         cache_size=cache_size,
         example=example,
+        explains_answer=predictor is model.predictor,
     )

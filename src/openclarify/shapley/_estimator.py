@@ -132,6 +132,7 @@ def kernel_shap(
     progress: Callable[[int], None] | None = None,
     n_jobs: int = 1,
     f_x: FloatArray | None = None,
+    fold_records: bool = False,
 ) -> ShapResult:
     """Kernel SHAP values of ``X`` against a (multi-row) ``baseline``.
 
@@ -178,6 +179,9 @@ def kernel_shap(
     f_x
         The model's scores of ``X`` if already known, shape ``(n_instances, n_outputs)`` (before
         ``use_logit``); skips one model call. They must be what the model answers for these records.
+    fold_records
+        Score ``X`` itself in the first model call of its masked records (one call fewer) when its
+        records are solved together (a few records; ``n_jobs=1``); the values are the same.
 
     Returns
     -------
@@ -255,10 +259,17 @@ def kernel_shap(
 
     n_rows = len(frame)
     n_coal = plan.n_coalitions
+    # rows solved together: about 4 model calls' worth of masked records, at most _UNIT_RECORDS
+    rows_per_unit = max(1, min(_UNIT_RECORDS, 4 * max_batch_rows) // max(1, n_coal * len(base)))
+    folded = fold_records and f_x is None and not use_logit and n_jobs == 1 and 0 < n_rows <= rows_per_unit
+    folded = folded and n_coal > 0
     if f_x is not None:
         f_x_all = np.asarray(f_x, dtype=np.float64)
         if f_x_all.ndim != 2 or f_x_all.shape[0] != n_rows:
             raise ConfigError(f"must have shape ({n_rows}, n_outputs); got {f_x_all.shape}.", path="f_x")
+    elif folded:  # scored with the first masked records; filled in once they are
+        game.prefix = frame
+        f_x_all = np.zeros((n_rows, base_value.shape[0]))
     else:
         try:
             f_x_all = game.predict_all(frame)
@@ -272,8 +283,6 @@ def kernel_shap(
     if use_logit:
         f_x_all = logit(f_x_all, "explained records")
     z_shared = sample_coalitions(plan, np.zeros(1, dtype=np.int64), 0) if plan.exact else None
-    # rows solved together: about 4 model calls' worth of masked records, at most _UNIT_RECORDS
-    rows_per_unit = max(1, min(_UNIT_RECORDS, 4 * max_batch_rows) // max(1, n_coal * len(base)))
     units = (
         Unit(
             first=start,

@@ -86,6 +86,10 @@ class TabularGame:
     model_seconds: float = 0.0
     model_rows: int = 0
     model_calls: int = 0
+    # records scored in the same model call as the first masked records (one call fewer, for a few
+    # records explained at once); their scores land in prefix_scores
+    prefix: pd.DataFrame | None = None
+    prefix_scores: FloatArray | None = None
     _numeric: bool = field(init=False)
     _base_cols: list[np.ndarray] = field(init=False)
     _base_longest: int = field(init=False)  # characters of the baseline's longest strings, per column summed
@@ -119,6 +123,7 @@ class TabularGame:
         ):
             object.__setattr__(game, name, getattr(self, name))
         game.model_seconds, game.model_rows, game.model_calls = 0.0, 0, 0
+        game.prefix = game.prefix_scores = None
         return game
 
     def calls(self) -> ModelCalls:
@@ -138,6 +143,14 @@ class TabularGame:
             except DataError as exc:
                 parts = [("dataset", x_unit, int(unit.rows[0])), ("baseline", self.baseline, 0)]
                 raise (blame_data(exc, self.predictor, parts) or exc) from exc.__cause__
+            if self.prefix_scores is not None:  # the records' own scores came with their coalitions'
+                scores, self.prefix_scores = self.prefix_scores, None
+                if scores.shape != unit.f_x.shape:
+                    raise ModelError(
+                        f"model: returned {scores.shape[1]} scores per record for the explained rows but "
+                        f"{unit.f_x.shape[1]} for the baseline rows. Return the same number of scores for every record."
+                    )
+                unit.f_x[...] = scores  # a view of the caller's f_x
         else:
             unit.values = np.zeros((len(x_unit), 0, unit.f_x.shape[1]))
 
@@ -202,7 +215,14 @@ class TabularGame:
                 zs = z[r0:r1] if z.shape[0] > 1 else z[:1]
                 mask = zs[:, c0:c1] if identity else zs[:, c0:c1][..., self.player_of_feature]
                 records = self._records(mask, x_data, b_data, r0, r1)
-                scores = self.predict(records)
+                if self.prefix is not None:  # the explained records themselves, in the same call
+                    n_prefix = len(self.prefix)
+                    both = pd.concat([self.prefix, records], ignore_index=True)
+                    self.prefix = None
+                    scores = self.predict(both)
+                    self.prefix_scores, scores = scores[:n_prefix], scores[n_prefix:]
+                else:
+                    scores = self.predict(records)
                 if out is None:
                     out = np.empty((n_rows, n_coal, scores.shape[1]))
                 elif scores.shape[1] != out.shape[2]:

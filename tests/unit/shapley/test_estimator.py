@@ -125,3 +125,44 @@ def test_the_caller_frames_survive_a_model_that_changes_its_input():
     np.testing.assert_array_equal(dirty.base_value, clean.base_value)
     pd.testing.assert_frame_equal(records, X)
     pd.testing.assert_frame_equal(base, BASE)
+
+
+def _forest():
+    from sklearn.ensemble import RandomForestRegressor
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    model = RandomForestRegressor(n_estimators=10, random_state=0).fit(x, x[:, 0] * x[:, 1] + x[:, 2])
+    return lambda df: model.predict(df.to_numpy())
+
+
+@pytest.mark.parametrize("num_samples", [pytest.param(4, id="sampled"), pytest.param(None, id="exact")])
+def test_scores_known_or_folded_into_the_coalitions_call_give_the_same_bits(num_samples):
+    """``f_x`` given, or the records scored in their first coalitions' call (``fold_records``): the same
+    values as scoring them apart, with one model call fewer."""
+    model = _forest()
+    plain = kernel_shap(model, X, BASE, seed=3, num_samples=num_samples)
+    folded = kernel_shap(model, X, BASE, seed=3, num_samples=num_samples, fold_records=True)
+    known = kernel_shap(model, X, BASE, seed=3, num_samples=num_samples, f_x=plain.f_x)
+    for res in (folded, known):
+        np.testing.assert_array_equal(res.phi, plain.phi)
+        np.testing.assert_array_equal(res.f_x, plain.f_x)
+        assert res.model_calls == plain.model_calls - 1
+    # records solved in several units, or threads, or logits: the records are scored on their own
+    many = kernel_shap(model, X, BASE, seed=3, num_samples=num_samples, fold_records=True, max_batch_rows=2)
+    assert (
+        many.model_calls == kernel_shap(model, X, BASE, seed=3, num_samples=num_samples, max_batch_rows=2).model_calls
+    )
+    with pytest.raises(ConfigError, match=r"f_x: must have shape \(4, n_outputs\)"):
+        kernel_shap(model, X, BASE, seed=3, f_x=np.zeros((3, 1)))
+
+
+def test_folded_scores_of_the_wrong_width_are_refused():
+    calls = []
+
+    def model(df):
+        calls.append(len(df))
+        return np.ones((len(df), 2)) if len(calls) > 1 else np.ones((len(df), 1))
+
+    with pytest.raises(ModelError, match="returned 2 scores per record for the explained rows but 1"):
+        kernel_shap(model, X, BASE, seed=3, fold_records=True)

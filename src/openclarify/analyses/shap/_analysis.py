@@ -136,8 +136,11 @@ def _failed(phi: FloatArray, f_x: FloatArray) -> BoolArray:
     return np.asarray(~finite, dtype=bool)
 
 
-def run_tabular(plan: ShapPlan, chunk: DataChunk, model: Predictor, f_x: FloatArray | None = None) -> ShapPart:
-    """Explain a partition of tabular records; ``f_x``: their scores when already known."""
+def run_tabular(
+    plan: ShapPlan, chunk: DataChunk, model: Predictor, f_x: FloatArray | None = None, *, fold_records: bool = False
+) -> ShapPart:
+    """Explain a partition of tabular records; ``f_x``: their scores when already known; ``fold_records``:
+    score them in the first call of their masked records (a few records explained online)."""
     shap = plan.shap
     res = kernel_shap(
         model,
@@ -154,6 +157,7 @@ def run_tabular(plan: ShapPlan, chunk: DataChunk, model: Predictor, f_x: FloatAr
         progress=plan.progress,
         n_jobs=plan.threads,
         f_x=f_x,
+        fold_records=fold_records,
     )
     phi = res.phi[:, : len(plan.feature_names), :]
     ok = ~_failed(phi, res.f_x)

@@ -158,12 +158,15 @@ class OnlineShap:
         """Whether the records have text features (their base value then differs per record)."""
         return bool(self.plan.text_columns)
 
-    def explain(self, records: pd.DataFrame, f_x: FloatArray | None = None, *, first_row: int = 0) -> ShapPart:
-        """The analysis's partition result for ``records``; ``f_x``, their scores if already known."""
+    def explain(
+        self, records: pd.DataFrame, f_x: FloatArray | None = None, *, first_row: int = 0, fold: bool = False
+    ) -> ShapPart:
+        """The analysis's partition result for ``records``; ``f_x``, their scores if already known; ``fold``:
+        tabular records are scored in the same model call as their first coalitions (one call fewer)."""
         chunk = DataChunk(start_row=first_row, features=records, label=None, join_source=None)
         if self.plan.text_columns:
             return run_text(self.plan, chunk, self.model, f_x)
-        return run_tabular(self.plan, chunk, self.model, f_x)
+        return run_tabular(self.plan, chunk, self.model, f_x, fold_records=fold)
 
     def records(self, part: ShapPart) -> list[RecordExplanation | None]:
         """One explanation per record of ``part`` (``None`` for a record the model gave no scores for)."""
