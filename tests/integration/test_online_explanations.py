@@ -27,7 +27,7 @@ from support.fasttext_model import review_texts, tiny_fasttext
 from support.served import wait_until_ready
 
 BASELINE_ROWS = [["M", 0.5, 0.4, 0.13, 0.8, 0.35, 0.18, 0.24], ["F", 0.6, 0.47, 0.16, 1.1, 0.45, 0.24, 0.31]]
-TEXT_HEADERS = {"content-type": "text/csv", "x-openclarify-details": "true"}
+CSV = {"Content-Type": "text/csv"}
 
 
 def _csv_line(row: list[Any]) -> str:
@@ -486,3 +486,30 @@ def test_the_command_line_refuses_an_invalid_explainer_config(abalone, tmp_path,
     err = capsys.readouterr().err
     assert "ClarifyExplainerConfig.ShapConfig.NumberOfSamples: must be an integer >= 1; got -3." in err
     assert "Traceback" not in err
+
+
+def test_workers_explain_alike_when_the_config_gives_no_seed(abalone, tmp_path):
+    """Without Seed, `serve` draws one for all its workers: every worker answers a record the same."""
+    from support.served import DEADLINE, ServeCommand, wait_ready_on
+
+    explainer = _explainer_file(
+        tmp_path,
+        {"ShapConfig": {"ShapBaselineConfig": {"ShapBaseline": _csv_line(BASELINE_ROWS[0])}, "NumberOfSamples": 30}},
+    )
+    command = ServeCommand(
+        ["--model", str(abalone), "--explainer-config", explainer, "--workers", "2"], tmp_path / "server.log"
+    )
+    try:
+        wait_ready_on(command)
+        command.wait_for("both workers' models", lambda: command.loaded() == 2)
+        answers = set()
+        for _ in range(8):  # new connections, answered by whichever worker accepts them
+            with httpx.Client(timeout=DEADLINE) as client:
+                reply = client.post(command.url + "/invocations", content=_csv_line(BASELINE_ROWS[1]), headers=CSV)
+                assert reply.status_code == 200, reply.text
+                answers.add(reply.content)
+    finally:
+        returncode = command.stop()
+    assert len(answers) == 1
+    assert returncode == 0, command.log()
+    assert command.log().count("explainer: 8 features") == 2  # both workers built one

@@ -386,11 +386,16 @@ class _State:
 
 def load_explainer(config: ServeConfig, model: ServedModel) -> Explainer:
     """The explainer of ``config.explainer_config`` for ``model`` (its baseline read and scored)."""
-    return load_explainer_for(config.explainer_config, config.features, model, config.explanation_cache)
+    return load_explainer_for(
+        config.explainer_config, config.features, model, config.explanation_cache, config.explainer_seed
+    )
 
 
-def load_explainer_for(source: str | None, features_option: str | None, model: ServedModel, cache: int) -> Explainer:
-    """The explainer of the config file ``source`` for ``model``; ``features_option`` is ``--features``."""
+def load_explainer_for(
+    source: str | None, features_option: str | None, model: ServedModel, cache: int, seed: int | None = None
+) -> Explainer:
+    """The explainer of the config file ``source`` for ``model``; ``features_option`` is ``--features``;
+    ``seed``, the seed when the config gives none."""
     from pathlib import Path
 
     from ..config import load_explainer_config
@@ -416,6 +421,7 @@ def load_explainer_for(source: str | None, features_option: str | None, model: S
         base_dir=base_dir,
         features=features,
         cache_size=cache,
+        seed=seed,
     )
 
 

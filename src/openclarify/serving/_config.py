@@ -130,6 +130,9 @@ class ServeConfig(_ListenConfig):
         page. A relative ``ShapBaselineUri`` is read from the file's folder.
     explanation_cache
         Record explanations each worker keeps for repeated requests (0: none).
+    explainer_seed
+        The seed of explanations when the explainer config gives none: drawn once by :func:`serve` for
+        every worker, so that all give the same values.
     """
 
     model: str = DEFAULT_MODEL_DIR
@@ -141,6 +144,7 @@ class ServeConfig(_ListenConfig):
     positive_only: bool = False
     explainer_config: str | None = None
     explanation_cache: int = 1024
+    explainer_seed: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,7 +167,7 @@ class ProxyConfig(_ListenConfig):
         As for :class:`ServeConfig`; ``timeout`` bounds each upstream call.
     header_timeout, body_timeout, body_chunk_timeout
         As for :class:`ServeConfig`.
-    explainer_config, explanation_cache
+    explainer_config, explanation_cache, explainer_seed
         As for :class:`ServeConfig`: the upstream's answers are explained, its model called over HTTP.
     """
 
@@ -173,3 +177,4 @@ class ProxyConfig(_ListenConfig):
     k: int | None = None
     explainer_config: str | None = None
     explanation_cache: int = 1024
+    explainer_seed: int | None = None

@@ -414,6 +414,11 @@ class Explainer:
         return out
 
 
+def draw_seed() -> int:
+    """A random seed in ``[0, 2**32 - 1]``, for an explainer config without ``Seed``."""
+    return int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
+
+
 def first_record(value: str | None) -> int:
     """The ``X-OpenClarify-First-Record`` header as a record number (0 without it)."""
     if value is None:
@@ -443,8 +448,12 @@ def build_explainer(
     features: Any = None,
     cache_size: int = DEFAULT_CACHE_SIZE,
     text_whitespace: WhitespaceMode = "keep",
+    seed: int | None = None,
 ) -> Explainer:
     """Read the baseline, score it and plan the explanations of ``model`` per ``config``.
+
+    ``seed`` is used when the config has no ``Seed`` (the server draws one for all its workers); without
+    either, one is drawn here.
 
     Raises
     ------
@@ -519,7 +528,10 @@ def build_explainer(
         answered = [answered[config.probability_index]]
     if len(answered) != n_scores:
         predictor = _Columns(predictor, answered)
-    seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
+    if config.seed is not None:
+        seed = config.seed
+    elif seed is None:
+        seed = draw_seed()
     max_rows = config.max_record_count or 16384
     example = [None if isinstance(v, float) and math.isnan(v) else v for v in baseline.iloc[0].tolist()]
     try:

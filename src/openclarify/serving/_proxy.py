@@ -150,14 +150,11 @@ def create_proxy_app(config: ProxyConfig) -> Starlette:
                 model = ServedModel(predictor, names or (("text",) if text_model else None),
                                     True if text_model else text_columns, labels)  # fmt: skip
                 try:
-                    explainer = load_explainer_for(
-                        config.explainer_config, config.features, model, config.explanation_cache
-                    )
+                    settings = (config.features, config.explanation_cache, config.explainer_seed)
+                    explainer = load_explainer_for(config.explainer_config, settings[0], model, *settings[1:])
                     if labels is None and predictor.labels is not None:  # named by the upstream's first answer
                         model = ServedModel(model.predictor, model.feature_names, model.text_columns, predictor.labels)
-                        explainer = load_explainer_for(
-                            config.explainer_config, config.features, model, config.explanation_cache
-                        )
+                        explainer = load_explainer_for(config.explainer_config, settings[0], model, *settings[1:])
                 except (ConfigError, MissingDependencyError) as exc:  # the config or the baseline: for good
                     explaining["error"] = f"explainer failed to start: {exc}"
                     explaining["fatal"] = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -10,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
 
@@ -105,6 +106,18 @@ def _run_uvicorn(app: Starlette | str, config: ServeConfig | ProxyConfig) -> Non
         pass
 
 
+_Listening = TypeVar("_Listening", ServeConfig, ProxyConfig)
+
+
+def _with_seed(config: _Listening) -> _Listening:
+    """``config`` with one explanation seed for all workers, drawn now unless it has one."""
+    if config.explainer_config is None or config.explainer_seed is not None:
+        return config
+    from ._explain import draw_seed
+
+    return dataclasses.replace(config, explainer_seed=draw_seed())
+
+
 def serve(config: ServeConfig) -> None:
     """Serve ``config.model`` until interrupted (SIGINT or SIGTERM).
 
@@ -112,7 +125,10 @@ def serve(config: ServeConfig) -> None:
     more, uvicorn starts ``config.workers`` processes that each load the model (so memory grows with
     the worker count) and share the port; each loads its model before it accepts a connection, so no
     request reaches a worker that is not ready.
+
+    With an explainer config that gives no ``Seed``, one seed is drawn here for every worker.
     """
+    config = _with_seed(config)
     if config.workers == 1:
         _run_uvicorn(create_app(config), config)
         return
@@ -122,6 +138,7 @@ def serve(config: ServeConfig) -> None:
 
 def run_proxy(config: ProxyConfig) -> None:
     """Run the format proxy until interrupted (SIGINT or SIGTERM), with ``config.workers`` processes."""
+    config = _with_seed(config)
     if config.workers == 1:
         _run_uvicorn(create_proxy_app(config), config)
         return
