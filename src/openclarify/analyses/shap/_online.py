@@ -135,10 +135,12 @@ class OnlineShap:
             assert text_config is not None  # noqa: S101 - checked above
             for name in text_cols:  # as the analysis's text baseline: a missing text removes the unit
                 baseline[name] = [v if isinstance(v, str) else "" for v in baseline[name].tolist()]
+            segmenter = Segmenter(text_config.granularity, text_config.language, whitespace=text_whitespace)
+            segmenter("Load the language now.")  # its pipeline (a missing tokenizer fails here, not per request)
             self.plan = ShapPlan(
                 text_columns=text_cols,
                 kinds=tuple("free_text" if k == "text" else k for k in kinds),
-                segmenter=Segmenter(text_config.granularity, text_config.language, whitespace=text_whitespace),
+                segmenter=segmenter,
                 text_whitespace=text_whitespace,
                 **common,
             )
