@@ -168,36 +168,45 @@ def test_tabular_records_online_equal_the_offline_job_bit_for_bit(abalone, clien
     assert _values(client.post(row7).json()["explanations"]["kernel_shap"][0]) != _values(entries[7])
 
 
-def test_text_records_online_equal_the_offline_job_bit_for_bit(fasttext, client_of, tmp_path):
-    """fastText at token granularity, 30 coalitions of up to 62: units, offsets and values equal out.jsonl's."""
-    texts = [text for _, text in review_texts(8, 3)] + ['the "big" match, a goal!']
-    pd.DataFrame({"text": texts}).to_csv(tmp_path / "texts.csv", index=False, header=False)
+def _text_job(
+    work: Path, model: Path, texts: list[str], mask: str, num_samples: int, seed: int
+) -> tuple[list[dict[str, Any]], str]:
+    """The offline job's out.jsonl records for ``texts`` (token granularity, baseline ``mask``), and an explainer
+    config file with the same settings."""
+    pd.DataFrame({"text": texts}).to_csv(work / "texts.csv", index=False, header=False)
     config = {
         "dataset_type": "text/csv",
         "headers": ["text"],
         "methods": {
             "shap": {
-                "baseline": [["<MASK>"]],
-                "num_samples": 30,
-                "seed": 4,
+                "baseline": [[mask]],
+                "num_samples": num_samples,
+                "seed": seed,
                 "save_local_shap_values": True,
                 "text_config": {"granularity": "token", "language": "english"},
             }
         },
     }
-    out = _analyze(tmp_path, config, tmp_path / "texts.csv", str(fasttext))
+    out = _analyze(work, config, work / "texts.csv", str(model))
     offline = [json.loads(line) for line in (out / "explanations_shap" / "out.jsonl").read_text().splitlines()]
     explainer = _explainer_file(
-        tmp_path,
+        work,
         {
             "ShapConfig": {
-                "ShapBaselineConfig": {"ShapBaseline": '"<MASK>"'},
-                "NumberOfSamples": 30,
-                "Seed": 4,
+                "ShapBaselineConfig": {"ShapBaseline": f'"{mask}"'},
+                "NumberOfSamples": num_samples,
+                "Seed": seed,
                 "TextConfig": {"Language": "en", "Granularity": "token"},
             }
         },
     )
+    return offline, explainer
+
+
+def test_text_records_online_equal_the_offline_job_bit_for_bit(fasttext, client_of, tmp_path):
+    """fastText at token granularity, 30 coalitions of up to 62: units, offsets and values equal out.jsonl's."""
+    texts = [text for _, text in review_texts(8, 3)] + ['the "big" match, a goal!']
+    offline, explainer = _text_job(tmp_path, fasttext, texts, "<MASK>", 30, 4)
     client = client_of(model=str(fasttext), explainer_config=explainer)
     body = "\n".join('"' + t.replace('"', '""') + '"' for t in texts)
     answer = client.post(body, {"accept": "application/jsonlines"}).json()
@@ -398,33 +407,7 @@ def test_the_transformer_is_explained_as_offline(tmp_path, client_of):
 
     model = tiny_classifier(tmp_path / "bert", tiny_encoder(tmp_path / "base"))
     texts = [t for t, _ in review_rows(4, seed=2)]
-    pd.DataFrame({"text": texts}).to_csv(tmp_path / "texts.csv", index=False, header=False)
-    config = {
-        "dataset_type": "text/csv",
-        "headers": ["text"],
-        "methods": {
-            "shap": {
-                "baseline": [["[MASK]"]],
-                "num_samples": 60,
-                "seed": 2,
-                "save_local_shap_values": True,
-                "text_config": {"granularity": "token", "language": "en"},
-            }
-        },
-    }
-    out = _analyze(tmp_path, config, tmp_path / "texts.csv", str(model))
-    offline = [json.loads(line) for line in (out / "explanations_shap" / "out.jsonl").read_text().splitlines()]
-    explainer = _explainer_file(
-        tmp_path,
-        {
-            "ShapConfig": {
-                "ShapBaselineConfig": {"ShapBaseline": '"[MASK]"'},
-                "NumberOfSamples": 60,
-                "Seed": 2,
-                "TextConfig": {"Language": "en", "Granularity": "token"},
-            }
-        },
-    )
+    offline, explainer = _text_job(tmp_path, model, texts, "[MASK]", 60, 2)
     client = client_of(model=str(model), explainer_config=explainer)
     answer = client.post("\n".join(f'"{t}"' for t in texts)).json()
     for i, entry in enumerate(answer["explanations"]["kernel_shap"]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -205,11 +204,9 @@ def _explainer_file(explainer_config: str | None) -> str | None:
     """Validate the explainer config now (exit code 2 when invalid); a local path made absolute for the workers."""
     if explainer_config is None:
         return None
-    from ..config import load_explainer_config
-    from ..io import is_url
+    from ..serving import explainer_location
 
-    load_explainer_config(explainer_config)
-    return explainer_config if is_url(explainer_config) else os.path.abspath(explainer_config)
+    return explainer_location(explainer_config)
 
 
 @click.command()

@@ -25,11 +25,11 @@ from openclarify.config._parse import (
     _check_document,
     _choice,
     _Errors,
-    _fields,
     _integer,
     _Invalid,
     _is_list,
     _language,
+    _object,
     _quoted,
     _show,
     _Spec,
@@ -180,11 +180,11 @@ _BASELINE = _Spec(
 )
 _SHAP = _Spec(
     {
-        "ShapBaselineConfig": lambda v, p, e: _sub(v, p, e, _BASELINE),
+        "ShapBaselineConfig": _object(_BASELINE),
         "NumberOfSamples": _integer(1, MAX_NUM_SAMPLES),
         "UseLogit": _boolean,
         "Seed": _integer(0, MAX_SEED, " (2**32 - 1)"),
-        "TextConfig": lambda v, p, e: _sub(v, p, e, _TEXT_CONFIG),
+        "TextConfig": _object(_TEXT_CONFIG),
     },
     required={"ShapBaselineConfig": "Give the baseline: {'ShapBaseline': '<a record as CSV>'}."},
 )
@@ -206,22 +206,11 @@ _INFERENCE = _Spec(
 _CLARIFY = _Spec(
     {
         "EnableExplanations": _expression,
-        "InferenceConfig": lambda v, p, e: _sub(v, p, e, _INFERENCE),
-        "ShapConfig": lambda v, p, e: _sub(v, p, e, _SHAP),
+        "InferenceConfig": _object(_INFERENCE),
+        "ShapConfig": _object(_SHAP),
     },
     required={"ShapConfig": "Give at least {'ShapBaselineConfig': {'ShapBaseline': '...'}}."},
 )
-
-
-def _sub(value: Any, path: str, errors: _Errors, spec: _Spec) -> Any:
-    """A nested object validated per ``spec``: its values (a dict), or invalid."""
-    before = len(errors)
-    values = _fields(value, path, errors, spec)
-    if isinstance(values, _Invalid):
-        return values
-    if spec.check is not None:
-        spec.check(values, value, path, errors)
-    return values if len(errors) == before else _INVALID
 
 
 def _inner(document: Mapping[str, Any]) -> Any:
@@ -259,16 +248,16 @@ def parse_explainer_config(document: Mapping[str, Any]) -> ExplainerConfig:
     inner, wrapped = _inner(document)
     path = f"ExplainerConfig.{_ROOT}" if wrapped else _ROOT
     errors = _Errors()
-    values = _sub(inner, path, errors, _CLARIFY)
+    values = _object(_CLARIFY)(inner, path, errors)
     if errors.items:
         raise ConfigError(errors.items, document="the explainer config")
-    return _build(cast(dict[str, Any], values))
+    return _build(cast(Mapping[str, Any], values))
 
 
-def _build(values: dict[str, Any]) -> ExplainerConfig:
-    inference: dict[str, Any] = values.get("InferenceConfig", {})
-    shap: dict[str, Any] = values["ShapConfig"]
-    baseline: dict[str, Any] = shap["ShapBaselineConfig"]
+def _build(values: Mapping[str, Any]) -> ExplainerConfig:
+    inference: Mapping[str, Any] = values.get("InferenceConfig", {})
+    shap: Mapping[str, Any] = values["ShapConfig"]
+    baseline: Mapping[str, Any] = shap["ShapBaselineConfig"]
     text = shap.get("TextConfig")
     return ExplainerConfig(
         enable_explanations=values.get("EnableExplanations"),

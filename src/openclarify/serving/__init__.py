@@ -18,7 +18,7 @@ from ..wire import (
     read_predictions,
     record_objects,
 )
-from ._app import create_app
+from ._app import create_app, explainer_location
 from ._config import ProxyConfig, ServeConfig
 from ._frame import records_frame
 from ._model import ServedModel, load_served_model, resolve_model
@@ -39,6 +39,7 @@ __all__ = [
     "create_proxy_app",
     "decode_request",
     "encode_scores",
+    "explainer_location",
     "load_served_model",
     "parse_content_type",
     "read_predictions",

@@ -28,14 +28,13 @@ from starlette.routing import Route
 
 from .._version import __version__
 from ..errors import ConfigError, DataError, ModelError
-from ..models import Device, ModelOptions, Runtime, check_scores
+from ..models import Device, ModelOptions, Runtime
 from ..wire import (
     MediaType,
     RequestError,
     choose_accept,
     compile_features,
     decode_request,
-    encode_scores,
     parse_content_type,
 )
 from ._config import DEFAULT_BODY_CHUNK_TIMEOUT, DEFAULT_BODY_TIMEOUT, ServeConfig
@@ -44,7 +43,15 @@ from ._frame import records_frame
 from ._model import ServedModel, load_served_model
 from ._openapi import openapi_document
 
-__all__ = ["ModelBusy", "ModelThreads", "create_app", "error_response", "read_body", "request_error_response"]
+__all__ = [
+    "ModelBusy",
+    "ModelThreads",
+    "create_app",
+    "error_response",
+    "explainer_location",
+    "read_body",
+    "request_error_response",
+]
 
 log = logging.getLogger("openclarify.serving")
 
@@ -371,17 +378,19 @@ class _State:
         if model.output_names is None and any(k is not None for k in payload.top_k):
             raise RequestError(400, "k: this model has no class labels to rank; leave k out.")
         frame = records_frame(payload, feature_names=model.feature_names, text_columns=model.text_columns)
-        scores = check_scores(model.predictor.predict(frame), len(frame), source="model")
-        if model.positive_only:  # the seed's predict_fn: P(positive), the second of two scores
-            scores = scores[:, -1:]
-        return encode_scores(
-            scores,
-            accept,
-            output_names=model.output_names,
-            top_k=payload.top_k,
-            blazingtext=payload.blazingtext,
-            huggingface=payload.huggingface,
-        )
+        return model.encode(model.score(frame), accept, payload)
+
+
+def explainer_location(source: str) -> str:
+    """Validate the explainer config at ``source`` (:class:`~openclarify.errors.ConfigError` when invalid) and
+    return where worker processes read it: a local path made absolute, or the URL."""
+    import os
+
+    from ..config import load_explainer_config
+    from ..io import is_url
+
+    load_explainer_config(source)
+    return source if is_url(source) else os.path.abspath(source)
 
 
 def load_explainer(config: ServeConfig, model: ServedModel) -> Explainer:

@@ -44,7 +44,7 @@ from ..errors import ConfigError, DataError, ModelError
 from ..io import is_url, read_bytes
 from ..models import check_scores
 from ..text import WhitespaceMode
-from ..wire import MediaType, RequestError, decode_request, encode_scores, record_objects
+from ..wire import MediaType, RequestError, decode_request, record_objects
 from ._frame import records_frame
 from ._model import ServedModel
 
@@ -292,17 +292,8 @@ class Explainer:
         results: list[RecordExplanation | None] = [None] * len(frame)
         scores = self._folded(frame, first_row, results) if self.fold and expression.constant is True else None
         if scores is None:
-            scores = check_scores(model.predictor.predict(frame), len(frame), source="model")
-            if model.positive_only:
-                scores = scores[:, -1:]
-        data = encode_scores(
-            scores,
-            accept,
-            output_names=model.output_names,
-            top_k=payload.top_k,
-            blazingtext=payload.blazingtext,
-            huggingface=payload.huggingface,
-        )
+            scores = model.score(frame)
+        data = model.encode(scores, accept, payload)
         explained = scores
         if self.config.probability_index is not None:
             explained = scores[:, [self.config.probability_index]]

@@ -6,8 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
+from .._typing import FloatArray
 from ..errors import ModelError
-from ..models import ModelOptions, Predictor, find_in_folder, load_model, model_folder_files
+from ..models import ModelOptions, Predictor, check_scores, find_in_folder, load_model, model_folder_files
+from ..wire import MediaType, Payload, encode_scores
 
 __all__ = ["ServedModel", "load_served_model", "resolve_model"]
 
@@ -55,6 +59,23 @@ class ServedModel:
     text_columns: frozenset[str] | bool
     output_names: tuple[str, ...] | None
     positive_only: bool = False
+
+    def score(self, frame: pd.DataFrame) -> FloatArray:
+        """The scores the server answers for ``frame``'s records, checked (``positive_only``: the last alone)."""
+        scores = check_scores(self.predictor.predict(frame), len(frame), source="model")
+        return scores[:, -1:] if self.positive_only else scores  # the seed's predict_fn: P(positive)
+
+    def encode(self, scores: FloatArray, accept: MediaType, payload: Payload) -> bytes:
+        """The answer's body: ``scores`` in the ``accept`` format (and the request's shape: k, BlazingText's
+        JSON, the Hugging Face toolkit's)."""
+        return encode_scores(
+            scores,
+            accept,
+            output_names=self.output_names,
+            top_k=payload.top_k,
+            blazingtext=payload.blazingtext,
+            huggingface=payload.huggingface,
+        )
 
 
 def _names(values: object) -> tuple[str, ...] | None:
