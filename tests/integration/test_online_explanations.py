@@ -385,6 +385,15 @@ def test_repeated_requests_come_from_the_cache_with_the_same_bytes(abalone, clie
     describe = cached.get("/explainer").json()
     assert describe["seed"] == 9 and describe["feature_headers"] == FEATURES
     assert describe["feature_types"] == ["categorical"] + ["numerical"] * 7
+    # /openapi.json documents the explained answer, and the answers fit its schema (jsonschema: the SDK's own)
+    import jsonschema
+
+    document = cached.get("/openapi.json").json()
+    post = document["paths"]["/invocations"]["post"]
+    assert "X-Amzn-SageMaker-Enable-Explanations" in [p["name"] for p in post["parameters"]]
+    schema = post["responses"]["200"]["content"]["application/json"]["schema"]
+    jsonschema.validate(json.loads(first), schema)
+    jsonschema.validate(cached.post(body, {"x-amzn-sagemaker-enable-explanations": "`false`"}).json(), schema)
 
 
 def test_file_py_models_are_explained_too(client_of, tmp_path):

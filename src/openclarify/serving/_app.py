@@ -460,11 +460,13 @@ def create_app(
     if model is not None and explainer is None and config.explainer_config is not None:
         explainer = load_explainer(config, model)
     state = _State(config, model, explainer)
+    explaining = config.explainer_config is not None or explainer is not None
     document = openapi_document(
         title="openclarify model server",
         content_types=config.content_types,
         max_payload_bytes=config.max_payload_bytes,
         version=_package_version(),
+        explained=explaining,
     )
 
     @contextlib.asynccontextmanager
@@ -551,11 +553,7 @@ def create_app(
             Route("/invocations", invocations, methods=["POST"]),
             Route("/execution-parameters", execution_parameters, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
-            *(
-                [Route("/explainer", describe, methods=["GET"]), *_page_routes()]
-                if config.explainer_config is not None or explainer is not None
-                else []
-            ),
+            *([Route("/explainer", describe, methods=["GET"]), *_page_routes()] if explaining else []),
         ],
         lifespan=lifespan,
         exception_handlers=handlers,

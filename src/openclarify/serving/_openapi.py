@@ -68,10 +68,93 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
 
 
+_ATTRIBUTION = {
+    "type": "object",
+    "properties": {
+        "attribution": {"type": "array", "items": {"type": "number"}, "description": "One value per label."},
+        "description": {
+            "type": "object",
+            "description": "A text unit: its text and where it starts in the record's text.",
+            "properties": {"partial_text": {"type": "string"}, "start_idx": {"type": "integer"}},
+        },
+    },
+    "required": ["attribution"],
+}
+_EXPLAINED = {
+    "type": "object",
+    "description": "SageMaker Clarify's online-explanation answer.",
+    "properties": {
+        "version": {"const": "1.0"},
+        "predictions": {
+            "type": "object",
+            "description": "The answer without explanations: its Content-Type and body.",
+            "properties": {"content_type": {"type": "string"}, "data": {"type": "string"}},
+        },
+        "label_headers": {"type": "array", "items": {"type": "string"}},
+        "explanations": {
+            "type": "object",
+            "description": "{} when no record is explained.",
+            "properties": {
+                "kernel_shap": {
+                    "type": "array",
+                    "description": "Per record: null (not explained) or one object per feature.",
+                    "items": {
+                        "oneOf": [
+                            {"type": "null"},
+                            {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "feature_header": {"type": "string"},
+                                        "feature_type": {"enum": ["numerical", "categorical", "text"]},
+                                        "attributions": {"type": "array", "items": _ATTRIBUTION},
+                                    },
+                                    "required": ["attributions"],
+                                },
+                            },
+                        ]
+                    },
+                }
+            },
+        },
+        "openclarify": {
+            "type": "object",
+            "description": "With X-OpenClarify-Details: true: expected_value, explained_scores, exact, num_samples "
+            "per record, and first_record.",
+        },
+    },
+    "required": ["version", "predictions", "explanations"],
+}
+_EXPLAIN_HEADERS = [
+    {
+        "name": "X-Amzn-SageMaker-Enable-Explanations",
+        "in": "header",
+        "required": False,
+        "description": "A JMESPath expression on each record's answer, overriding the config's EnableExplanations.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+    },
+    {
+        "name": "X-OpenClarify-First-Record",
+        "in": "header",
+        "required": False,
+        "description": "The record number of the first record (numbers key the random coalitions); default 0.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    {
+        "name": "X-OpenClarify-Details",
+        "in": "header",
+        "required": False,
+        "description": "true: add the 'openclarify' object (expected values, explained scores) to the answer.",
+        "schema": {"enum": ["true", "false"]},
+    },
+]
+
+
 def openapi_document(
-    *, title: str, content_types: Sequence[MediaType], max_payload_bytes: int, version: str
+    *, title: str, content_types: Sequence[MediaType], max_payload_bytes: int, version: str, explained: bool = False
 ) -> dict[str, Any]:
-    """The OpenAPI document served at ``/openapi.json``."""
+    """The OpenAPI document served at ``/openapi.json``; ``explained``: the server answers explanations."""
     request_content = {
         media: {"schema": {"type": "string" if media != "application/json" else "object", "description": text},
                 "example": example}
@@ -82,7 +165,9 @@ def openapi_document(
         media: {"schema": schema or {"type": "string"}, "description": text}
         for media, (text, schema) in _RESPONSES.items()
     }
-    return {
+    if explained:
+        response_content = {"application/json": {"schema": _EXPLAINED}}
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": title,
@@ -136,3 +221,15 @@ def openapi_document(
             },
         },
     }
+    if explained:
+        invocations = document["paths"]["/invocations"]["post"]
+        invocations["summary"] = "Score and explain records"
+        invocations["parameters"].extend(_EXPLAIN_HEADERS)
+        document["paths"]["/explainer"] = {
+            "get": {
+                "summary": "The explainer: features, labels, budget, seed",
+                "responses": {"200": {"description": "A JSON object."}, "503": _error("The explainer is starting.")},
+            }
+        }
+        document["paths"]["/"] = {"get": {"summary": "The live page", "responses": {"200": {"description": "HTML."}}}}
+    return document

@@ -103,6 +103,7 @@ def create_proxy_app(config: ProxyConfig) -> Starlette:
         content_types=config.content_types,
         max_payload_bytes=config.max_payload_bytes,
         version=_package_version(),
+        explained=config.explainer_config is not None,
     )
 
     @contextlib.asynccontextmanager
