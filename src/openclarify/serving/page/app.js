@@ -248,8 +248,10 @@
   function recordUnits(explanation, headers) {
     const units = [];
     const textFeatures = explanation.filter((f) => f && f.feature_type === "text").length;
-    explanation.forEach((feature, i) => {
+    explanation.forEach((feature, position) => {
       if (!feature) return;
+      const found = headers.indexOf(feature.feature_header);
+      const i = found >= 0 ? found : position; // the input it came from
       const name = String(feature.feature_header ?? headers[i] ?? `feature ${i}`);
       const attributions = Array.isArray(feature.attributions) ? feature.attributions : [];
       if (feature.feature_type === "text") {
@@ -379,9 +381,10 @@
                              "data-attribution": exact(value), "data-name": name});
       bar.style.width = `${top > 0 && Number.isFinite(value) ? (100 * Math.abs(value)) / top : 0}%`;
       (value > 0 ? positive : negative).append(bar);
-      return el("div", {class: "oc-bar-row", role: "listitem", title: `${name}: ${shown(value, true)}`},
-                el("span", {class: "oc-bar-name", dir: "auto"}, name),
-                el("div", {class: "oc-track"}, negative, positive),
+      const title = `${name}: ${shown(value, true)}`;
+      return el("div", {class: "oc-bar-row", role: "listitem"},
+                el("span", {class: "oc-bar-name", dir: "auto", title}, name),
+                el("div", {class: "oc-track", title}, negative, positive),
                 el("span", {class: "oc-bar-value"}, short(value, true)));
     }));
     const hidden = items.length - drawn.length;
