@@ -11,6 +11,10 @@
    of Bavaria Germany ." (the analogue of the seed's "Wesebach is a river of Hesse Germany.").
 4. Print the river record's token attributions for its predicted class and the global top tokens of
    three classes, read from ``explanations_shap/out.jsonl`` and ``analysis.json``.
+5. ``openclarify serve --explainer-config explainer.json``: the same model behind SageMaker's container
+   contract with Clarify's online explainability (``explainer.json`` is the ``ClarifyExplainerConfig``
+   with the analysis config's baseline, budget and seed); the river sentence is posted as a curl would,
+   and its online token attributions are compared with the offline ones (they are the same, bit for bit).
 
 ``python examples/dbpedia/run_demo.py [--work-dir DIR]`` (default ``demo_output/dbpedia``).
 """
@@ -19,8 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -123,6 +131,57 @@ def sample_test_records(work: Path) -> Path:
     return path
 
 
+def explain_online(model_dir: Path, offline: list[dict[str, Any]], k: int, label: str) -> bool:
+    """Serve the model with explanations, post the river sentence, compare with ``offline`` (its attributions);
+    ``k`` is the predicted class (``label``), whose values are printed."""
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ["serve", "--model", shown(model_dir), "--explainer-config", shown(HERE / "explainer.json"),
+            "--port", str(port), "--workers", "1"]  # fmt: skip
+    print(f"\n$ openclarify {' '.join(args)} &", flush=True)
+    server = subprocess.Popen([sys.executable, "-m", "openclarify", *args], cwd=ROOT, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/ping", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("openclarify serve did not start") from None
+                time.sleep(0.1)
+        print(
+            f"$ curl -H 'Content-Type: text/csv' -H 'X-Amzn-SageMaker-Enable-Explanations: `true`' "
+            f"--data-binary '{RIVER}' {url}/invocations"
+        )
+        request = urllib.request.Request(
+            url + "/invocations",
+            data=RIVER.encode(),
+            headers={"Content-Type": "text/csv", "X-Amzn-SageMaker-Enable-Explanations": "`true`"},
+        )
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            answer = json.loads(reply.read())
+        seconds = time.perf_counter() - started
+        units = answer["explanations"]["kernel_shap"][0][0]["attributions"]
+        shown_units = ", ".join(f"{u['description']['partial_text']} {max(u['attribution']):+.3f}" for u in units[:4])
+        print(f"answered in {seconds * 1000:.0f} ms: {len(units)} tokens ({shown_units}, ...), one value per class")
+        same = units == offline
+        print(f"the online attributions equal analyze's for the same record, bit for bit: {same}")
+        print(f"(the live page: {url}/ while the server runs)")
+        return same
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 def run(work: Path = WORK) -> dict[str, Any]:
     """The whole demo; returns the facts it printed (for tests)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -172,7 +231,9 @@ def run(work: Path = WORK) -> dict[str, Any]:
             print(f"  {token:<16} {value:.4f}  {bar(value, top[0][1])}")
     reports = [out / f"report.{ext}" for ext in ("html", "pdf", "ipynb")]
     print(f"\nreport: {', '.join(shown(p) for p in reports if p.exists())}")
+    online = explain_online(model_path.parent, units, k, labels[k])
     return {
+        "online_equals_offline": online,
         "test_accuracy": accuracy,
         "n_explained": len(records),
         "reports": [p for p in reports if p.exists()],

@@ -62,6 +62,8 @@ def test_dbpedia_demo(tmp_path, capsys):
     facts = _demo("dbpedia").run(tmp_path)
     printed = capsys.readouterr().out
     assert "$ openclarify train --train" in printed and "$ openclarify analyze --config" in printed
+    assert "$ openclarify serve --model" in printed and "X-Amzn-SageMaker-Enable-Explanations" in printed
+    assert facts["online_equals_offline"] is True  # the river record served and explained online
     assert facts["test_accuracy"] > 0.9  # 0.949 with the demo's settings
     assert facts["n_explained"] == 42 == len(_jsonl(tmp_path / "clarify_output" / "explanations_shap" / "out.jsonl"))
     assert facts["river_prediction"] == "NaturalPlace"
