@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -116,11 +117,32 @@ def _baseline_body(config: ExplainerConfig, base_dir: Path | None) -> tuple[byte
 
 def _record_key(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     """Each record's values as a hashable tuple (floats exactly; NaN and None alike as None)."""
-    columns = [frame[c].tolist() for c in frame.columns]
-    return [
-        tuple(None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in row)
-        for row in zip(*columns, strict=True)
-    ]
+    rows: list[list[Any]] = frame.to_numpy(dtype=object).tolist()
+    return [tuple(None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in row) for row in rows]
+
+
+# Cells made only of these characters are read as float64 at once (the same correctly rounded parse as
+# records_frame's); anything else (NA tokens, "nan", text, quoted fields) takes records_frame's way.
+_PLAIN_NUMBERS: Final = re.compile(r"[0-9eE.+\-]+")
+
+
+def _numbers_frame(payload: Any, names: tuple[str, ...]) -> pd.DataFrame | None:
+    """A CSV request of plain numbers only, every record ``len(names)`` wide, as a float64 frame; else None."""
+    rows = payload.rows
+    if not payload.csv or payload.quoted_columns or not rows or isinstance(rows[0], dict):
+        return None
+    if any(len(row) != len(names) for row in rows):
+        return None
+    cells = [cell for row in rows for cell in row]
+    if not all(isinstance(c, str) and _PLAIN_NUMBERS.fullmatch(c) for c in cells):
+        return None
+    try:
+        values = np.array(rows, dtype=np.float64)
+    except (ValueError, OverflowError):
+        return None
+    if not np.isfinite(values).all():  # past the float64 range: records_frame says which
+        return None
+    return pd.DataFrame(values, columns=pd.Index(list(names)), copy=False)
 
 
 class _Columns:
@@ -196,9 +218,10 @@ class Explainer:
         self.example = example
         # the explained scores are the answered ones: a request whose records are all explained needs no
         # model call of its own (tabular records are scored with their first coalitions)
-        self.fold = explains_answer and not shap.text
+        self.fold = explains_answer and not shap.text and not config.use_logit  # f_x is no logit then
         kinds = shap.kinds
-        self.numerical = [n for n, k in zip(feature_names, kinds, strict=True) if k == "numerical"]
+        self.numerical_set = frozenset(n for n, k in zip(feature_names, kinds, strict=True) if k == "numerical")
+        self.all_numerical = len(self.numerical_set) == len(feature_names) and model.text_columns is not True
         self.as_text: frozenset[str] | bool = (
             True
             if model.text_columns is True
@@ -236,11 +259,15 @@ class Explainer:
         payload = decode_request(
             body, media, charset=charset, features=self.features, find_quoted=not text_model, inputs=text_model
         )
+        if self.all_numerical:
+            fast = _numbers_frame(payload, self.feature_names)
+            if fast is not None:
+                return fast, payload
         frame = records_frame(payload, feature_names=self.feature_names, text_columns=self.as_text)
-        for name in self.numerical:
-            column = frame[name]
-            if column.dtype != np.float64:
-                values = column.tolist()
+        dtypes = frame.dtypes.tolist()
+        for name, dtype in zip(self.feature_names, dtypes, strict=True):
+            if name in self.numerical_set and dtype != np.float64:
+                values = frame[name].tolist()
                 bad = next((i for i, v in enumerate(values) if isinstance(v, str)), 0)
                 raise RequestError(
                     400,
