@@ -505,3 +505,21 @@ def test_workers_explain_alike_when_the_config_gives_no_seed(abalone, tmp_path):
     assert len(answers) == 1
     assert returncode == 0, command.log()
     assert command.log().count("explainer: 8 features") == 2  # both workers built one
+
+
+def test_use_logit_explains_log_odds_and_answers_probabilities(abalone, client_of, tmp_path):
+    import math
+
+    shap = {"ShapBaselineConfig": {"ShapBaseline": _csv_line(BASELINE_ROWS[0])}, "Seed": 2, "UseLogit": True}
+    client = client_of(model=str(abalone), explainer_config=_explainer_file(tmp_path, {"ShapConfig": shap}))
+    plain = client_of(model=str(abalone))
+    record = _csv_line(BASELINE_ROWS[1])
+    answer = client.post(record, {"x-openclarify-details": "true"}).json()
+    assert answer["predictions"]["data"] == plain.post(record).text  # the answer: probabilities
+    scores = [float(x) for x in answer["predictions"]["data"].split(",")]
+    explained = answer["openclarify"]["explained_scores"][0]
+    assert explained == pytest.approx([math.log(p / (1 - p)) for p in scores], rel=1e-12)
+    total = answer["openclarify"]["expected_value"][0][1] + sum(
+        f["attributions"][0]["attribution"][1] for f in answer["explanations"]["kernel_shap"][0]
+    )
+    assert total == pytest.approx(explained[1], abs=1e-12)
