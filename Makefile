@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python bench/threads.py
 	$(BIN)/python bench/text_games.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/online.py
 	$(BIN)/python bench/reports.py --json bench/results/reports.json
 	$(BIN)/python bench/bias.py
 	$(BIN)/python bench/hf_sentences.py
