@@ -523,3 +523,22 @@ def test_use_logit_explains_log_odds_and_answers_probabilities(abalone, client_o
         f["attributions"][0]["attribution"][1] for f in answer["explanations"]["kernel_shap"][0]
     )
     assert total == pytest.approx(explained[1], abs=1e-12)
+
+
+def test_a_cached_record_is_answered_without_a_model_call(client_of, tmp_path):
+    """Every record of the request in the cache: its explanation holds the answer's scores too."""
+    calls = tmp_path / "calls.log"
+    (tmp_path / "counting.py").write_text(
+        "import numpy as np\n\ndef predict(records):\n"
+        f"    with open({str(calls)!r}, 'a') as f:\n        f.write(str(len(records)) + '\\n')\n"
+        "    x = np.asarray(records, dtype=float)\n    return x @ np.array([1.0, -2.0, 0.5])\n"
+    )
+    explainer = _explainer_file(tmp_path, {"ShapConfig": {"ShapBaselineConfig": {"ShapBaseline": "1,1,1"}}})
+    client = client_of(model=f"{tmp_path / 'counting.py'}:predict", explainer_config=explainer)
+    before = len(calls.read_text().splitlines())  # the baseline's scoring at start-up
+    first = client.post("3,0,5\n1,2,3").content
+    assert len(calls.read_text().splitlines()) == before + 1  # the records with their coalitions, one call
+    assert client.post("3,0,5\n1,2,3").content == first
+    assert len(calls.read_text().splitlines()) == before + 1  # none: both records came from the cache
+    assert client.post("3,0,5\n9,9,9").content != first
+    assert client.post("3,0,5", {"x-amzn-sagemaker-enable-explanations": "`false`"}).status_code == 200

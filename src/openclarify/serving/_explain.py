@@ -216,9 +216,11 @@ class Explainer:
         self.expression = _compile(config.enable_explanations, "EnableExplanations")
         self.cache = _Cache(cache_size)
         self.example = example
-        # the explained scores are the answered ones: a request whose records are all explained needs no
-        # model call of its own (tabular records are scored with their first coalitions)
-        self.fold = explains_answer and not shap.text and not config.use_logit  # f_x is no logit then
+        # the explanations' f_x are the answer's scores (no column picked, no logit): a request whose records
+        # are all explained needs no model call of its own (tabular records are scored with their first
+        # coalitions; records in the cache hold their scores)
+        self.scores_explained = explains_answer and not config.use_logit
+        self.fold = self.scores_explained and not shap.text
         kinds = shap.kinds
         self.numerical_set = frozenset(n for n, k in zip(feature_names, kinds, strict=True) if k == "numerical")
         self.all_numerical = len(self.numerical_set) == len(feature_names) and model.text_columns is not True
@@ -316,8 +318,19 @@ class Explainer:
         model = self.model
         frame, payload = self.frame(body, media, charset)
         expression = self.expression if enable is None else _compile(enable, "X-Amzn-SageMaker-Enable-Explanations")
-        results: list[RecordExplanation | None] = [None] * len(frame)
-        scores = self._folded(frame, first_row, results) if self.fold and expression.constant is True else None
+        n = len(frame)
+        keys = _record_key(frame) if self.cache.size > 0 else []
+        results: list[RecordExplanation | None] = [None] * n
+        known = [False] * n  # the record's explanation is in results (from the cache, or made below)
+        for i, key in enumerate(keys):
+            known[i], results[i] = self.cache.get((first_row + i, *key))
+        scores: FloatArray | None = None
+        if expression.constant is True and self.scores_explained:
+            if all(known) and all(r is not None for r in results):  # the explanations hold the answer's scores
+                scores = np.stack([cast(RecordExplanation, r).f_x for r in results])
+            elif self.fold and not any(known):
+                scores = self._folded(frame, first_row, keys, results)
+                known = [True] * n
         if scores is None:
             scores = model.score(frame)
         data = model.encode(scores, accept, payload)
@@ -325,8 +338,9 @@ class Explainer:
         if self.config.probability_index is not None:
             explained = scores[:, [self.config.probability_index]]
         chosen = self._selected(expression, scores, accept, payload.top_k)
-        if any(chosen) and any(r is None for r in results):
-            self._explain(frame, explained, chosen, first_row, results)
+        missing = [i for i in range(n) if chosen[i] and not known[i]]
+        if missing:
+            self._explain(frame, explained, missing, first_row, keys, results)
         answer: dict[str, Any] = {
             "version": "1.0",
             "predictions": {"content_type": accept, "data": data.decode("utf-8")},
@@ -352,39 +366,28 @@ class Explainer:
         return json.dumps(answer, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
     def _folded(
-        self, frame: pd.DataFrame, first_row: int, results: list[RecordExplanation | None]
-    ) -> FloatArray | None:
-        """Explain every record, their scores from the same model call as their first coalitions; ``None``
-        when one of them is in the cache (the others then go the usual way)."""
-        keys = _record_key(frame)
-        if self.cache.size > 0 and any(self.cache.get((first_row + i, *k))[0] for i, k in enumerate(keys)):
-            return None
+        self, frame: pd.DataFrame, first_row: int, keys: list[tuple[Any, ...]], results: list[RecordExplanation | None]
+    ) -> FloatArray:
+        """Explain every record, their scores from the same model call as their first coalitions."""
         part = self.shap.explain(frame, first_row=first_row, fold=True)
         scores = check_scores(part.f_x, len(frame), source="model")
         for i, record in enumerate(self.shap.records(part)):
             results[i] = record
-            self.cache.put((first_row + i, *keys[i]), record)
+            if keys:
+                self.cache.put((first_row + i, *keys[i]), record)
         return scores
 
     def _explain(
         self,
         frame: pd.DataFrame,
         explained: FloatArray,
-        chosen: Sequence[bool],
+        missing: Sequence[int],
         first_row: int,
+        keys: list[tuple[Any, ...]],
         results: list[RecordExplanation | None],
     ) -> None:
-        keys = _record_key(frame)
-        missing: list[int] = []
-        for i, wanted in enumerate(chosen):
-            if not wanted:
-                continue
-            hit, value = self.cache.get((first_row + i, *keys[i]))
-            if hit:
-                results[i] = value
-            else:
-                missing.append(i)
-        # runs of consecutive records go to the model together, each keeping its own record number
+        """Explain the records at ``missing`` (their scores ``explained`` known); runs of consecutive records
+        go to the model together, each keeping its own record number."""
         runs: list[list[int]] = []
         for i in missing:
             if runs and runs[-1][-1] == i - 1:
@@ -398,7 +401,8 @@ class Explainer:
             )
             for i, record in zip(range(start, stop), self.shap.records(part), strict=True):
                 results[i] = record
-                self.cache.put((first_row + i, *keys[i]), record)
+                if keys:
+                    self.cache.put((first_row + i, *keys[i]), record)
 
     def _entry(self, record: RecordExplanation) -> list[dict[str, Any]]:
         if self.shap.text:

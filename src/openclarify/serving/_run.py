@@ -43,7 +43,7 @@ def _worker_logging() -> None:
 def serve_app_from_environment() -> Starlette:
     """App factory for worker processes of :func:`serve`: each loads its model before it accepts a connection."""
     _worker_logging()
-    return create_app(ServeConfig.from_json(os.environ[_SERVE_ENV]), load="before_serving")
+    return create_app(ServeConfig.from_json(os.environ[_SERVE_ENV]), load="before_serving", freeze=True)
 
 
 def proxy_app_from_environment() -> Starlette:
@@ -130,7 +130,7 @@ def serve(config: ServeConfig) -> None:
     """
     config = _with_seed(config)
     if config.workers == 1:
-        _run_uvicorn(create_app(config), config)
+        _run_uvicorn(create_app(config, freeze=True), config)
         return
     with _environment(_SERVE_ENV, config.to_json()):
         _run_uvicorn(f"{__name__}:serve_app_from_environment", config)
