@@ -30,7 +30,14 @@ import numpy as np
 from .._typing import BoolArray, FloatArray, SizeAllocation
 from ._random import RowRandom
 
-__all__ = ["CoalitionPlan", "Stratum", "default_num_samples", "plan_coalitions", "sample_coalitions"]
+__all__ = [
+    "CoalitionCache",
+    "CoalitionPlan",
+    "Stratum",
+    "default_num_samples",
+    "plan_coalitions",
+    "sample_coalitions",
+]
 
 # Largest number of players for which every rank of a combination is an exact float64 integer
 # (C(52, 26) < 2**53), so ranks can be drawn uniformly from 53-bit random numbers.
@@ -423,3 +430,38 @@ def sample_coalitions(plan: CoalitionPlan, rows: np.ndarray, seed: int, *, fused
         offset += half.shape[1]
     np.logical_not(out[:, :n_half], out=out[:, n_half:])
     return out
+
+
+class CoalitionCache:
+    """Coalitions already drawn, kept for record numbers that are explained again and again.
+
+    An online server numbers a request's records from 0, so the same few record numbers come back in every
+    request: their coalitions (which depend only on the plan, the seed and the record number) are drawn once.
+    Thread-safe; the least recently used are dropped past ``max_bytes``. The arrays are read-only.
+    """
+
+    def __init__(self, max_bytes: int = 32 << 20) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[object, ...], BoolArray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def draw(self, plan: CoalitionPlan, rows: np.ndarray, seed: int, *, fused: bool = False) -> BoolArray:
+        """:func:`sample_coalitions` of the same arguments, from the cache when it holds them."""
+        key = (plan, seed, fused, np.asarray(rows, dtype=np.int64).tobytes())
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        z = sample_coalitions(plan, rows, seed, fused=fused)
+        z.flags.writeable = False
+        if z.nbytes <= self.max_bytes:
+            with self._lock:
+                if key not in self._items:
+                    self._items[key] = z
+                    self._bytes += z.nbytes
+                while self._bytes > self.max_bytes:
+                    _, dropped = self._items.popitem(last=False)
+                    self._bytes -= dropped.nbytes
+        return z

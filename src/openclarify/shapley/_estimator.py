@@ -15,7 +15,7 @@ from .._typing import FloatArray, SizeAllocation
 from ..backends import get_executor
 from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import CallablePredictor, Predictor, as_predictor
-from ._coalitions import default_num_samples, plan_coalitions, sample_coalitions
+from ._coalitions import CoalitionCache, default_num_samples, plan_coalitions, sample_coalitions
 from ._game import TabularGame, blame_data
 from ._play import Unit, logit, play, play_on
 
@@ -133,6 +133,7 @@ def kernel_shap(
     n_jobs: int = 1,
     f_x: FloatArray | None = None,
     fold_records: bool = False,
+    coalition_cache: CoalitionCache | None = None,
 ) -> ShapResult:
     """Kernel SHAP values of ``X`` against a (multi-row) ``baseline``.
 
@@ -182,6 +183,8 @@ def kernel_shap(
     fold_records
         Score ``X`` itself in the first model call of its masked records (one call fewer) when its
         records are solved together (a few records; ``n_jobs=1``); the values are the same.
+    coalition_cache
+        Where the drawn coalitions of record numbers explained again are kept (the same values).
 
     Returns
     -------
@@ -292,7 +295,14 @@ def kernel_shap(
             f_x=f_x_all[start : start + rows_per_unit],
             base_value=base_value,
             data=frame.iloc[start : start + rows_per_unit],
-            z=z_shared,
+            z=z_shared
+            if z_shared is not None or coalition_cache is None
+            else coalition_cache.draw(
+                plan,
+                np.arange(first_row + start, first_row + min(n_rows, start + rows_per_unit), dtype=np.int64),
+                seed,
+                fused=game.fused,
+            ),
         )
         for start in range(0, n_rows, rows_per_unit)
     )

@@ -120,3 +120,18 @@ def test_repeats_flags_later_copies_within_a_record_only(n):
     dup = _repeats(z)
     assert dup is not None
     assert np.flatnonzero(dup).tolist() == [4]
+
+
+def test_the_coalition_cache_gives_the_coalitions_it_would_draw():
+    from openclarify.shapley import CoalitionCache
+
+    plan = plan_coalitions(12, 300)
+    rows = np.array([0], dtype=np.int64)
+    cache = CoalitionCache(max_bytes=3 * sample_coalitions(plan, rows, 5).nbytes)
+    first = cache.draw(plan, rows, 5)
+    np.testing.assert_array_equal(first, sample_coalitions(plan, rows, 5))
+    assert cache.draw(plan, rows, 5) is first and not first.flags.writeable
+    assert not np.array_equal(cache.draw(plan, np.array([1]), 5), first)  # another record, other coalitions
+    assert not np.array_equal(cache.draw(plan, rows, 6), first)  # another seed
+    cache.draw(plan, np.array([2]), 5)  # a fourth array: the least recently used (record 0, seed 5) goes
+    assert cache.draw(plan, rows, 5) is not first

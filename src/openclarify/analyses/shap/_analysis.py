@@ -36,7 +36,7 @@ from ...outputs import (
     kernel_shap_section,
     write_baseline_csv,
 )
-from ...shapley import TextPlayer, base_value, blame_data, kernel_shap, kernel_shap_text
+from ...shapley import CoalitionCache, TextPlayer, base_value, blame_data, kernel_shap, kernel_shap_text
 from ...text import Segmenter
 from .._base import Finished, Job, Needs
 from .._common import json_value, output_labels, resolve, text_columns
@@ -71,6 +71,8 @@ class ShapPlan:
     segmenter: Segmenter | None = None
     text_whitespace: str | None = None
     progress: Callable[[int], None] | None = None
+    # coalitions of record numbers explained again (an online server's); never sent to other processes
+    coalition_cache: CoalitionCache | None = None
 
 
 @dataclass(slots=True)
@@ -158,6 +160,7 @@ def run_tabular(
         n_jobs=plan.threads,
         f_x=f_x,
         fold_records=fold_records,
+        coalition_cache=plan.coalition_cache,
     )
     phi = res.phi[:, : len(plan.feature_names), :]
     ok = ~_failed(phi, res.f_x)

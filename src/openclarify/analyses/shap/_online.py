@@ -22,7 +22,7 @@ from ...config import ShapConfig, TextConfig
 from ...data import DataChunk
 from ...errors import ConfigError, ModelError
 from ...models import Predictor
-from ...shapley import base_value
+from ...shapley import CoalitionCache, base_value
 from ...text import Segmenter, WhitespaceMode
 from ._analysis import ShapPart, ShapPlan, run_tabular, run_text
 
@@ -152,6 +152,7 @@ class OnlineShap:
                 players=tuple((n,) for n in names),
                 player_names=names,
                 base_value=base.value,
+                coalition_cache=CoalitionCache(),
                 **common,
             )
 
