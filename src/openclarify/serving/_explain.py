@@ -314,7 +314,29 @@ class Explainer:
         details: bool = False,
         first_row: int = 0,
     ) -> bytes:
-        """The whole answer to one request (runs on a model thread)."""
+        """The whole answer to one request (runs on a model thread).
+
+        Raises
+        ------
+        RequestError
+            400 for a record the model or the explanation cannot take (its number in the request named).
+        """
+        try:
+            return self._respond(body, media, charset, accept, enable=enable, details=details, first_row=first_row)
+        except DataError as exc:  # the estimator numbers records from 0 as in a dataset: say which of the request
+            raise RequestError(400, _request_numbers(str(exc), first_row)) from None
+
+    def _respond(
+        self,
+        body: bytes,
+        media: MediaType,
+        charset: str,
+        accept: MediaType,
+        *,
+        enable: str | None = None,
+        details: bool = False,
+        first_row: int = 0,
+    ) -> bytes:
         model = self.model
         frame, payload = self.frame(body, media, charset)
         expression = self.expression if enable is None else _compile(enable, "X-Amzn-SageMaker-Enable-Explanations")
@@ -434,6 +456,23 @@ class Explainer:
             assert feature.attribution is not None  # noqa: S101 - a tabular feature has its values
             out["attributions"] = [{"attribution": feature.attribution.tolist()}]
         return out
+
+
+# how the estimator and the model adapters name a record: its number in the dataset (from first_row), or
+# its row in the batch the model was given (the whole request, when the request's records were scored)
+_RECORD_NUMBER: Final = re.compile(r"^(?:dataset )?record (\d+) \(numbered from 0\)|^batch row (\d+)")
+
+
+def _request_numbers(message: str, first_row: int) -> str:
+    """An estimator's message with its leading record number said as the request's (from 1)."""
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(2) is not None:
+            return f"record {int(match.group(2)) + 1} of the request"
+        n = int(match.group(1)) - first_row
+        return f"record {n + 1} of the request" if n >= 0 else match.group(0)
+
+    return _RECORD_NUMBER.sub(number, message, count=1)
 
 
 def draw_seed() -> int:

@@ -52,3 +52,21 @@ def test_record_keys_tell_records_apart_exactly():
     keys = _record_key(frame)
     assert keys[0] == (0.1, "x") and keys[2] == (None, None)
     assert len(set(_record_key(pd.DataFrame({"a": [0.1, np.nextafter(0.1, 1.0)]})))) == 2
+
+
+@pytest.mark.parametrize(
+    ("message", "first_row", "said"),
+    [
+        pytest.param("dataset record 0 (numbered from 0), column 'a': x", 0, "record 1 of the request, column", id="0"),
+        pytest.param("dataset record 9 (numbered from 0), column 'a': x", 7, "record 3 of the request, column", id="7"),
+        pytest.param(
+            "record 4 (numbered from 0), column 't': too big", 0, "record 5 of the request, column", id="text"
+        ),
+        pytest.param("batch row 2, column 'a': x", 5, "record 3 of the request, column", id="batch"),
+        pytest.param("model: something else", 0, "model: something else", id="other"),
+    ],
+)
+def test_estimator_record_numbers_are_said_as_the_requests(message, first_row, said):
+    from openclarify.serving._explain import _request_numbers
+
+    assert _request_numbers(message, first_row).startswith(said)
