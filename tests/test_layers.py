@@ -37,7 +37,9 @@ ALLOWED: dict[str, set[str]] = {
     # online explanations run the SHAP analysis (analyses) with a ClarifyExplainerConfig (config), baseline via io
     "serving": BASE | {"analyses", "config", "data", "io", "models", "text", "wire"},
     "_pipeline": BASE | {"analyses", "backends", "config", "data", "models", "outputs", "report", "text"},
-    "cli": BASE | {"_pipeline", "config", "data", "models", "outputs", "report", "serving", "training", "wire"},
+    "monitoring": BASE | {"io", "outputs"},
+    "cli": BASE
+    | {"_pipeline", "config", "data", "models", "monitoring", "outputs", "report", "serving", "training", "wire"},
     "__init__": BASE | {"_pipeline", "config", "data", "models", "outputs", "shapley", "text", "training"},
     "__main__": {"cli"},
 }

@@ -21,6 +21,7 @@ from ..errors import (
     ReportError,
 )
 from ._analyze import analyze
+from ._monitor import monitor
 from ._report import report
 from ._serve import proxy, serve
 from ._terminal import echo, safe
@@ -57,6 +58,7 @@ cli.add_command(prepare_dbpedia_command)
 cli.add_command(serve)
 cli.add_command(proxy)
 cli.add_command(report)
+cli.add_command(monitor)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
