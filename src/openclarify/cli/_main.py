@@ -123,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     _handle_termination()
     try:
-        cli.main(args=args, prog_name="openclarify", standalone_mode=False)
+        code = cli.main(args=args, prog_name="openclarify", standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool):  # a command's click.exceptions.Exit(code)
+            return code
     except click.exceptions.Abort as exc:
         cause = exc.__cause__ or exc.__context__  # click wraps Ctrl-C (and our SIGTERM) in Abort
         return _interrupted(cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt())
