@@ -7,6 +7,9 @@
 3. Print the global feature importance and one local explanation from the files it wrote.
 4. Measure bias with ``bias_config.json``: is an abalone "old" (more than 10 rings) as often in the labels,
    and in the model's predictions, whatever its sex (one sex against the others)? Print a few metrics.
+5. Watch for drift as Model Monitor does: explain a later window of abalones whose most important
+   measurement no longer varies (a broken scale), and ``openclarify monitor attribution`` against step 2's
+   job flags it (the NDCG of the new feature ranking falls below 0.9).
 """
 
 from __future__ import annotations
@@ -118,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     reports = [out / f"report.{ext}" for ext in ("html", "pdf", "ipynb")]
     print(f"\nreport: {', '.join(shown(p) for p in reports if p.exists())}")
-    return bias(work, model)
+    code = bias(work, model)
+    if code != 0:
+        return code
+    top = max(analysis["global_shap_values"], key=lambda name: analysis["global_shap_values"][name])
+    return drift(work, out, top)
 
 
 def bias(work: Path, model: Pipeline) -> int:
@@ -150,6 +157,30 @@ def bias(work: Path, model: Pipeline) -> int:
             )
             print(f"  Sex = {group['value_or_threshold']}: {shown_values}")
     print(f"bias report: {shown(out / 'report.html')}")
+    return 0
+
+
+def drift(work: Path, baseline: Path, top: str) -> int:
+    """Explain 200 later abalones whose ``top`` feature reads a constant, and check attribution drift."""
+    window = pd.read_csv(work / "test.csv").iloc[:200].copy()
+    window[top] = window[top].median()  # a broken scale: the feature the model leans on says nothing now
+    window.to_csv(work / "window.csv", index=False)
+    current = work / "window_output"
+    violations = work / "drift_violations"
+    steps = [
+        ["analyze", "--config", shown(HERE / "analysis_config.json"), "--data", shown(work / "window.csv"),
+         "--model", shown(work / "model.joblib"), "--output", shown(current), "--threads", "2"],
+        ["monitor", "attribution", "--baseline", shown(baseline), "--current", shown(current), "--output",
+         shown(violations)],
+    ]  # fmt: skip
+    print(f"\na later window of 200 abalones whose {top} reads {window[top].iloc[0]} for all of them:")
+    for args in steps:
+        print(f"$ openclarify {' '.join(args)}", flush=True)
+        done = subprocess.run([sys.executable, "-m", "openclarify", *args], cwd=ROOT, check=False)
+        if done.returncode != 0:
+            return done.returncode
+    found = json.loads((violations / "constraint_violations.json").read_text())["violations"]
+    print(f"drift: {len(found)} violation(s): " + "; ".join(v["description"] for v in found))
     return 0
 
 

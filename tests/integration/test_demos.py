@@ -137,6 +137,10 @@ def test_abalone_demo(tmp_path, capsys):
 
     assert _demo("abalone").main(["--work-dir", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
+    # the drift check flags the window whose most important feature no longer varies
+    assert "$ openclarify monitor attribution --baseline" in printed
+    (violation,) = json.loads((tmp_path / "drift_violations" / "constraint_violations.json").read_text())["violations"]
+    assert violation["label"] == "label0" and violation["constraint_check_type"] == "feature_attribution_drift_check"
     out = tmp_path / "clarify_output"
     assert f"report: {out / 'report.html'}, {out / 'report.pdf'}, {out / 'report.ipynb'}" in printed
     report = load_report(out)
