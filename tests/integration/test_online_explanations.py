@@ -549,3 +549,52 @@ def test_a_cached_record_is_answered_without_a_model_call(client_of, tmp_path):
     assert len(calls.read_text().splitlines()) == before + 1  # none: both records came from the cache
     assert client.post("3,0,5\n9,9,9").content != first
     assert client.post("3,0,5", {"x-amzn-sagemaker-enable-explanations": "`false`"}).status_code == 200
+
+
+def test_records_with_text_and_numbers_are_explained_as_offline(client_of, tmp_path):
+    """A review and its star rating: the text's units and the number are the players; FeatureTypes and
+    FeatureHeaders name and type the columns of a file.py model, as offline."""
+    (tmp_path / "mixed.py").write_text(
+        "import numpy as np\n\ndef predict(records):\n"
+        "    good = np.array([sum(w in ('good', 'great') for w in t.split()) for t in records['review']])\n"
+        "    z = good - 0.5 + 0.3 * records['stars'].to_numpy(dtype=float)\n"
+        "    p = 1 / (1 + np.exp(-z))\n    return np.column_stack([1 - p, p])\n"
+    )
+    rows = [("a good and great coat", 4.0), ("not good at all", 1.0), ("fine", 3.0)]
+    pd.DataFrame(rows).to_csv(tmp_path / "reviews.csv", index=False, header=False)
+    config = {
+        "dataset_type": "text/csv",
+        "headers": ["review", "stars"],
+        "methods": {
+            "shap": {
+                "baseline": [["<MASK>", 3.0]],
+                "num_samples": 20,
+                "seed": 6,
+                "save_local_shap_values": True,
+                "text_config": {"granularity": "token", "language": "english"},
+            }
+        },
+    }
+    out = _analyze(tmp_path, config, tmp_path / "reviews.csv", f"{tmp_path / 'mixed.py'}:predict")
+    offline = [json.loads(line) for line in (out / "explanations_shap" / "out.jsonl").read_text().splitlines()]
+    explainer = _explainer_file(
+        tmp_path,
+        {
+            "InferenceConfig": {"FeatureHeaders": ["review", "stars"], "FeatureTypes": ["text", "numerical"]},
+            "ShapConfig": {
+                "ShapBaselineConfig": {"ShapBaseline": '"<MASK>",3.0'},
+                "NumberOfSamples": 20,
+                "Seed": 6,
+                "TextConfig": {"Language": "en", "Granularity": "token"},
+            },
+        },
+    )
+    client = client_of(model=f"{tmp_path / 'mixed.py'}:predict", explainer_config=explainer)
+    answer = client.post("\n".join(f'"{t}",{s!r}' for t, s in rows)).json()
+    for i, entry in enumerate(answer["explanations"]["kernel_shap"]):
+        review, stars = entry
+        assert (review["feature_header"], review["feature_type"]) == ("review", "text")
+        assert (stars["feature_header"], stars["feature_type"]) == ("stars", "numerical")
+        text_offline, stars_offline = offline[i]["explanations"]
+        assert review["attributions"] == text_offline["attributions"]
+        assert stars["attributions"] == stars_offline["attributions"]
