@@ -598,3 +598,23 @@ def test_records_with_text_and_numbers_are_explained_as_offline(client_of, tmp_p
         text_offline, stars_offline = offline[i]["explanations"]
         assert review["attributions"] == text_offline["attributions"]
         assert stars["attributions"] == stars_offline["attributions"]
+
+
+def test_the_proxy_explains_a_tabular_model_behind_it(abalone, tmp_path):
+    """The abalone pipeline behind a plain `serve`, explained by `proxy` (FeatureHeaders name the columns the
+    proxy cannot know): the values `serve --explainer-config` gives in process, to the bit."""
+    shap = {"ShapBaselineConfig": {"ShapBaseline": _csv_line(BASELINE_ROWS[0])}, "NumberOfSamples": 50, "Seed": 8}
+    explainer = _explainer_file(tmp_path, {"InferenceConfig": {"FeatureHeaders": FEATURES}, "ShapConfig": shap})
+    body = (_csv_line(BASELINE_ROWS[1]) + "\n" + _csv_line(BASELINE_ROWS[0])).encode()
+    with background_server(create_app(ServeConfig(model=str(abalone), explainer_config=explainer))) as direct:
+        wait_until_ready(direct)
+        want = _post(direct, body, {"Content-Type": "text/csv"})
+        with background_server(create_app(ServeConfig(model=str(abalone)))) as plain:
+            wait_until_ready(plain)
+            proxy = create_proxy_app(ProxyConfig(upstream=plain, to="text/csv", explainer_config=explainer))
+            with background_server(proxy) as front:
+                wait_until_ready(front)
+                got = _post(front, body, {"Content-Type": "text/csv"})
+    assert want[0] == got[0] == 200
+    assert got[1]["explanations"] == want[1]["explanations"]
+    assert got[1]["predictions"]["data"] == want[1]["predictions"]["data"]
