@@ -38,8 +38,21 @@ ALLOWED: dict[str, set[str]] = {
     "serving": BASE | {"analyses", "config", "data", "io", "models", "text", "wire"},
     "_pipeline": BASE | {"analyses", "backends", "config", "data", "models", "outputs", "report", "text"},
     "monitoring": BASE | {"io", "outputs"},
+    "workflow": BASE | {"io", "outputs"},
     "cli": BASE
-    | {"_pipeline", "config", "data", "models", "monitoring", "outputs", "report", "serving", "training", "wire"},
+    | {
+        "_pipeline",
+        "config",
+        "data",
+        "models",
+        "monitoring",
+        "outputs",
+        "report",
+        "serving",
+        "training",
+        "wire",
+        "workflow",
+    },
     "__init__": BASE | {"_pipeline", "config", "data", "models", "outputs", "shapley", "text", "training"},
     "__main__": {"cli"},
 }

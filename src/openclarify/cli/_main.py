@@ -26,6 +26,7 @@ from ._report import report
 from ._serve import proxy, serve
 from ._terminal import echo, safe
 from ._train import prepare_dbpedia_command, train
+from ._workflow import workflow
 
 __all__ = ["EXIT_CONFIG", "EXIT_DATA", "EXIT_MODEL", "EXIT_OUTPUT", "EXIT_UNEXPECTED", "main"]
 
@@ -59,6 +60,7 @@ cli.add_command(serve)
 cli.add_command(proxy)
 cli.add_command(report)
 cli.add_command(monitor)
+cli.add_command(workflow)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:

@@ -1,0 +1,20 @@
+"""Train -> explain -> gate -> deploy: a declarative workflow run on one machine (``openclarify workflow``)."""
+
+from __future__ import annotations
+
+from ._run import RunResult, WorkflowFailed, run_workflow
+from ._spec import COMPARISONS, STEP_TYPES, Check, Step, StepType, Workflow, load_workflow, parse_workflow
+
+__all__ = [
+    "COMPARISONS",
+    "STEP_TYPES",
+    "Check",
+    "RunResult",
+    "Step",
+    "StepType",
+    "Workflow",
+    "WorkflowFailed",
+    "load_workflow",
+    "parse_workflow",
+    "run_workflow",
+]
