@@ -10,6 +10,9 @@
 5. Watch for drift as Model Monitor does: explain a later window of abalones whose most important
    measurement no longer varies (a broken scale), and ``openclarify monitor attribution`` against step 2's
    job flags it (the NDCG of the new feature ranking falls below 0.9).
+6. The whole loop of the post as one workflow (``workflow.yaml``): ``openclarify workflow run`` trains,
+   explains, gates (R^2 >= 0.5, the top feature is not Sex) and deploys (``openclarify serve``, ``/ping``
+   checked, then stopped), each step's files in the run's folder.
 """
 
 from __future__ import annotations
@@ -125,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     if code != 0:
         return code
     top = max(analysis["global_shap_values"], key=lambda name: analysis["global_shap_values"][name])
-    return drift(work, out, top)
+    code = drift(work, out, top)
+    if code != 0:
+        return code
+    return pipeline(work)
 
 
 def bias(work: Path, model: Pipeline) -> int:
@@ -182,6 +188,13 @@ def drift(work: Path, baseline: Path, top: str) -> int:
     found = json.loads((violations / "constraint_violations.json").read_text())["violations"]
     print(f"drift: {len(found)} violation(s): " + "; ".join(v["description"] for v in found))
     return 0
+
+
+def pipeline(work: Path) -> int:
+    """Run ``workflow.yaml``: train -> explain -> gate -> deploy, its runs under ``work``."""
+    args = ["workflow", "run", shown(HERE / "workflow.yaml"), "--runs", shown(work / "workflow_runs")]
+    print(f"\nthe whole loop as one workflow:\n$ openclarify {' '.join(args)}", flush=True)
+    return subprocess.run([sys.executable, "-m", "openclarify", *args], cwd=ROOT, check=False).returncode
 
 
 if __name__ == "__main__":

@@ -141,6 +141,10 @@ def test_abalone_demo(tmp_path, capsys):
     assert "$ openclarify monitor attribution --baseline" in printed
     (violation,) = json.loads((tmp_path / "drift_violations" / "constraint_violations.json").read_text())["violations"]
     assert violation["label"] == "label0" and violation["constraint_check_type"] == "feature_attribution_drift_check"
+    # the workflow: trained, explained, gated and deployed (the server answered /ping, then stopped)
+    (run,) = [p for p in (tmp_path / "workflow_runs").iterdir() if (p / "state.json").is_file()]
+    state = json.loads((run / "state.json").read_text())
+    assert state["status"] == "succeeded" and state["steps"]["deploy"]["stopped"] is True
     out = tmp_path / "clarify_output"
     assert f"report: {out / 'report.html'}, {out / 'report.pdf'}, {out / 'report.ipynb'}" in printed
     report = load_report(out)
