@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from ._export import TARGETS, ExportOptions, ExportTarget, export_workflow
 from ._run import RunResult, WorkflowFailed, run_workflow
 from ._spec import COMPARISONS, STEP_TYPES, Check, Step, StepType, Workflow, load_workflow, parse_workflow
 
 __all__ = [
     "COMPARISONS",
     "STEP_TYPES",
+    "TARGETS",
     "Check",
+    "ExportOptions",
+    "ExportTarget",
     "RunResult",
     "Step",
     "StepType",
     "Workflow",
     "WorkflowFailed",
+    "export_workflow",
     "load_workflow",
     "parse_workflow",
     "run_workflow",
