@@ -21,6 +21,7 @@ from ..errors import (
     ReportError,
 )
 from ._analyze import analyze
+from ._config import config_command
 from ._monitor import monitor
 from ._report import report
 from ._serve import proxy, serve
@@ -59,6 +60,7 @@ cli.add_command(prepare_dbpedia_command)
 cli.add_command(serve)
 cli.add_command(proxy)
 cli.add_command(report)
+cli.add_command(config_command)
 cli.add_command(monitor)
 cli.add_command(workflow)
 
