@@ -311,12 +311,12 @@ def parse_workflow(document: Mapping[str, Any], base_dir: str | os.PathLike[str]
                 if match.group(1) not in earlier:
                     errors.append((f"steps[{i}]", f"refers to {match.group(0)}, which is not a step before it."))
                     continue
-                target, output = next(s for s in steps if s.name == match.group(1)), match.group(2)
-                outputs = target.settings.get("outputs") or {}
+                referred, output = next(s for s in steps if s.name == match.group(1)), match.group(2)
+                outputs = referred.settings.get("outputs") or {}
                 if output is not None and output not in outputs:
                     named = ", ".join(sorted(outputs)) or "none"
                     errors.append(
-                        (f"steps[{i}]", f"refers to {match.group(0)}, but {target.name} names no output {output!r} "
+                        (f"steps[{i}]", f"refers to {match.group(0)}, but {referred.name} names no output {output!r} "
                                         f"(its outputs: {named}).")
                     )  # fmt: skip
     if errors:
