@@ -69,6 +69,17 @@ def test_a_run_trains_explains_gates_and_deploys_then_a_rerun_reuses_what_did_no
     assert "reused_from" not in third["steps"]["train"] and "reused_from" not in third["steps"]["explain"]
 
 
+def test_runs_given_relative_to_the_current_folder_land_there(tmp_path, monkeypatch):
+    """--runs is read from where the command runs, while the steps run in the workflow file's folder."""
+    (tmp_path / "spec").mkdir()
+    spec = _workflow(tmp_path / "spec")
+    monkeypatch.chdir(tmp_path)
+    assert main(["workflow", "run", str(spec), "--runs", "runs"]) == 0
+    (run,) = [p for p in (tmp_path / "runs").iterdir() if (p / "state.json").is_file()]
+    assert (run / "train" / "model.joblib").is_file()
+    assert not (tmp_path / "spec" / "runs").exists()
+
+
 def test_a_gate_that_fails_stops_the_run_before_deploy(tmp_path, capsys):
     spec = _workflow(tmp_path, r2=0.99)
     assert main(["workflow", "run", str(spec)]) == 7

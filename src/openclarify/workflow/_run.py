@@ -360,7 +360,8 @@ def run_workflow(
     ConfigError
         ``resume`` names no run.
     """
-    root = Path(runs) if runs is not None else workflow.base_dir / "workflow_runs" / workflow.name
+    # absolute: the steps run in the workflow file's folder, and {step} must name the same folder there
+    root = (Path(runs) if runs is not None else workflow.base_dir / "workflow_runs" / workflow.name).resolve()
     root.mkdir(parents=True, exist_ok=True)
     previous = sorted((p for p in root.iterdir() if (p / STATE).is_file()), key=lambda p: p.name, reverse=True)
     if resume is not None:
