@@ -43,6 +43,7 @@ from ._explain import DETAILS_HEADER, ENABLE_HEADER, FIRST_RECORD_HEADER, Explai
 from ._frame import records_frame
 from ._model import ServedModel, load_served_model
 from ._openapi import openapi_document
+from ._page import page_routes
 
 __all__ = [
     "ModelBusy",
@@ -565,16 +566,8 @@ def create_app(
             Route("/invocations", invocations, methods=["POST"]),
             Route("/execution-parameters", execution_parameters, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
-            *([Route("/explainer", describe, methods=["GET"]), *_page_routes()] if explaining else []),
+            *([Route("/explainer", describe, methods=["GET"]), *page_routes()] if explaining else []),
         ],
         lifespan=lifespan,
         exception_handlers=handlers,
     )
-
-
-def _page_routes() -> list[Route]:
-    try:
-        from ._page import page_routes
-    except ImportError:  # pragma: no cover - the page is being written
-        return []
-    return page_routes()

@@ -322,21 +322,14 @@ class Explainer:
             400 for a record the model or the explanation cannot take (its number in the request named).
         """
         try:
-            return self._respond(body, media, charset, accept, enable=enable, details=details, first_row=first_row)
+            return self._answer(body, media, charset, accept, enable, details, first_row)
         except DataError as exc:  # the estimator numbers records from 0 as in a dataset: say which of the request
             raise RequestError(400, _request_numbers(str(exc), first_row)) from None
 
-    def _respond(
-        self,
-        body: bytes,
-        media: MediaType,
-        charset: str,
-        accept: MediaType,
-        *,
-        enable: str | None = None,
-        details: bool = False,
-        first_row: int = 0,
-    ) -> bytes:
+    def _answer(
+        self, body: bytes, media: MediaType, charset: str, accept: MediaType, enable: str | None, details: bool,
+        first_row: int,
+    ) -> bytes:  # fmt: skip
         model = self.model
         frame, payload = self.frame(body, media, charset)
         expression = self.expression if enable is None else _compile(enable, "X-Amzn-SageMaker-Enable-Explanations")

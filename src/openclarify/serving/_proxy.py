@@ -40,12 +40,13 @@ from ..wire import (
     strip_label_prefix,
     upstream_body,
 )
-from ._app import _http_error, _package_version, _page_routes, error_response, read_body, request_error_response
+from ._app import _http_error, _package_version, error_response, read_body, request_error_response
 from ._config import ProxyConfig
 from ._explain import DETAILS_HEADER, ENABLE_HEADER, FIRST_RECORD_HEADER, Explainer, enable_override, first_record
 from ._frame import records_frame
 from ._model import ServedModel
 from ._openapi import openapi_document
+from ._page import page_routes
 
 __all__ = ["UpstreamError", "create_proxy_app"]
 
@@ -247,7 +248,7 @@ def create_proxy_app(config: ProxyConfig) -> Starlette:
             Route("/ping", ping, methods=["GET"]),
             Route("/invocations", invocations, methods=["POST"]),
             Route("/openapi.json", openapi, methods=["GET"]),
-            *([Route("/explainer", describe, methods=["GET"]), *_page_routes()] if config.explainer_config else []),
+            *([Route("/explainer", describe, methods=["GET"]), *page_routes()] if config.explainer_config else []),
         ],
         lifespan=lifespan,
         exception_handlers=handlers,

@@ -35,7 +35,7 @@ import jmespath
 from ..errors import ConfigError, OpenClarifyError
 from ..io import write_atomic
 from ..outputs import RecordSelection, read_output_folder
-from ._spec import _REFERENCE, Check, Step, Workflow
+from ._spec import _REFERENCE, Check, Step, Workflow, _texts
 
 __all__ = ["RunResult", "WorkflowFailed", "run_workflow"]
 
@@ -123,7 +123,7 @@ class _Run:
         hasher = hashlib.sha256()
         hasher.update(json.dumps([step.type, dict(step.settings), [c.__repr__() for c in step.checks]],
                                  sort_keys=True, default=str).encode())  # fmt: skip
-        texts = [v for v in _strings(dict(step.settings))] + [c.source for c in step.checks]
+        texts = _texts(dict(step.settings)) + [c.source for c in step.checks]
         for text in texts:
             for match in _REFERENCE.finditer(text):
                 hasher.update(self.digests.get(match.group(1), "").encode())
@@ -327,16 +327,6 @@ class _StepFailed(Exception):
 
 class _Ended(Exception):
     pass
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [t for v in value.values() for t in _strings(v)]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _strings(v)]
-    return []
 
 
 def run_workflow(

@@ -115,7 +115,9 @@ class OnlineShap:
         self.kinds: tuple[FeatureKind, ...] = tuple(kinds)
         self.feature_names = names
         shap = ShapConfig(num_samples=num_samples, use_logit=use_logit, seed=seed, text_config=text_config)
-        scores = model.predict(baseline)
+        # a tabular plan's base value is the baseline's mean score: that one model call also checks the scores
+        base = None if text_cols else base_value(model, baseline, use_logit=use_logit, max_batch_rows=max_batch_rows)
+        scores = model.predict(baseline) if base is None else base.value[None, :]
         if not np.isfinite(scores).all():
             raise ModelError(
                 f"model: gave no finite scores for the baseline records; got {scores[:3].tolist()!r}. Check "
@@ -146,7 +148,7 @@ class OnlineShap:
             )
             self.base_value: FloatArray | None = None
         else:
-            base = base_value(model, baseline, use_logit=use_logit, max_batch_rows=max_batch_rows)
+            assert base is not None  # noqa: S101 - made above for a tabular plan
             self.base_value = base.value
             self.plan = ShapPlan(
                 players=tuple((n,) for n in names),
