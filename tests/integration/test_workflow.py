@@ -13,27 +13,10 @@ from pathlib import Path
 import yaml
 
 from openclarify.cli import main
+from support.workflows import quick_abalone_workflow as _workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "abalone"
-
-
-def _workflow(folder: Path, *, r2: float = 0.5, trees: int = 10, samples: int = 60) -> Path:
-    """The example workflow, made quick (10 trees, 60 samples, 200 test rows) and with the given objective."""
-    config = json.loads((EXAMPLE / "analysis_config.json").read_text())
-    config["methods"]["shap"].update({"baseline": str(EXAMPLE / "baseline.csv"), "num_samples": samples})
-    config["methods"].pop("report")
-    (folder / "analysis_config.json").write_text(json.dumps(config))
-    spec = yaml.safe_load((EXAMPLE / "workflow.yaml").read_text())
-    train, explain, gate = spec["steps"][0], spec["steps"][1], spec["steps"][2]
-    train["script"] = str(EXAMPLE / "train.py")
-    train["args"] = ["--data", str(ROOT / "data" / "abalone" / "abalone.csv"), "--output", "{step}", "--trees",
-                     str(trees)]  # fmt: skip
-    explain["config"] = "analysis_config.json"
-    gate["checks"][0][">="] = r2
-    path = folder / "workflow.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
 
 
 def _state(run: Path) -> dict:
@@ -139,7 +122,7 @@ def test_an_invalid_workflow_is_refused_with_every_problem(tmp_path, capsys):
         "steps[0]: refers to {steps.train.test}, which is not a step before it",
         "steps[1].checks[0]: a value check has 'value' and one of",
         "steps[1].on_fail: names no step; got 'nowhere'",
-        "steps[2].type: must be one of train, analyze, gate, deploy, command, succeed, fail",
+        "steps[2].type: must be one of train, analyze, gate, choice, deploy, command, succeed, fail",
     ):
         assert expected in err
     assert not (tmp_path / "workflow_runs").exists()

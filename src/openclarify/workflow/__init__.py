@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from ._dagster import dagster_job
 from ._export import TARGETS, ExportOptions, ExportTarget, export_workflow
 from ._run import RunResult, WorkflowFailed, run_workflow
-from ._spec import COMPARISONS, STEP_TYPES, Check, Step, StepType, Workflow, load_workflow, parse_workflow
+from ._spec import COMPARISONS, STEP_TYPES, Branch, Check, Step, StepType, Workflow, load_workflow, parse_workflow
 
 __all__ = [
     "COMPARISONS",
     "STEP_TYPES",
     "TARGETS",
+    "Branch",
     "Check",
     "ExportOptions",
     "ExportTarget",
@@ -18,6 +20,7 @@ __all__ = [
     "StepType",
     "Workflow",
     "WorkflowFailed",
+    "dagster_job",
     "export_workflow",
     "load_workflow",
     "parse_workflow",

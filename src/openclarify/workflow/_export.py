@@ -228,6 +228,14 @@ def _asl_conditions(check: Check, variable: str) -> list[dict[str, Any]]:
     return [{"Variable": variable, "NumericLessThanEquals": check.bound}]
 
 
+def _asl_rule(check: Check, variable: str) -> dict[str, Any]:
+    """One check as one ASL rule (a top_feature check with several names: none of them)."""
+    conditions = _asl_conditions(check, variable)
+    if len(conditions) == 1:
+        return conditions[0]
+    return {"Not": {"Or": [c["Not"] for c in conditions]}}
+
+
 def _asl_value(value: Any, key: str, out: dict[str, Any]) -> None:
     if isinstance(value, _Artifact):
         out[f"{key}.$"] = f"$.steps.{_state_key(value.step)}.ModelArtifacts.S3ModelArtifacts"
@@ -321,7 +329,7 @@ def to_stepfunctions(workflow: Workflow, options: ExportOptions) -> dict[str, An
                 "ResultPath": f"$.steps.{key}",
                 **following(step),
             }
-        elif step.type == "gate":
+        elif step.type in ("gate", "choice"):
             payload = []
             for entry in _gate_payload(layout, step):
                 rendered: dict[str, Any] = {}
@@ -338,6 +346,17 @@ def to_stepfunctions(workflow: Workflow, options: ExportOptions) -> dict[str, An
                 "ResultPath": f"$.steps.{key}",
                 "Next": choice,
             }
+            if step.type == "choice":
+                rules = []
+                for branch in step.branches:
+                    per_check = [_asl_rule(c, f"$.steps.{key}.check{branch.first + k}")
+                                 for k, c in enumerate(branch.checks)]  # fmt: skip
+                    rule = per_check[0] if len(per_check) == 1 else {"Or" if branch.any else "And": per_check}
+                    rules.append({**rule, "Next": branch.next})
+                # without a Default, Step Functions fails the execution with States.NoChoiceMatched, as `run` does
+                default = {"Default": step.on_fail} if step.on_fail is not None else {}
+                states[choice] = {"Type": "Choice", "Choices": rules, **default}
+                continue
             conditions = [c for i, check in enumerate(step.checks)
                           for c in _asl_conditions(check, f"$.steps.{key}.check{i}")]  # fmt: skip
             after = workflow.after(step)
@@ -503,7 +522,7 @@ def to_sagemaker_pipelines(workflow: Workflow, options: ExportOptions) -> dict[s
                     from sagemaker.workflow.steps import ProcessingStep
 
                     new = ProcessingStep(name=name, step_args=processor.run(inputs=inputs, outputs=outputs), **after)
-                elif step.type == "gate":
+                elif step.type in ("gate", "choice"):
                     payload = []
                     for entry in _gate_payload(layout, step):
                         payload.append({k: resolve(v) if isinstance(v, _Artifact) else v for k, v in entry.items()})
@@ -514,23 +533,41 @@ def to_sagemaker_pipelines(workflow: Workflow, options: ExportOptions) -> dict[s
                         inputs={"checks": payload}, outputs=[LambdaOutput(f"check{i}", t) for i, t in enumerate(types)],
                         **after,
                     )  # fmt: skip
-                    rules: list[Any] = []
-                    for i, check in enumerate(step.checks):
+
+                    def rule(i: int, check: Check, reader: Any = reader) -> Any:
                         value = reader.properties.Outputs[f"check{i}"]
                         if check.kind == "value":
                             comparison = check.comparison or ">="  # a value check always has one
-                            rules.append(compare[comparison](left=value, right=check.bound))
-                        elif check.kind == "top_feature":
-                            rules.extend(cond.ConditionNot(cond.ConditionEquals(left=value, right=v))
-                                         for v in check.values)  # fmt: skip
-                        else:
-                            rules.append(cond.ConditionLessThanOrEqualTo(left=value, right=check.bound))
-                    held = (chain(step.on_fail, None) if step.on_fail is not None
-                            else [FailStep(name=f"{name}-held-back",
-                                           error_message=f"the gate {name} failed")])  # fmt: skip
-                    choice = ConditionStep(name=f"{name}-choice", conditions=rules, depends_on=[reader],
-                                           if_steps=chain(workflow.after(step), None), else_steps=held)  # fmt: skip
-                    out.extend([reader, choice])
+                            return compare[comparison](left=value, right=check.bound)
+                        if check.kind == "top_feature":
+                            return cond.ConditionNot(cond.ConditionIn(value=value, in_values=list(check.values)))
+                        return cond.ConditionLessThanOrEqualTo(left=value, right=check.bound)
+
+                    out.append(reader)
+                    if step.type == "gate":
+                        held = (chain(step.on_fail, None) if step.on_fail is not None
+                                else [FailStep(name=f"{name}-held-back",
+                                               error_message=f"the gate {name} failed")])  # fmt: skip
+                        rules = [rule(i, c) for i, c in enumerate(step.checks)]
+                        passed = chain(workflow.after(step), None)
+                        out.append(ConditionStep(name=f"{name}-choice", conditions=rules, depends_on=[reader],
+                                                 if_steps=passed, else_steps=held))  # fmt: skip
+                        return out
+                    # a ConditionStep has two branches: the choices become nested ones, tried in order
+                    otherwise: list[Any] = (
+                        chain(step.on_fail, None) if step.on_fail is not None
+                        else [FailStep(name=f"{name}-no-choice",
+                                       error_message=f"States.NoChoiceMatched: no choice of {name} holds")]
+                    )  # fmt: skip
+                    for j in reversed(range(len(step.branches))):
+                        branch = step.branches[j]
+                        rules = [rule(branch.first + k, c) for k, c in enumerate(branch.checks)]
+                        if branch.any and len(rules) > 1:
+                            rules = [cond.ConditionOr(conditions=rules)]
+                        taken = chain(branch.next, None)
+                        otherwise = [ConditionStep(name=f"{name}-choice{j}", conditions=rules, depends_on=[reader],
+                                                   if_steps=taken, else_steps=otherwise)]  # fmt: skip
+                    out.extend(otherwise)
                     return out
                 elif step.type == "deploy":
                     source, _ = layout.source(str(settings["model"]), f"steps[{name}].model")

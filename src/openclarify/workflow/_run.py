@@ -89,7 +89,10 @@ class _Run:
         self.state: dict[str, Any] = (
             json.loads(path.read_text()) if path.is_file() else {"workflow": workflow.name, "steps": {}}
         )
-        self.digests: dict[str, str] = {}
+        # the digests of the steps this run has done (a step's digest covers those of the steps it refers to)
+        self.digests: dict[str, str] = {
+            n: r["digest"] for n, r in self.state["steps"].items() if r.get("status") == "succeeded" and "digest" in r
+        }
 
     # -- bookkeeping ------------------------------------------------------------------------------------
     def save(self) -> None:
@@ -206,6 +209,9 @@ class _Run:
                 self.record(step.name)["outcome"] = "on_fail"
                 return step.on_fail
             self.log(f"gate {step.name}: passed ({len(results)} checks)")
+        elif step.type == "choice":
+            folder.mkdir(parents=True, exist_ok=True)
+            return self.choose(step, folder)
         elif step.type == "deploy":
             folder.mkdir(parents=True, exist_ok=True)
             self.deploy(step, folder, args)
@@ -215,6 +221,31 @@ class _Run:
         elif step.type == "succeed":
             return None
         return self.workflow.after(step)
+
+    def choose(self, step: Step, folder: Path) -> str:
+        """The first branch of a choice whose checks hold (every branch is evaluated, for the record)."""
+        results = [self.check(c, step) for c in step.checks]
+        branches, chosen = [], None
+        for j, branch in enumerate(step.branches):
+            mine = results[branch.first : branch.first + len(branch.checks)]
+            held = (any if branch.any else all)(r["passed"] for r in mine)
+            branches.append({"choice": j, "next": branch.next, "mode": "any" if branch.any else "all",
+                             "held": held, "checks": mine})  # fmt: skip
+            if held and chosen is None:
+                chosen = (j, branch.next)
+        record = self.record(step.name)
+        record["choices"] = branches
+        write_atomic(folder / "checks.json", (json.dumps(branches, indent=2) + "\n").encode())
+        if chosen is not None:
+            record["outcome"] = f"choices[{chosen[0]}]"
+            self.log(f"choice {step.name}: choices[{chosen[0]}] holds: next {chosen[1]}")
+            return chosen[1]
+        reason = "; ".join(r["message"] for r in results if not r["passed"])
+        if step.on_fail is None:
+            raise _StepFailed(f"States.NoChoiceMatched: no choice holds and there is no default ({reason})")
+        record["outcome"] = "default"
+        self.log(f"choice {step.name}: no choice holds ({reason}): default {step.on_fail}")
+        return step.on_fail
 
     def _check_outputs(self, step: Step) -> None:
         outputs = step.settings.get("outputs") or {}
@@ -320,6 +351,59 @@ class _Run:
             record["stopped"] = True
             self.log(f"deploy {step.name}: stopped (keep_running: false)")
 
+    def execute(self, step: Step, *, reuse: bool = True) -> str | None:
+        """Run ``step`` (or reuse it: done in this run already, or in an earlier run with the same digest),
+        recording it in ``state.json``; the name of the step that follows (None: the run ends).
+
+        Raises
+        ------
+        WorkflowFailed
+            The step failed, a gate held the model back, or a ``fail`` step was reached.
+        """
+        name, workflow, log = step.name, self.workflow, self.log
+        record = self.record(name)
+        digest = self.digest(step)
+        self.digests[name] = digest
+        if record.get("status") == "succeeded" and record.get("digest") == digest and step.type not in ("deploy",):
+            log(f"step {name}: done in this run already")
+            return record.get("next_step")
+        reusable = reuse and step.type not in ("deploy", "gate", "choice", "fail")
+        source = self.reusable(step, digest) if reusable else None
+        started = time.time()
+        record.clear()
+        record.update({"type": step.type, "digest": digest, "status": "running", "started": started})
+        self.save()
+        try:
+            if source is not None:
+                if self.step_dir(name).exists():
+                    shutil.rmtree(self.step_dir(name))
+                shutil.copytree(source / name, self.step_dir(name))
+                outputs = step.settings.get("outputs") or {}
+                record["outputs"] = {k: str(self.step_dir(name) / v) for k, v in outputs.items()}
+                record["reused_from"] = source.name
+                log(f"step {name}: inputs unchanged since run {source.name}: reused")
+                following = workflow.after(step)
+            else:
+                log(f"step {name} ({step.type}) ...")
+                if self.step_dir(name).exists() and step.type in ("analyze", "train", "command"):
+                    shutil.rmtree(self.step_dir(name))  # a step the killed run had begun starts afresh
+                following = self.run_step(step)
+        except (_StepFailed, _Ended, OpenClarifyError) as exc:
+            record.update({"status": "failed", "ended": time.time(), "seconds": round(time.time() - started, 3)})
+            record["error"] = str(exc)
+            self.state["status"] = "failed"
+            self.save()
+            raise WorkflowFailed(f"step {name}: {exc}", self.folder) from None
+        except BaseException:
+            record.update({"status": "interrupted", "ended": time.time()})
+            self.state["status"] = "interrupted"
+            self.save()
+            raise
+        record.update({"status": "succeeded", "ended": time.time(), "seconds": round(time.time() - started, 3),
+                       "next_step": following})  # fmt: skip
+        self.save()
+        return following
+
 
 class _StepFailed(Exception):
     pass
@@ -327,6 +411,39 @@ class _StepFailed(Exception):
 
 class _Ended(Exception):
     pass
+
+
+def _open(
+    workflow: Workflow,
+    runs: str | os.PathLike[str] | None,
+    resume: str | None,
+    reuse: bool,
+    log: Callable[[str], None],
+) -> _Run:
+    """A new run folder under ``runs`` (or the run ``resume`` names), with the earlier runs it may reuse."""
+    # absolute: the steps run in the workflow file's folder, and {step} must name the same folder there
+    root = (Path(runs) if runs is not None else workflow.base_dir / "workflow_runs" / workflow.name).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    previous = sorted((p for p in root.iterdir() if (p / STATE).is_file()), key=lambda p: p.name, reverse=True)
+    if resume is not None:
+        chosen = previous[0] if resume == "last" and previous else root / resume
+        if not (chosen / STATE).is_file():
+            raise ConfigError(
+                f"no run {resume!r} under {root}; runs: {[p.name for p in previous][:10]!r}.", path="resume"
+            )
+        folder = chosen
+    else:
+        folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        folder.mkdir()
+    (folder / "workflow.json").write_text(json.dumps(dict(workflow.source), indent=2, default=str) + "\n")
+    return _Run(workflow, folder, [p for p in previous if p != folder] if reuse else [], log)
+
+
+def _reopen(workflow: Workflow, folder: Path, reuse: bool, log: Callable[[str], None]) -> _Run:
+    """The run in ``folder`` (made by :func:`_open`), as another process sees it."""
+    earlier = sorted((p for p in folder.parent.iterdir() if p != folder and (p / STATE).is_file()),
+                     key=lambda p: p.name, reverse=True) if reuse else []  # fmt: skip
+    return _Run(workflow, folder, earlier, log)
 
 
 def run_workflow(
@@ -350,70 +467,13 @@ def run_workflow(
     ConfigError
         ``resume`` names no run.
     """
-    # absolute: the steps run in the workflow file's folder, and {step} must name the same folder there
-    root = (Path(runs) if runs is not None else workflow.base_dir / "workflow_runs" / workflow.name).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    previous = sorted((p for p in root.iterdir() if (p / STATE).is_file()), key=lambda p: p.name, reverse=True)
-    if resume is not None:
-        chosen = previous[0] if resume == "last" and previous else root / resume
-        if not (chosen / STATE).is_file():
-            raise ConfigError(
-                f"no run {resume!r} under {root}; runs: {[p.name for p in previous][:10]!r}.", path="resume"
-            )
-        folder = chosen
-    else:
-        folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        folder.mkdir()
-    (folder / "workflow.json").write_text(json.dumps(dict(workflow.source), indent=2, default=str) + "\n")
-    run = _Run(workflow, folder, [p for p in previous if p != folder] if reuse else [], log)
+    run = _open(workflow, runs, resume, reuse, log)
     run.state["status"] = "running"
     run.save()
     name: str | None = workflow.steps[0].name
-    result = RunResult(folder, False)
+    result = RunResult(run.folder, False)
     while name is not None:
-        step = workflow.step(name)
-        record = run.record(name)
-        digest = run.digest(step)
-        run.digests[name] = digest
-        if record.get("status") == "succeeded" and record.get("digest") == digest and step.type not in ("deploy",):
-            log(f"step {name}: done in this run already")
-            name = record.get("next_step")
-            continue
-        source = run.reusable(step, digest) if reuse and step.type not in ("deploy", "gate", "fail") else None
-        started = time.time()
-        record.clear()
-        record.update({"type": step.type, "digest": digest, "status": "running", "started": started})
-        run.save()
-        try:
-            if source is not None:
-                if run.step_dir(name).exists():
-                    shutil.rmtree(run.step_dir(name))
-                shutil.copytree(source / name, run.step_dir(name))
-                outputs = step.settings.get("outputs") or {}
-                record["outputs"] = {k: str(run.step_dir(name) / v) for k, v in outputs.items()}
-                record["reused_from"] = source.name
-                log(f"step {name}: inputs unchanged since run {source.name}: reused")
-                following = workflow.after(step)
-            else:
-                log(f"step {name} ({step.type}) ...")
-                if run.step_dir(name).exists() and step.type in ("analyze", "train", "command"):
-                    shutil.rmtree(run.step_dir(name))  # a step the killed run had begun starts afresh
-                following = run.run_step(step)
-        except (_StepFailed, _Ended, OpenClarifyError) as exc:
-            record.update({"status": "failed", "ended": time.time(), "seconds": round(time.time() - started, 3)})
-            record["error"] = str(exc)
-            run.state["status"] = "failed"
-            run.save()
-            raise WorkflowFailed(f"step {name}: {exc}", folder) from None
-        except BaseException:
-            record.update({"status": "interrupted", "ended": time.time()})
-            run.state["status"] = "interrupted"
-            run.save()
-            raise
-        record.update({"status": "succeeded", "ended": time.time(), "seconds": round(time.time() - started, 3),
-                       "next_step": following})  # fmt: skip
-        run.save()
-        name = following
+        name = run.execute(workflow.step(name), reuse=reuse)
     run.state["status"] = "succeeded"
     run.save()
     result.succeeded = True

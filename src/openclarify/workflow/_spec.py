@@ -33,6 +33,21 @@ A workflow is a list of steps run in order, with Step Functions' state types whe
         error: ModelBelowThreshold
         cause: the model misses the business objective
 
+A ``choice`` is Step Functions' Choice state: its ``choices`` are tried in order, each a list of checks
+that must ``all`` (or ``any`` one of them) hold and the step it goes ``next`` to; when none holds, the run
+goes to ``default``, or fails with ``States.NoChoiceMatched`` when there is none:
+
+.. code-block:: yaml
+
+      - name: route
+        type: choice
+        choices:
+          - all: [{value: "{steps.train.metrics}#r2", ">=": 0.8}]
+            next: deploy
+          - any: [{value: "{steps.train.metrics}#r2", ">=": 0.5}, {value: "{steps.train.metrics}#rows", "<": 1000}]
+            next: more-data
+        default: rejected
+
 ``{step}`` is the step's own folder in the run; ``{steps.NAME}`` another step's folder and
 ``{steps.NAME.OUTPUT}`` one of its named outputs; ``FILE#a.b`` a value inside a JSON file (a JMESPath
 expression). Relative paths are read from the workflow file's folder. A step without ``next`` goes on to
@@ -56,6 +71,7 @@ from ..errors import ConfigError, MissingDependencyError
 __all__ = [
     "COMPARISONS",
     "STEP_TYPES",
+    "Branch",
     "Check",
     "Step",
     "StepType",
@@ -64,8 +80,10 @@ __all__ = [
     "parse_workflow",
 ]
 
-StepType = Literal["train", "analyze", "gate", "deploy", "command", "succeed", "fail"]
-STEP_TYPES: Final[tuple[StepType, ...]] = ("train", "analyze", "gate", "deploy", "command", "succeed", "fail")
+StepType = Literal["train", "analyze", "gate", "choice", "deploy", "command", "succeed", "fail"]
+STEP_TYPES: Final[tuple[StepType, ...]] = (
+    "train", "analyze", "gate", "choice", "deploy", "command", "succeed", "fail",
+)  # fmt: skip
 COMPARISONS: Final = (">=", ">", "<=", "<", "==", "!=")
 TRAINERS: Final = ("blazingtext", "huggingface")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
@@ -90,8 +108,22 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
+class Branch:
+    """One of a choice's ``choices``: the step ``next`` when ``all`` its checks hold (``any`` one, if ``any``);
+    ``first`` is the position of its first check in the step's ``checks``."""
+
+    checks: tuple[Check, ...]
+    next: str
+    any: bool = False
+    first: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
-    """A validated step; the fields a type does not use keep their defaults (``settings`` holds the rest)."""
+    """A validated step; the fields a type does not use keep their defaults (``settings`` holds the rest).
+
+    A gate's or a choice's ``checks`` are all its checks in order (a choice's: each branch's in turn);
+    a choice's ``on_fail`` is its ``default``."""
 
     name: str
     type: StepType
@@ -99,6 +131,7 @@ class Step:
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     checks: tuple[Check, ...] = ()
     on_fail: str | None = None
+    branches: tuple[Branch, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +147,8 @@ class Workflow:
         return next(s for s in self.steps if s.name == name)
 
     def after(self, step: Step) -> str | None:
-        """The step that runs after ``step`` succeeds (None: the run ends)."""
-        if step.type in ("succeed", "fail"):
+        """The step that runs after ``step`` succeeds (None: the run ends); a choice names its own."""
+        if step.type in ("succeed", "fail", "choice"):
             return None
         if step.next is not None:
             return step.next
@@ -132,6 +165,7 @@ _SETTINGS: Final[dict[str, dict[str, str]]] = {
     "analyze": {"!config": "a path", "!data": "a path", "model": "a path or file.py:function",
                 "endpoint_url": "a URL", "args": "a list of strings", "inputs": "a list of paths"},
     "gate": {},
+    "choice": {},
     "deploy": {"!model": "a path", "explainer_config": "a path", "port": "an integer", "host": "a host",
                "keep_running": "true or false", "ping_timeout": "seconds", "args": "a list of strings"},
     "command": {"!args": "a list of strings", "inputs": "a list of paths", "outputs": "a mapping"},
@@ -219,6 +253,40 @@ def _check(raw: Any, path: str, errors: list[tuple[str, str]]) -> Check | None:
     return None
 
 
+def _branches(raw: Any, path: str, errors: list[tuple[str, str]]) -> list[Branch]:
+    if not isinstance(raw, list) or not raw:
+        errors.append((path, "must be a non-empty list of choices, each {all: [checks], next: step} "
+                             f"(or any: [checks]); got {_show(raw)}."))  # fmt: skip
+        return []
+    branches: list[Branch] = []
+    first = 0
+    for j, choice in enumerate(raw):
+        where = f"{path}[{j}]"
+        if not isinstance(choice, Mapping):
+            errors.append((where, f"must be a mapping {{all: [checks], next: step}}; got {_show(choice)}."))
+            continue
+        modes = [m for m in ("all", "any") if m in choice]
+        for key in sorted(set(choice) - {"all", "any", "next"}):
+            errors.append((f"{where}.{key}", "unknown key for a choice; it takes 'all' or 'any', and 'next'."))
+        if len(modes) != 1:
+            errors.append((where, "a choice has either 'all' (every check holds) or 'any' (one check holds); "
+                                  f"got {_show(choice)}."))  # fmt: skip
+            continue
+        target = choice.get("next")
+        if not isinstance(target, str):
+            errors.append((f"{where}.next", f"must name the step this choice goes to; got {_show(target)}."))
+            continue
+        listed = choice[modes[0]]
+        if not isinstance(listed, list) or not listed:
+            errors.append((f"{where}.{modes[0]}", f"must be a non-empty list of checks; got {_show(listed)}."))
+            continue
+        checks = [_check(c, f"{where}.{modes[0]}[{k}]", errors) for k, c in enumerate(listed)]
+        found = tuple(c for c in checks if c is not None)
+        branches.append(Branch(found, target, any=modes[0] == "any", first=first))
+        first += len(found)
+    return branches
+
+
 def parse_workflow(document: Mapping[str, Any], base_dir: str | os.PathLike[str] = ".") -> Workflow:
     """Validate a loaded workflow document (see the module docstring) and return it as a :class:`Workflow`.
 
@@ -262,6 +330,8 @@ def parse_workflow(document: Mapping[str, Any], base_dir: str | os.PathLike[str]
             continue
         allowed = {k.lstrip("!") for k in _SETTINGS[kind]}
         common = {"name", "type", "next"} | ({"checks", "on_fail"} if kind == "gate" else set())
+        if kind == "choice":
+            common = {"name", "type", "choices", "default"}
         for key in sorted(set(raw) - allowed - common):
             errors.append(
                 (f"{path}.{key}", f"unknown key for a {kind} step; it takes {', '.join(sorted(allowed | common))}.")
@@ -287,7 +357,12 @@ def parse_workflow(document: Mapping[str, Any], base_dir: str | os.PathLike[str]
                     check = _check(raw_check, f"{path}.checks[{j}]", errors)
                     if check is not None:
                         checks.append(check)
+        branches: list[Branch] = []
+        if kind == "choice":
+            branches = _branches(raw.get("choices"), f"{path}.choices", errors)
+            checks = [c for b in branches for c in b.checks]
         settings = {k: v for k, v in raw.items() if k in allowed}
+        fallback = raw.get("default") if kind == "choice" else raw.get("on_fail")
         steps.append(
             Step(
                 step_name,
@@ -295,12 +370,15 @@ def parse_workflow(document: Mapping[str, Any], base_dir: str | os.PathLike[str]
                 next=raw.get("next") if isinstance(raw.get("next"), str) else None,
                 settings=MappingProxyType(settings),
                 checks=tuple(checks),
-                on_fail=raw.get("on_fail") if isinstance(raw.get("on_fail"), str) else None,
+                on_fail=fallback if isinstance(fallback, str) else None,
+                branches=tuple(branches),
             )
         )
     names = {s.name for s in steps}
     for i, step in enumerate(steps):
-        for key, target in (("next", step.next), ("on_fail", step.on_fail)):
+        targets = [("next", step.next), ("default" if step.type == "choice" else "on_fail", step.on_fail)]
+        targets += [(f"choices[{j}].next", b.next) for j, b in enumerate(step.branches)]
+        for key, target in targets:
             if target is not None and target not in names:
                 errors.append(
                     (f"steps[{i}].{key}", f"names no step; got {target!r}. Steps: {', '.join(sorted(names))}.")

@@ -13,6 +13,7 @@ from botocore.validate import ParamValidator
 
 from openclarify.errors import ConfigError
 from openclarify.workflow import ExportOptions, export_workflow, load_workflow, parse_workflow
+from support.asl import asl_problems as _asl_problems
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "abalone" / "workflow.yaml"
@@ -33,36 +34,6 @@ def _static(value: Any) -> Any:
     if isinstance(value, list):
         return [_static(v) for v in value]
     return value
-
-
-def _asl_problems(machine: dict[str, Any]) -> list[str]:
-    """The ASL rules this export relies on: StartAt and every Next/Default name a state, each non-terminal
-    state goes on, every state is reachable, Choice rules are well formed."""
-    states = machine["States"]
-    problems = [] if machine.get("StartAt") in states else ["StartAt names no state"]
-    edges: dict[str, list[str]] = {}
-    for name, state in states.items():
-        targets = [state["Next"]] if "Next" in state else []
-        if state["Type"] == "Choice":
-            targets += [rule["Next"] for rule in state["Choices"]] + [state["Default"]]
-            for rule in state["Choices"]:
-                assert {"And"} <= set(rule) or "Variable" in rule
-        elif state["Type"] in ("Succeed", "Fail"):
-            if "Next" in state or "End" in state:
-                problems.append(f"{name}: a terminal state has Next/End")
-        elif ("Next" in state) == bool(state.get("End")):
-            problems.append(f"{name}: needs exactly one of Next and End")
-        problems += [f"{name}: {t!r} names no state" for t in targets if t not in states]
-        edges[name] = targets
-    seen, todo = set(), [machine["StartAt"]]
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in states:
-            continue
-        seen.add(name)
-        todo += edges[name]
-    problems += [f"{name}: unreachable" for name in states if name not in seen]
-    return problems
 
 
 @pytest.fixture(scope="module")

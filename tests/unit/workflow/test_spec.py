@@ -55,3 +55,53 @@ def test_files_that_cannot_be_read(tmp_path):
     (tmp_path / "bad.yaml").write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_workflow(tmp_path / "bad.yaml")
+
+
+CHOICE = [
+    {"name": "train", "type": "train", "script": "t.py", "outputs": {"metrics": "m.json"}},
+    {"name": "route", "type": "choice", "choices": [
+        {"all": [{"value": "{steps.train.metrics}#r2", ">=": 0.8}], "next": "big"},
+        {"any": [{"value": "{steps.train.metrics}#r2", ">=": 0.5},
+                 {"top_feature": "{steps.train}", "not_in": ["id", "row"]}], "next": "small"},
+    ], "default": "no"},
+    {"name": "big", "type": "succeed"},
+    {"name": "small", "type": "succeed"},
+    {"name": "no", "type": "fail"},
+]  # fmt: skip
+
+
+def test_a_choice_has_branches_tried_in_order_and_a_default(tmp_path):
+    workflow = parse_workflow({"name": "w", "steps": CHOICE}, tmp_path)
+    route = workflow.step("route")
+    assert [(b.next, b.any, b.first, len(b.checks)) for b in route.branches] == [("big", False, 0, 1),
+                                                                                 ("small", True, 1, 2)]  # fmt: skip
+    assert [c.kind for c in route.checks] == ["value", "value", "top_feature"]
+    assert route.on_fail == "no" and workflow.after(route) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        pytest.param({"next": "big"}, "steps[1].next", "unknown key for a choice step", id="next-on-a-choice"),
+        pytest.param({"default": "nowhere"}, "steps[1].default", "names no step; got 'nowhere'", id="default"),
+        pytest.param({"choices": []}, "steps[1].choices", "non-empty list of choices", id="no-choices"),
+        pytest.param({"choices": [{"all": [{"value": "m.json#a", ">": 1}], "any": [], "next": "big"}]},
+                     "steps[1].choices[0]", "either 'all'", id="all-and-any"),
+        pytest.param({"choices": [{"all": [{"value": "m.json#a", ">": 1}]}]}, "steps[1].choices[0].next",
+                     "must name the step", id="no-next"),
+        pytest.param({"choices": [{"all": [{"value": "m.json#a", ">": 1}], "next": "elsewhere"}]},
+                     "steps[1].choices[0].next", "names no step; got 'elsewhere'", id="unknown-next"),
+        pytest.param({"choices": [{"all": [{"value": "m.json", ">": 1}], "next": "big"}]},
+                     "steps[1].choices[0].all[0].value", "FILE#jmespath", id="bad-check"),
+        pytest.param({"choices": [{"all": [{"value": "{steps.big}/m.json#a", ">": 1}], "next": "big"}]},
+                     "steps[1]", "not a step before it", id="later-step"),
+        pytest.param({"choices": [{"when": [], "all": [{"value": "m.json#a", ">": 1}], "next": "big"}]},
+                     "steps[1].choices[0].when", "unknown key for a choice", id="unknown-key"),
+    ],
+)  # fmt: skip
+def test_problems_in_a_choice_are_named_by_their_path(tmp_path, change, path, message):
+    steps = [dict(s) for s in CHOICE]
+    steps[1].update(change)
+    with pytest.raises(ConfigError) as info:
+        parse_workflow({"name": "w", "steps": steps}, tmp_path)
+    assert any(p == path and message in m for p, m in info.value.errors), info.value.errors
