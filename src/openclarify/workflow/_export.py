@@ -21,9 +21,11 @@ CreateModel step alone.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import posixpath
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -243,8 +245,19 @@ def _asl_value(value: Any, key: str, out: dict[str, Any]) -> None:
         out[key] = value
 
 
+#: SageMaker names (jobs, models, endpoints) have at most 63 characters; an execution's default name is a
+#: 36-character UUID, so the part before it keeps to 63 - 36 - 1.
+_NAME_PREFIX: Final = 26
+
+
 def _job_name(workflow: Workflow, step: str) -> str:
-    return f"States.Format('{workflow.name}-{step}-{{}}', $$.Execution.Name)"
+    """The SageMaker name of a step's job in one execution: ``<workflow>-<step>-<execution name>``, the first
+    part shortened (its start and a digest of the whole) when it would not leave room for a UUID."""
+    prefix = re.sub(r"[^A-Za-z0-9-]", "-", f"{workflow.name}-{step}")
+    if len(prefix) > _NAME_PREFIX:
+        digest = hashlib.sha256(prefix.encode()).hexdigest()[:6]
+        prefix = f"{prefix[: _NAME_PREFIX - 7].rstrip('-')}-{digest}"
+    return f"States.Format('{prefix}-{{}}', $$.Execution.Name)"
 
 
 def to_stepfunctions(workflow: Workflow, options: ExportOptions) -> dict[str, Any]:

@@ -4,6 +4,7 @@ botocore's SageMaker request shapes) and as a SageMaker Pipelines definition bui
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,15 @@ def test_a_target_or_a_workflow_it_cannot_express_is_a_config_error():
     pytest.importorskip("sagemaker")
     with pytest.raises(ConfigError, match="cannot be expressed in SageMaker Pipelines"):
         export_workflow(looping, "sagemaker-pipelines")
+
+
+def test_job_names_leave_room_for_an_execution_uuid_within_sagemakers_63_characters():
+    steps = [{"name": "explain_the_model_on_the_holdout_set", "type": "analyze", "config": "c.json", "data": "d.csv",
+              "model": "m.joblib"}]  # fmt: skip
+    for name in ("abalone", "a-very-long-workflow-name-for-the-abalone-pipeline"):
+        machine = json.loads(export_workflow(parse_workflow({"name": name, "steps": steps}), "stepfunctions"))
+        formatted = machine["States"]["explain_the_model_on_the_holdout_set"]["Parameters"]["ProcessingJobName.$"]
+        prefix = formatted.split("'")[1].replace("{}", "")
+        job = prefix + "0b6f6d2e-8a1f-4bb5-9a51-4d7c8f0e2a11"  # a default execution name
+        assert len(job) <= 63 and re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", job), job
+        assert prefix.startswith(name[:10])
