@@ -36,3 +36,5 @@ DATASET_TYPES: tuple[DatasetType, ...] = (
 
 # How coalition sizes share the sampling budget (see shapley/_coalitions.py).
 SizeAllocation = Literal["leverage", "kernel"]
+# How kernel_shap turns sampled coalitions into Shapley values (shapley/_estimator.py, shapley/_gp.py).
+Estimator = Literal["kernel", "gp"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from ._baseline import summarize_baseline
 from ._coalitions import CoalitionCache, CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
-from ._estimator import BaseValue, ShapResult, base_value, blame_data, kernel_shap
+from ._estimator import ESTIMATORS, BaseValue, ShapResult, base_value, blame_data, kernel_shap
 from ._solve import solve
 from ._text import TextPlayer, TextShapResult, kernel_shap_text
 
 __all__ = [
+    "ESTIMATORS",
     "BaseValue",
     "CoalitionCache",
     "CoalitionPlan",

@@ -6,12 +6,12 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, get_args
 
 import numpy as np
 import pandas as pd
 
-from .._typing import FloatArray, SizeAllocation
+from .._typing import Estimator, FloatArray, SizeAllocation
 from ..backends import get_executor
 from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import CallablePredictor, Predictor, as_predictor
@@ -19,7 +19,16 @@ from ._coalitions import CoalitionCache, default_num_samples, plan_coalitions, s
 from ._game import TabularGame, blame_data
 from ._play import Unit, logit, play, play_on
 
-__all__ = ["MAX_NUM_SAMPLES", "MAX_SEED", "BaseValue", "ShapResult", "base_value", "blame_data", "kernel_shap"]
+__all__ = [
+    "ESTIMATORS",
+    "MAX_NUM_SAMPLES",
+    "MAX_SEED",
+    "BaseValue",
+    "ShapResult",
+    "base_value",
+    "blame_data",
+    "kernel_shap",
+]
 
 # Masked records built and solved together (bounds memory: about this many records x features).
 _UNIT_RECORDS = 1 << 16
@@ -27,6 +36,8 @@ _UNIT_RECORDS = 1 << 16
 # about 2**20 x n_players bytes and 2**20 x n_baseline model rows (about 1 s and 300 MB for 40 features
 # and one baseline row with a trivial model); the config's methods.shap.num_samples has the same bound.
 MAX_NUM_SAMPLES = 1 << 20
+#: How Shapley values are estimated from the sampled coalitions (``kernel_shap(estimator=...)``).
+ESTIMATORS: Final[tuple[Estimator, ...]] = get_args(Estimator)
 # Seeds key the counter-based generator modulo 2**64 (see _random.py): larger ones would repeat smaller ones.
 MAX_SEED = (1 << 64) - 1
 
@@ -50,6 +61,9 @@ class ShapResult:
     model_calls: int
     model_seconds: float
     seconds: float
+    #: like ``phi``: the standard error of each value (``estimator="gp"``; zeros when ``exact``), else None
+    stderr: FloatArray | None = None
+    estimator: str = "kernel"
 
 
 def _as_frame(data: Any, columns: Sequence[str] | None, what: str) -> pd.DataFrame:
@@ -134,6 +148,7 @@ def kernel_shap(
     f_x: FloatArray | None = None,
     fold_records: bool = False,
     coalition_cache: CoalitionCache | None = None,
+    estimator: Estimator = "kernel",
 ) -> ShapResult:
     """Kernel SHAP values of ``X`` against a (multi-row) ``baseline``.
 
@@ -185,6 +200,11 @@ def kernel_shap(
         records are solved together (a few records; ``n_jobs=1``); the values are the same.
     coalition_cache
         Where the drawn coalitions of record numbers explained again are kept (the same values).
+    estimator
+        ``"kernel"``: Kernel SHAP's constrained regression on each record's own coalitions. ``"gp"``:
+        Gaussian-process regression on the odd part of the game (see ``_gp.py``), with a standard error
+        for every value (``ShapResult.stderr``); every record shares one design up to a relabelling of
+        its players drawn from its record number. Both are exact when the budget covers every coalition.
 
     Returns
     -------
@@ -217,6 +237,8 @@ def kernel_shap(
         raise ConfigError(f"must be >= 1; got {max_batch_rows!r}.", path="max_batch_rows")
     if n_jobs < 1:
         raise ConfigError(f"must be >= 1; got {n_jobs!r}.", path="n_jobs")
+    if estimator not in ESTIMATORS:
+        raise ConfigError(f"must be one of {', '.join(ESTIMATORS)}; got {estimator!r}.", path="estimator")
     check_seed_and_budget(
         seed,
         num_samples,
@@ -295,8 +317,9 @@ def kernel_shap(
             f_x=f_x_all[start : start + rows_per_unit],
             base_value=base_value,
             data=frame.iloc[start : start + rows_per_unit],
+            estimator=estimator,
             z=z_shared
-            if z_shared is not None or coalition_cache is None
+            if z_shared is not None or coalition_cache is None or estimator != "kernel"
             else coalition_cache.draw(
                 plan,
                 np.arange(first_row + start, first_row + min(n_rows, start + rows_per_unit), dtype=np.int64),
@@ -307,6 +330,7 @@ def kernel_shap(
         for start in range(0, n_rows, rows_per_unit)
     )
     phi = np.zeros((n_rows, n_players, base_value.shape[0]))
+    stderr: FloatArray | None = None
     if n_jobs > 1 and n_rows > rows_per_unit:
         solved = play_on(get_executor("threads", n_jobs), game, units, seed, use_logit)
     else:
@@ -314,6 +338,10 @@ def kernel_shap(
     for unit in solved:
         assert unit.phi is not None  # noqa: S101 - the loop solved it
         phi[unit.first : unit.first + len(unit.rows)] = unit.phi
+        if unit.stderr is not None:
+            if stderr is None:
+                stderr = np.zeros_like(phi)
+            stderr[unit.first : unit.first + len(unit.rows)] = unit.stderr
         if progress is not None:
             progress(len(unit.rows))
 
@@ -328,4 +356,6 @@ def kernel_shap(
         model_calls=game.model_calls,
         model_seconds=game.model_seconds,
         seconds=time.perf_counter() - started,
+        stderr=stderr,
+        estimator=estimator,
     )

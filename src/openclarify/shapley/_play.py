@@ -26,6 +26,7 @@ from .._typing import BoolArray, FloatArray, IntArray
 from ..backends import Executor
 from ..errors import ModelError
 from ._coalitions import CoalitionPlan, sample_coalitions
+from ._gp import permutations, solve_gp
 from ._solve import solve
 
 __all__ = ["Game", "ModelCalls", "Unit", "logit", "play", "play_on"]
@@ -82,6 +83,10 @@ class Unit:
     values: FloatArray | None = None  # (n_rows, n_coalitions [+ 1], n_outputs), set by the game once scored
     phi: FloatArray | None = None  # (n_rows, n_players, n_outputs), set by the loop once solved
     base: FloatArray | None = None  # (n_outputs,): the base value the solve used
+    estimator: str = "kernel"  # "kernel": Kernel SHAP's regression; "gp": see _gp.py
+    stderr: FloatArray | None = None  # like phi: the standard error of each value ("gp"; 0 when exact)
+    design: BoolArray | None = None  # "gp": the shared design's halves, (m, n_players)
+    perm: IntArray | None = None  # "gp": each record's relabelling of the design, (n_rows, n_players)
 
 
 class Game(Protocol):
@@ -123,7 +128,19 @@ def _solve_context(game: Game, n_players: int) -> contextlib.AbstractContextMana
     return cast("contextlib.AbstractContextManager[Any]", _controller.limit(limits=1, user_api="blas"))
 
 
+# The record number the shared design of the "gp" estimator is drawn for (no dataset reaches it).
+_DESIGN_ROW = np.array([2**64 - 1], dtype=np.uint64)
+
+
 def _sample(game: Game, unit: Unit, seed: int) -> None:
+    if unit.z is None and unit.estimator == "gp" and not unit.plan.exact:
+        # one design per seed and plan, its players relabelled per record (see _gp.py)
+        n = unit.plan.n_players
+        shared = (sample_coalitions(unit.plan, _DESIGN_ROW, seed, fused=game.fused)[0] if unit.plan.n_coalitions
+                  else np.zeros((0, n), dtype=bool))  # fmt: skip
+        unit.perm = permutations(seed, unit.rows, n)
+        unit.design = shared[: shared.shape[0] // 2]
+        unit.z = np.ascontiguousarray(shared[:, unit.perm].transpose(1, 0, 2))
     z = unit.z if unit.z is not None else sample_coalitions(unit.plan, unit.rows, seed, fused=game.fused)
     if unit.base_value is None:
         if len(unit.rows) != 1:
@@ -144,13 +161,21 @@ def _solve(game: Game, unit: Unit, use_logit: bool) -> Unit:
         values, z = values[:, :n_coal], z[:, :n_coal]
     else:
         base = unit.base_value
+    stderr = None
     if n_players == 0:
         phi = np.zeros((len(unit.rows), 0, values.shape[2]))
+    elif unit.design is not None and unit.perm is not None:
+        half = n_coal // 2
+        odd = (values[:, :half] - values[:, half:]) / 2.0
+        with _solve_context(game, n_players):
+            phi, stderr = solve_gp(unit.design, unit.perm, odd, unit.f_x - base[None, :])
     else:
         with _solve_context(game, n_players):
             phi = solve(z, unit.weights, values, base, unit.f_x, paired=True)
-    unit.phi, unit.base = phi, base
-    unit.z = unit.values = None  # free the coalitions and their values
+    if stderr is None and unit.plan.exact:
+        stderr = np.zeros_like(phi)
+    unit.phi, unit.base, unit.stderr = phi, base, stderr
+    unit.z = unit.values = unit.design = None  # free the coalitions and their values
     return unit
 
 

@@ -1,0 +1,109 @@
+"""The ``gp`` estimator: efficiency, exactness, error bars that cover, the same bits for any split of the
+records, and smaller errors than Kernel SHAP's regression on games with interactions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openclarify.errors import ConfigError
+from openclarify.shapley import kernel_shap
+from openclarify.shapley._gp import _krawtchouk, permutations
+from support.shapley import brute_force_shapley
+
+
+def _game(n: int, seed: int):
+    """A smooth model with two- and three-way interactions and its records."""
+    g = np.random.default_rng(seed)
+    w = g.normal(size=n)
+
+    def f(X):
+        X = np.asarray(X, dtype=float)
+        # column by column: a record's score must not depend on the other records in the batch (as BLAS may)
+        dot = sum(X[:, j] * w[j] for j in range(n))
+        out = np.tanh(dot) + 0.5 * X[:, 0] * X[:, 1] * X[:, 2] + np.sin(X[:, -1] * X[:, 1])
+        return np.stack([out, out * X[:, 0] - X[:, 3] ** 3], axis=1)
+
+    return f, g.normal(size=(6, n)), g.normal(size=(1, n))
+
+
+def test_krawtchouk_table_is_the_elementary_symmetric_polynomial_of_signs():
+    rng = np.random.default_rng(0)
+    for n in (1, 5, 9):
+        table = _krawtchouk(n)
+        for d in range(n + 1):
+            signs = np.array([-1.0] * d + [1.0] * (n - d))
+            rng.shuffle(signs)
+            e = np.poly(-signs)  # prod(x + s_i) = sum_k e_k x**(n - k): e_k at index k
+            np.testing.assert_allclose(table[:, d], e, atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(4, 11), st.integers(1, 400), st.integers(0, 2**32 - 1))
+def test_efficiency_holds_to_1e9_for_any_budget(n, num_samples, seed):
+    f, X, B = _game(n, seed % 1000)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = kernel_shap(f, X, B, num_samples=num_samples, seed=seed, estimator="gp")
+    np.testing.assert_allclose(res.phi.sum(axis=1), res.f_x - res.base_value, rtol=0, atol=1e-9)
+    assert res.stderr is not None and res.stderr.shape == res.phi.shape and (res.stderr >= 0).all()
+
+
+def test_exact_when_the_budget_covers_every_coalition_with_zero_error_bars():
+    f, X, B = _game(7, 3)
+    res = kernel_shap(f, X, B, num_samples=2**7 - 2, seed=1, estimator="gp")
+    assert res.exact
+    for i, x in enumerate(X):
+        np.testing.assert_allclose(res.phi[i], brute_force_shapley(f, x, B), rtol=1e-9, atol=1e-10)
+    assert res.stderr is not None and not res.stderr.any()
+
+
+def test_the_same_bits_for_any_chunking_batch_size_and_threads():
+    f, X, B = _game(9, 5)
+    X = np.repeat(X, 5, axis=0) + np.arange(30)[:, None] * 0.01
+    whole = kernel_shap(f, X, B, num_samples=200, seed=11, estimator="gp")
+    parts = [kernel_shap(f, X[a:b], B, num_samples=200, seed=11, estimator="gp", first_row=a)
+             for a, b in ((0, 7), (7, 8), (8, 30))]  # fmt: skip
+    assert np.array_equal(whole.phi, np.concatenate([p.phi for p in parts]))
+    assert np.array_equal(whole.stderr, np.concatenate([p.stderr for p in parts]))
+    small = kernel_shap(f, X, B, num_samples=200, seed=11, estimator="gp", max_batch_rows=64)
+    threads = kernel_shap(f, X, B, num_samples=200, seed=11, estimator="gp", max_batch_rows=64, n_jobs=2)
+    assert np.array_equal(whole.phi, small.phi) and np.array_equal(whole.phi, threads.phi)
+    assert np.array_equal(whole.stderr, threads.stderr)
+    other = kernel_shap(f, X, B, num_samples=200, seed=12, estimator="gp")
+    assert not np.array_equal(whole.phi, other.phi)
+
+
+def test_each_record_relabels_the_shared_design_by_its_own_number():
+    perm = permutations(7, np.arange(50), 12)
+    assert (np.sort(perm, axis=1) == np.arange(12)).all()
+    assert len({tuple(p) for p in perm}) == 50
+    assert np.array_equal(perm[10:20], permutations(7, np.arange(10, 20), 12))
+
+
+def test_smaller_errors_than_kernel_shap_on_a_game_with_interactions_and_intervals_that_cover():
+    n = 10
+    f, X, B = _game(n, 8)
+    truth = np.array([brute_force_shapley(f, x, B) for x in X])
+    errors: dict[str, list[float]] = {"kernel": [], "gp": []}
+    covered = []
+    for seed in range(4):
+        for estimator in errors:
+            res = kernel_shap(f, X, B, num_samples=300, seed=seed, estimator=estimator)
+            errors[estimator] += list(np.linalg.norm(res.phi - truth, axis=1).ravel()
+                                      / np.linalg.norm(truth, axis=1).ravel())  # fmt: skip
+            if estimator == "gp":
+                covered.append(np.abs(res.phi - truth) <= 1.96 * res.stderr)
+    assert np.mean(errors["gp"]) < 0.6 * np.mean(errors["kernel"])  # 0.50x measured
+    assert 0.85 <= np.mean(covered) <= 1.0
+
+
+def test_an_unknown_estimator_is_refused():
+    f, X, B = _game(4, 0)
+    with pytest.raises(ConfigError, match="estimator: must be one of kernel, gp; got 'leverage'"):
+        kernel_shap(f, X, B, estimator="leverage")  # type: ignore[arg-type]
+    assert kernel_shap(f, X, B, num_samples=10, seed=0).stderr is None
