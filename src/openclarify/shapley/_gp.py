@@ -8,19 +8,23 @@ part ``v_odd(S) = (v(S) - v(N \\ S)) / 2``, and they are ``phi_i = sum_{T odd, i
 at every drawn coalition, and ``v_odd(N) = (f(x) - E) / 2``.
 
 We put a Gaussian prior on the odd coefficients, independent, with the same variance ``w_k`` for every
-term of order ``k``, and a total variance per order that decays geometrically, ``C(n, k) w_k = rho**((k -
-1) / 2)``: most of a model's attribution is in its main effects, less in its three-way terms, and so on.
-The prior of ``v_odd`` is then a Gaussian process whose covariance depends only on the Hamming distance of
-two coalitions (a sum of Krawtchouk polynomials), and ``phi`` is a linear function of the process, so its
-posterior mean and covariance given the observed ``v_odd`` are closed forms: ``phi = G' K^-1 o``,
-``Cov(phi) = s2 (C - G' K^-1 G)``. ``rho`` is chosen per record, among a few values, by the marginal
-likelihood, with the scale ``s2`` profiled out (``o' K^-1 o / m``). With ``rho`` small the estimate
-approaches Kernel SHAP's main-effects regression; with larger ``rho`` it explains the interactions the
-samples show instead of leaving them as noise, which is where Kernel SHAP's error comes from.
+term of order ``k`` and a total variance per order that decays (:class:`Prior`): most of a model's
+attribution is in its main effects, less in its three-way terms, and so on. The prior of ``v_odd`` is
+then a Gaussian process whose covariance depends only on the Hamming distance of two coalitions (a sum
+of Krawtchouk polynomials), and ``phi`` is a linear function of the process, so its posterior mean and
+covariance given the observed ``v_odd`` are closed forms: ``phi = G' K^-1 o``, ``Cov(phi) = s2 (C - G'
+K^-1 G)``. The estimate averages the posteriors of several priors (:data:`PRIORS`), each weighted by its
+marginal likelihood with the scale ``s2`` profiled out (Bayesian model averaging; its spread adds to the
+variance). With the smallest priors the estimate approaches Kernel SHAP's main-effects regression; larger
+ones explain the interactions the samples show instead of leaving them as noise, which is where Kernel
+SHAP's error comes from. The marginal likelihood is taken on the full coalition and the first
+:data:`SCORED` halves of the design (drawn in random order), which costs ``q**2`` per record and prior
+instead of ``m**2``; the values themselves use every observation.
 
 ``K`` depends only on the coalitions. Every record gets the same design up to a relabelling of its
 players (a permutation drawn from the seed and the record's number, which leaves Hamming distances alone),
-so one Cholesky factorisation per prior serves every record, and a record costs two triangular solves.
+so one Cholesky factorisation per prior serves every record, and a record costs a few small matrix
+products, done in blocks of a fixed width so that a record's bits do not depend on the records around it.
 The posterior interpolates ``v_odd(N)``, so the values add up to ``f(x) - E`` up to rounding (the rest is
 spread equally). The standard error is the posterior standard deviation of each value.
 """
@@ -39,7 +43,7 @@ import numpy as np
 from .._typing import BoolArray, FloatArray, IntArray
 from ._random import RowRandom
 
-__all__ = ["PRIORS", "GPDesign", "Prior", "design_for", "permutations", "solve_gp"]
+__all__ = ["PRIORS", "SCORED", "GPDesign", "Prior", "design_for", "permutations", "shuffled", "solve_gp"]
 
 
 class Prior(NamedTuple):
@@ -59,6 +63,7 @@ PRIORS: Final[tuple[Prior, ...]] = (
 _JITTER = 1e-10
 # A stream of the record-keyed random numbers no coalition sampler uses: the relabelling of the players.
 _PERMUTATION_STREAM = (0x6A7B, 0x5045524D)
+_ORDER_STREAM = (0x6A7B, 0x4F524452)
 
 
 @lru_cache(maxsize=256)
@@ -82,26 +87,32 @@ def _weights(n: int, prior: Prior) -> FloatArray:
     return w
 
 
+#: The marginal likelihood that weighs the priors is taken on the full coalition and the first this many
+#: drawn halves (the design's halves are in random order): it costs q**2 per record and prior, while the
+#: values use every observation at m * n.
+SCORED: Final = 192
+
+
 @dataclass(frozen=True, slots=True)
 class GPDesign:
     """What one prior needs for every record of one design (observations: the full coalition, then the
-    drawn halves): ``L^-1`` of the Cholesky factor ``L`` of ``K``, ``L^-1 G`` (``G`` = Cov(observations,
-    phi)), ``log det K`` and the posterior variance of ``phi`` at unit scale. With them a record's
-    ``o' K^-1 o = |L^-1 o|**2`` and ``phi = (L^-1 G)' (L^-1 o)`` are matrix products."""
+    drawn halves): ``gain = K^-1 G`` (``G`` = Cov(observations, phi)), so that ``phi = gain' o``; for the
+    marginal likelihood on the first ``q`` observations, ``L_q^-1`` (``L_q`` the Cholesky factor of their
+    ``K``) and ``log det K_q``; and the posterior variance of ``phi`` at unit scale."""
 
     prior: Prior
-    inverse: FloatArray  # (m + 1, m + 1), lower
-    reduced: FloatArray  # (m + 1, n)
+    gain: FloatArray  # (m + 1, n)
+    inverse: FloatArray  # (q, q), lower
     logdet: float
     variance: FloatArray  # (n,)
 
     @property
     def nbytes(self) -> int:
-        return int(self.inverse.nbytes + self.reduced.nbytes)
+        return int(self.inverse.nbytes + self.gain.nbytes)
 
 
-def _design(halves: BoolArray, prior: Prior) -> GPDesign:
-    from scipy.linalg import solve_triangular
+def _design(halves: BoolArray, prior: Prior, scored: int) -> GPDesign:
+    from scipy.linalg import cho_solve, solve_triangular
 
     m_half, n = halves.shape
     y = np.empty((m_half + 1, n))
@@ -121,30 +132,33 @@ def _design(halves: BoolArray, prior: Prior) -> GPDesign:
     cross = y * shape[others]
     # prior Cov(phi_i, phi_i) = sum_k w_k (2 / k)**2 C(n - 1, k - 1)
     before = sum(w[k] * 4.0 / k**2 * comb(n - 1, k - 1) for k in range(1, n + 1, 2))
-    inverse = np.asarray(solve_triangular(chol, np.eye(len(chol)), lower=True, check_finite=False))
-    reduced = np.asarray(solve_triangular(chol, cross, lower=True, check_finite=False))
+    reduced = solve_triangular(chol, cross, lower=True, check_finite=False)  # L^-1 G
     variance = np.maximum(before - np.einsum("ji,ji->i", reduced, reduced), 0.0)
-    logdet = float(2.0 * np.log(np.diag(chol)).sum())
-    return GPDesign(prior, inverse, reduced, logdet, variance)
+    gain = np.asarray(cho_solve((chol, True), cross, check_finite=False))
+    q = min(scored, len(chol))
+    # the leading block of L is the Cholesky factor of the leading block of K
+    inverse = np.asarray(solve_triangular(chol[:q, :q], np.eye(q), lower=True, check_finite=False))
+    logdet = float(2.0 * np.log(np.diag(chol)[:q]).sum())
+    return GPDesign(prior, gain, inverse, logdet, variance)
 
 
 _cache_lock = threading.Lock()
-_cache: OrderedDict[tuple[bytes, int, Prior], GPDesign] = OrderedDict()
+_cache: OrderedDict[tuple[bytes, int, Prior, int], GPDesign] = OrderedDict()
 _cache_bytes = 0
 _CACHE_MAX_BYTES = 256 << 20
 
 
-def design_for(halves: BoolArray, prior: Prior) -> GPDesign:
+def design_for(halves: BoolArray, prior: Prior, scored: int = SCORED) -> GPDesign:
     """:class:`GPDesign` of ``halves`` (the drawn halves, shape ``(m, n)``) under ``prior``, kept in a
     bounded cache: the records of one seed and budget share it."""
     global _cache_bytes
-    key = (np.packbits(halves, axis=1).tobytes(), halves.shape[1], prior)
+    key = (np.packbits(halves, axis=1).tobytes(), halves.shape[1], prior, scored)
     with _cache_lock:
         found = _cache.get(key)
         if found is not None:
             _cache.move_to_end(key)
             return found
-    design = _design(halves, prior)
+    design = _design(halves, prior, scored)
     size = design.nbytes
     with _cache_lock:
         if key not in _cache and size <= _CACHE_MAX_BYTES:
@@ -154,6 +168,12 @@ def design_for(halves: BoolArray, prior: Prior) -> GPDesign:
                 _, old = _cache.popitem(last=False)
                 _cache_bytes -= old.nbytes
     return design
+
+
+def shuffled(halves: BoolArray, seed: int) -> BoolArray:
+    """The design's halves in an order drawn from the seed: the first :data:`SCORED` are a random subset."""
+    keys = RowRandom(seed, np.array([2**64 - 1], dtype=np.uint64)).uniform(_ORDER_STREAM, len(halves))[0]
+    return halves[np.argsort(keys, kind="stable")]
 
 
 def permutations(seed: int, rows: IntArray, n_players: int) -> IntArray:
@@ -203,10 +223,11 @@ def solve_gp(
     scores, means, variances = [], [], []
     for prior in PRIORS if priors is None else priors:
         design = design_for(halves, prior)
-        half = np.matmul(design.inverse, blocks)  # (blocks, m + 1, width): L^-1 o
-        s2 = np.maximum((half * half).sum(axis=1), 1e-300) / (m + 1)  # (blocks, width)
-        scores.append(0.5 * (m + 1) * np.log(s2) + 0.5 * design.logdet)
-        means.append(np.matmul(design.reduced.T, half))  # (blocks, n, width)
+        q = len(design.inverse)
+        half = np.matmul(design.inverse, blocks[:, :q, :])  # (blocks, q, width): L_q^-1 o_q
+        s2 = np.maximum((half * half).sum(axis=1), 1e-300) / q  # (blocks, width)
+        scores.append(0.5 * q * np.log(s2) + 0.5 * design.logdet)
+        means.append(np.matmul(design.gain.T, blocks))  # (blocks, n, width)
         variances.append(design.variance[None, :, None] * s2[:, None, :])
     score = np.asarray(scores)  # (C, blocks, width)
     weight = np.exp(-(score - score.min(axis=0)))
@@ -231,6 +252,6 @@ def solve_gp(
 
 
 def _block_width(m: int) -> int:
-    """Columns per matrix product for ``m`` observations (a function of the design alone): narrow for a
-    small design (one record pays for few columns), wider for a large one (each product reads ``m**2``)."""
-    return 4 if m <= 1100 else 16
+    """Columns per matrix product (a constant: one record pays for this many columns)."""
+    del m
+    return 4

@@ -26,7 +26,7 @@ from .._typing import BoolArray, FloatArray, IntArray
 from ..backends import Executor
 from ..errors import ModelError
 from ._coalitions import CoalitionPlan, sample_coalitions
-from ._gp import permutations, solve_gp
+from ._gp import permutations, shuffled, solve_gp
 from ._solve import solve
 
 __all__ = ["Game", "ModelCalls", "Unit", "logit", "play", "play_on"]
@@ -139,7 +139,8 @@ def _sample(game: Game, unit: Unit, seed: int) -> None:
         shared = (sample_coalitions(unit.plan, _DESIGN_ROW, seed, fused=game.fused)[0] if unit.plan.n_coalitions
                   else np.zeros((0, n), dtype=bool))  # fmt: skip
         unit.perm = permutations(seed, unit.rows, n)
-        unit.design = shared[: shared.shape[0] // 2]
+        unit.design = shuffled(shared[: shared.shape[0] // 2], seed)
+        shared = np.concatenate([unit.design, ~unit.design])
         unit.z = np.ascontiguousarray(shared[:, unit.perm].transpose(1, 0, 2))
     z = unit.z if unit.z is not None else sample_coalitions(unit.plan, unit.rows, seed, fused=game.fused)
     if unit.base_value is None:
