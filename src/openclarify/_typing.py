@@ -38,3 +38,4 @@ DATASET_TYPES: tuple[DatasetType, ...] = (
 SizeAllocation = Literal["leverage", "kernel"]
 # How kernel_shap turns sampled coalitions into Shapley values (shapley/_estimator.py, shapley/_gp.py).
 Estimator = Literal["kernel", "gp"]
+ESTIMATOR_NAMES: tuple[Estimator, ...] = ("kernel", "gp")

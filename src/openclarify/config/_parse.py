@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, cast
 
-from openclarify._typing import AGG_METHODS, DATASET_TYPES, GRANULARITIES
+from openclarify._typing import AGG_METHODS, DATASET_TYPES, ESTIMATOR_NAMES, GRANULARITIES
 from openclarify.config._languages import LANGUAGES, language_code
 from openclarify.config._schema import (
     AnalysisConfig,
@@ -467,6 +467,12 @@ def _check_shap(values: dict[str, Any], raw: Mapping[str, Any], path: str, error
             f"must be at most {MAX_NUM_SAMPLES} (2**20: every coalition of 20 features; larger budgets do not "
             f"finish in memory); got {num_samples}.",
         )
+    if values.get("save_local_shap_stderr") and values.get("estimator", "kernel") != "gp":
+        errors.add(
+            _key(path, "save_local_shap_stderr"),
+            'needs estimator "gp" (Kernel SHAP\'s regression gives no standard errors); got estimator '
+            f'{_show(raw.get("estimator", "kernel"))}. Add "estimator": "gp" or remove save_local_shap_stderr.',
+        )
     if "baseline" in raw and "num_clusters" in raw:
         errors.add(
             _key(path, "num_clusters"),
@@ -623,6 +629,8 @@ _SHAP = _Spec(
         "text_config": _object(_TEXT, TextConfig),
         "image_config": _object(_IMAGE),
         "features_to_explain": _list(_name_or_index, "column names or indices", non_empty=True, unique=True),
+        "estimator": _choice(ESTIMATOR_NAMES),
+        "save_local_shap_stderr": _boolean,
     },
     check=_check_shap,
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
-from openclarify._typing import AggMethod, DatasetType, Granularity
+from openclarify._typing import AggMethod, DatasetType, Estimator, Granularity
 
 __all__ = [
     "AnalysisConfig",
@@ -89,6 +89,11 @@ class ShapConfig:
     * a read-only mapping: one JSON document shaped like the dataset (``application/json``).
 
     ``save_local_shap_values`` defaults to False as in the developer guide (the SDK always writes it).
+
+    openclarify's extensions: ``estimator`` (``"kernel"``, Kernel SHAP's regression, or ``"gp"``, see
+    ``shapley/_gp.py``) and ``save_local_shap_stderr`` (the standard error of every local value next to it:
+    ``<feature>_<label>_se`` columns in ``out.csv``, ``stderr`` beside each ``attribution`` in ``out.jsonl``;
+    needs ``estimator: "gp"``).
     """
 
     baseline: str | tuple[BaselineRow, ...] | tuple[Mapping[str, Any], ...] | Mapping[str, Any] | None = None
@@ -101,6 +106,8 @@ class ShapConfig:
     text_config: TextConfig | None = None
     image_config: Mapping[str, Any] | None = None
     features_to_explain: tuple[int | str, ...] | None = None
+    estimator: Estimator = "kernel"
+    save_local_shap_stderr: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -102,23 +102,41 @@ def _cell(value: float) -> str:
 class LocalShapCsvWriter:
     """Streams ``explanations_shap/out.csv``: a header of ``<feature>_<label>`` columns (all features
     for the first label, then the next label, ...), one row per record in input order, preceded by
-    the join-source column when one is configured."""
+    the join-source column when one is configured. With ``stderr``, the standard errors follow in
+    ``<feature>_<label>_se`` columns, in the same order (after every value column, where Clarify's
+    readers, which take the first columns, do not see them)."""
 
     def __init__(
-        self, path: Path, feature_names: Sequence[str], labels: Sequence[str], joinsource_name: str | None
+        self,
+        path: Path,
+        feature_names: Sequence[str],
+        labels: Sequence[str],
+        joinsource_name: str | None,
+        *,
+        stderr: bool = False,
     ) -> None:
         self._file: IO[str] = path.open("w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._file, lineterminator="\n")
         header = [f"{f}_{label}" for label in labels for f in feature_names]
+        if stderr:
+            header += [f"{f}_{label}_se" for label in labels for f in feature_names]
+        self._stderr = stderr
         if joinsource_name is not None:
             header.insert(0, joinsource_name)
         self._writer.writerow(header)
         self._joinsource = joinsource_name is not None
         self.rows = 0
 
-    def write(self, phi: FloatArray, join_source: Sequence[Any] | None = None) -> None:
-        """``phi`` of shape ``(n_instances, n_features, n_outputs)``."""
+    def write(
+        self, phi: FloatArray, join_source: Sequence[Any] | None = None, stderr: FloatArray | None = None
+    ) -> None:
+        """``phi`` (and ``stderr`` when the file has its columns) of shape ``(n_instances, n_features,
+        n_outputs)``."""
         flat = np.transpose(phi, (0, 2, 1)).reshape(phi.shape[0], -1)
+        if self._stderr:
+            if stderr is None:
+                raise ValueError("stderr: this out.csv has standard-error columns; give the standard errors.")
+            flat = np.concatenate([flat, np.transpose(stderr, (0, 2, 1)).reshape(phi.shape[0], -1)], axis=1)
         rows = [[_cell(v) for v in row] for row in flat.tolist()]
         if self._joinsource and join_source is not None:
             rows = [[str(j), *r] for j, r in zip(join_source, rows, strict=True)]

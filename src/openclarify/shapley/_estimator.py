@@ -6,12 +6,12 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, get_args
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
-from .._typing import Estimator, FloatArray, SizeAllocation
+from .._typing import ESTIMATOR_NAMES, Estimator, FloatArray, SizeAllocation
 from ..backends import get_executor
 from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import CallablePredictor, Predictor, as_predictor
@@ -21,6 +21,7 @@ from ._play import Unit, logit, play, play_on
 
 __all__ = [
     "ESTIMATORS",
+    "GP_MAX_NUM_SAMPLES",
     "MAX_NUM_SAMPLES",
     "MAX_SEED",
     "BaseValue",
@@ -36,8 +37,10 @@ _UNIT_RECORDS = 1 << 16
 # about 2**20 x n_players bytes and 2**20 x n_baseline model rows (about 1 s and 300 MB for 40 features
 # and one baseline row with a trivial model); the config's methods.shap.num_samples has the same bound.
 MAX_NUM_SAMPLES = 1 << 20
+#: The largest sampled budget the ``gp`` estimator takes (a design of 4,096 pairs: about 10 s to factorise once).
+GP_MAX_NUM_SAMPLES: Final = 8192
 #: How Shapley values are estimated from the sampled coalitions (``kernel_shap(estimator=...)``).
-ESTIMATORS: Final[tuple[Estimator, ...]] = get_args(Estimator)
+ESTIMATORS: Final[tuple[Estimator, ...]] = ESTIMATOR_NAMES
 # Seeds key the counter-based generator modulo 2**64 (see _random.py): larger ones would repeat smaller ones.
 MAX_SEED = (1 << 64) - 1
 
@@ -266,6 +269,13 @@ def kernel_shap(
 
     budget = default_num_samples(n_players) if num_samples is None else int(num_samples)
     plan = plan_coalitions(n_players, budget, allocation)
+    if estimator == "gp" and not plan.exact and plan.n_coalitions > GP_MAX_NUM_SAMPLES:
+        raise ConfigError(
+            f"must be at most {GP_MAX_NUM_SAMPLES} with estimator 'gp' (its solve grows with the cube of the "
+            f"budget), or cover every coalition ({2**n_players - 2 if n_players < 64 else 'more'}); got {budget}. "
+            "Use a smaller budget (the gp estimator needs fewer coalitions for the same error) or estimator 'kernel'.",
+            path="num_samples",
+        )
     if 1 < n_players and plan.n_coalitions < n_players - 1:
         warnings.warn(
             f"num_samples={budget} gives {plan.n_coalitions} coalitions for {n_players} players; the "

@@ -48,7 +48,7 @@ __all__ = ["PRIORS", "SCORED", "GPDesign", "Prior", "design_for", "permutations"
 
 class Prior(NamedTuple):
     """A prior on the odd Fourier coefficients: total variance 1 for the main effects, ``rho`` for the
-    three-way terms, ``rho * tau**((k - 3) / 2)`` for order ``k`` above."""
+    three-way terms, ``rho * tau**((k - 3) / 2)`` for order ``k`` above (none with ``tau = 0``)."""
 
     rho: float
     tau: float
@@ -58,6 +58,8 @@ class Prior(NamedTuple):
 PRIORS: Final[tuple[Prior, ...]] = (
     *(Prior(r, r) for r in (1e-7, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 1.0)),
     Prior(1e-5, 0.1), Prior(1e-3, 0.3), Prior(1e-2, 1.0), Prior(0.1, 1.0),
+    # nothing above order 3 (a tree ensemble of depth 4 has no odd part beyond it): exact once m > n + C(n, 3)
+    Prior(1e-2, 0.0), Prior(0.1, 0.0), Prior(1.0, 0.0),
 )  # fmt: skip
 # Relative jitter on K's diagonal: the game is observed without noise, but K is nearly singular for small rho.
 _JITTER = 1e-10

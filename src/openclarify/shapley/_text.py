@@ -36,12 +36,12 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._typing import BoolArray, FloatArray, IntArray, SizeAllocation
+from .._typing import ESTIMATOR_NAMES, BoolArray, Estimator, FloatArray, IntArray, SizeAllocation
 from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import Predictor, as_predictor
 from ..text import Segmenter, TextMasker
 from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions
-from ._estimator import check_seed_and_budget
+from ._estimator import GP_MAX_NUM_SAMPLES, check_seed_and_budget
 from ._game import blame_data
 from ._play import THREADED_SOLVE_PLAYERS, ModelCalls, Unit, logit, play
 
@@ -91,6 +91,8 @@ class TextShapResult:
     model_calls: int
     model_seconds: float
     seconds: float
+    #: like ``phi``: each value's standard error (``estimator="gp"``; zeros for an exact record), else None
+    stderr: tuple[FloatArray, ...] | None = None
 
     def partial_texts(self, i: int) -> list[str | None]:
         """``partial_text`` of each player of record ``i`` (None for a tabular feature)."""
@@ -411,8 +413,10 @@ class TextGame:
         max_batch_chars: int,
         memory_limit: int | None,
         first_row: int,
+        estimator: str = "kernel",
     ) -> None:
         columns = [str(c) for c in frame.columns]
+        self.estimator = estimator
         self.predictor = predictor
         self.columns = columns
         self.text_idx = list(text_idx)
@@ -525,6 +529,7 @@ class TextGame:
                 base_value=None,
                 data=rec,
                 z=None if m >= 2 else np.zeros((1, 0, m), dtype=bool),
+                estimator=self.estimator,
             )
 
     def _refuse(self, i: int, j: int, what: str, need: int, avail: int, got: str, fix: str) -> DataError:
@@ -655,6 +660,7 @@ def kernel_shap_text(
     progress: Callable[[int], None] | None = None,
     memory_limit: int | None = None,
     f_x: FloatArray | None = None,
+    estimator: Estimator = "kernel",
 ) -> TextShapResult:
     """Kernel SHAP values of records with one or more text columns.
 
@@ -701,6 +707,8 @@ def kernel_shap_text(
     f_x
         The model's scores of ``X`` if already known, shape ``(n_instances, n_outputs)`` (before
         ``use_logit``); skips the model call on the records themselves.
+    estimator
+        ``"kernel"`` or ``"gp"`` (with standard errors), as for :func:`~._estimator.kernel_shap`.
 
     Raises
     ------
@@ -758,6 +766,14 @@ def kernel_shap_text(
             if columns[j] not in segmenter:
                 raise ConfigError(f"no segmenter for text column {columns[j]!r}.", path="segmenter")
             seg_of[j] = segmenter[columns[j]]
+    if estimator not in ESTIMATOR_NAMES:
+        raise ConfigError(f"must be one of {', '.join(ESTIMATOR_NAMES)}; got {estimator!r}.", path="estimator")
+    if estimator == "gp" and num_samples is not None and num_samples > GP_MAX_NUM_SAMPLES:
+        raise ConfigError(
+            f"must be at most {GP_MAX_NUM_SAMPLES} with estimator 'gp'; got {num_samples}. Use a smaller budget "
+            "or estimator 'kernel'.",
+            path="num_samples",
+        )
     predictor = as_predictor(model)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy) & (2**64 - 1)  # type: ignore[arg-type]
@@ -774,6 +790,7 @@ def kernel_shap_text(
         max_batch_chars=max_batch_chars,
         memory_limit=memory_limit,
         first_row=first_row,
+        estimator=estimator,
     )
     n_rows = len(frame)
     if f_x is not None:
@@ -788,6 +805,7 @@ def kernel_shap_text(
         f_x = logit(f_x, "explained records")
 
     phis: list[FloatArray] = [np.zeros((0, n_out))] * n_rows
+    errors: list[FloatArray] = [np.zeros((0, n_out))] * n_rows
     players_all: list[tuple[TextPlayer, ...]] = [()] * n_rows
     base_values = np.zeros((n_rows, n_out))
     n_samples = np.zeros(n_rows, dtype=np.int64)
@@ -798,6 +816,7 @@ def kernel_shap_text(
         assert unit.phi is not None and unit.base is not None  # noqa: S101 - the loop solved it
         m, n_coal = len(rec.players), unit.plan.n_coalitions
         phis[i], base_values[i], players_all[i] = unit.phi[0], unit.base, rec.players
+        errors[i] = unit.stderr[0] if unit.stderr is not None else np.zeros_like(unit.phi[0])
         n_samples[i], exact[i] = n_coal, unit.plan.exact
         if m > 1 and n_coal // 2 < m - 1:
             underdetermined += 1
@@ -829,4 +848,5 @@ def kernel_shap_text(
         model_calls=calls.calls,
         model_seconds=calls.seconds,
         seconds=time.perf_counter() - started,
+        stderr=tuple(errors) if estimator == "gp" else None,
     )

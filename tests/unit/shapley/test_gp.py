@@ -107,3 +107,11 @@ def test_an_unknown_estimator_is_refused():
     with pytest.raises(ConfigError, match="estimator: must be one of kernel, gp; got 'leverage'"):
         kernel_shap(f, X, B, estimator="leverage")  # type: ignore[arg-type]
     assert kernel_shap(f, X, B, num_samples=10, seed=0).stderr is None
+
+
+def test_a_budget_too_large_for_the_solve_is_refused_unless_it_covers_every_coalition():
+    f, X, B = _game(14, 0)
+    with pytest.raises(ConfigError, match="num_samples: must be at most 8192 with estimator 'gp'"):
+        kernel_shap(f, X[:1], B, num_samples=9000, estimator="gp")
+    exact = kernel_shap(f, X[:1], B[:, :14], num_samples=2**14 - 2, seed=0, estimator="gp")
+    assert exact.exact and not exact.stderr.any()

@@ -98,6 +98,7 @@ class ShapPart:
     label: list[Any] | None = None
     join_source: list[Any] | None = None
     text: Any = None  # the TextShapResult of a text partition
+    stderr: FloatArray | None = None  # like totals: each local value's standard error (estimator "gp"; tabular)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,7 @@ def run_tabular(
         f_x=f_x,
         fold_records=fold_records,
         coalition_cache=plan.coalition_cache,
+        estimator=shap.estimator,
     )
     phi = res.phi[:, : len(plan.feature_names), :]
     ok = ~_failed(phi, res.f_x)
@@ -180,6 +182,9 @@ def run_tabular(
         exact=res.exact,
         label=chunk.label.tolist() if chunk.label is not None else None,
         join_source=chunk.join_source.tolist() if chunk.join_source is not None else None,
+        stderr=np.where(ok[:, None, None], res.stderr[:, : len(plan.feature_names), :], np.nan)
+        if res.stderr is not None
+        else None,
     )
 
 
@@ -208,6 +213,7 @@ def run_text(plan: ShapPlan, chunk: DataChunk, model: Predictor, f_x: FloatArray
         first_row=chunk.start_row,
         progress=plan.progress,
         f_x=f_x,
+        estimator=shap.estimator,
     )
     n, n_out = len(chunk.features), res.f_x.shape[1]
     totals = np.zeros((n, len(plan.feature_names), n_out))
@@ -247,10 +253,12 @@ def _text_record(
     by_column: Mapping[int, list[int]],
     units_of: Mapping[int, list[str]],
     join: object,
+    stderr: FloatArray | None = None,
 ) -> Iterator[str]:
     """A text record's ``out.jsonl`` line, piece by piece (the same text as ``encode_json`` of the whole
     record): ``{"explanations": [{"feature_name", "data_type", "attributions": [...]}, ...],
-    "join_source_value": ...}``, one attribution per unit of a text feature, one for any other feature."""
+    "join_source_value": ...}``, one attribution per unit of a text feature, one for any other feature; with
+    ``stderr``, each attribution has a ``stderr`` beside it (one per label, as ``attribution``)."""
     yield '{"explanations": ['
     for j, name in enumerate(names):
         yield (
@@ -262,9 +270,16 @@ def _text_record(
         if j in units_of:
             for n, (p, unit) in enumerate(zip(idx, units_of[j], strict=True)):
                 description = {"partial_text": unit, "start_idx": players[p].start}
-                yield (", " if n else "") + encode_json({"attribution": phi[p].tolist(), "description": description})
+                entry: dict[str, Any] = {"attribution": phi[p].tolist()}
+                if stderr is not None:
+                    entry["stderr"] = stderr[p].tolist()
+                entry["description"] = description
+                yield (", " if n else "") + encode_json(entry)
         else:
-            yield encode_json({"attribution": phi[idx[0]].tolist()})
+            entry = {"attribution": phi[idx[0]].tolist()}
+            if stderr is not None:
+                entry["stderr"] = stderr[idx[0]].tolist()
+            yield encode_json(entry)
         yield "]}"
     yield "]"
     if join is not _NO_JOIN:
@@ -456,11 +471,13 @@ class ShapAnalysis:
         if plan.shap.save_local_shap_values and d.csv is None:
             schema = job.schema
             d.csv = LocalShapCsvWriter(
-                job.stage.path(LOCAL_SHAP_CSV), plan.feature_names, plan.labels, schema.joinsource_name
-            )
+                job.stage.path(LOCAL_SHAP_CSV), plan.feature_names, plan.labels, schema.joinsource_name,
+                stderr=plan.shap.save_local_shap_stderr,
+            )  # fmt: skip
             d.predictions = PredictionsJsonlWriter(job.stage.path(PREDICTIONS_JSONL))
         if d.csv is not None:
-            d.csv.write(part.totals, part.join_source)  # a failed record's row has empty cells
+            # a failed record's row has empty cells
+            d.csv.write(part.totals, part.join_source, part.stderr if plan.shap.save_local_shap_stderr else None)
         if d.predictions is not None:
             d.predictions.write(part.f_x, part.label)
 
@@ -497,7 +514,8 @@ class ShapAnalysis:
                     d.top.add(name, units_of[j], phi[idx])
             if d.jsonl is not None:
                 join = json_value(js[i]) if js is not None else _NO_JOIN
-                d.jsonl.write_parts(_text_record(names, kinds, phi, players, by_column, units_of, join))
+                se = res.stderr[i] if plan.shap.save_local_shap_stderr and res.stderr is not None else None
+                d.jsonl.write_parts(_text_record(names, kinds, phi, players, by_column, units_of, join, se))
 
     def close(self, plan: ShapPlan) -> None:
         self._driver.close()
@@ -580,6 +598,7 @@ class ShapAnalysis:
             "n_baseline_rows": len(plan.baseline),
             "num_samples": d.num_samples,
             "exact": d.exact,
+            "estimator": plan.shap.estimator,
             "seed": plan.seed,
             "seconds": None,
             "model_calls": d.model_calls,

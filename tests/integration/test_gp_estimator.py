@@ -1,0 +1,114 @@
+"""``methods.shap.estimator: "gp"`` from the config to the files: standard errors in ``out.csv``'s
+``<feature>_<label>_se`` columns and beside each ``attribution`` in ``out.jsonl``, the estimator in
+``run_summary.json``, Clarify's columns unchanged, and the config checked."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from openclarify.cli import EXIT_CONFIG, main
+from openclarify.config import parse_analysis_config
+from openclarify.errors import ConfigError
+from support.abalone import FEATURES, abalone_classifier
+
+WORDS = """
+import numpy as np
+
+WEIGHTS = {"good": 2.0, "love": 1.5, "bad": -1.75, "not": -0.5}
+
+
+def score(frame):
+    out = []
+    for text in frame["Review Text"]:
+        words = [w.strip(".!,").lower() for w in text.split()]
+        s = sum(WEIGHTS.get(w, 0.0) for w in words)
+        s += 0.8 * ("not" in words) * ("good" in words) * ("bad" in words)  # a three-way interaction
+        out.append(s)
+    return 1 / (1 + np.exp(-np.array(out)))
+"""
+
+
+def _config(**shap):
+    return {
+        "dataset_type": "text/csv",
+        "label": "old",
+        "predictor": {"model_name": "m", "instance_type": "ml.m5.xlarge", "initial_instance_count": 1},
+        "methods": {"shap": {"num_samples": 60, "seed": 3, "save_local_shap_values": True, **shap}},
+    }
+
+
+def _run(folder, **shap):
+    folder.mkdir(exist_ok=True)
+    abalone_classifier(folder)
+    config = _config(baseline=[["M", 0.5, 0.4, 0.14, 0.8, 0.35, 0.18, 0.24]], **shap)
+    (folder / "cfg.json").write_text(json.dumps(config))
+    code = main(["analyze", "--config", str(folder / "cfg.json"), "--data", str(folder / "test.csv"), "--model",
+                 str(folder / "model.joblib"), "--output", str(folder / "out"), "--quiet"])  # fmt: skip
+    return code, folder / "out"
+
+
+VALUES = [f"{n}_{label}" for label in ("0", "1") for n in FEATURES]  # the classifier's two scores
+
+
+def test_out_csv_gets_standard_error_columns_after_clarifys(tmp_path):
+    code, out = _run(tmp_path, estimator="gp", save_local_shap_stderr=True)
+    assert code == 0
+    with (out / "explanations_shap" / "out.csv").open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == VALUES + [f"{c}_se" for c in VALUES]
+    values = np.array(rows[1:], dtype=float)
+    phi, se = values[:, : len(VALUES)], values[:, len(VALUES) :]
+    assert len(values) == 200 and (se >= 0).all() and (se > 0).any()
+    # the two scores add up to one, so their values are opposite and their errors the same
+    np.testing.assert_allclose(phi[:, :8], -phi[:, 8:], atol=1e-9)
+    np.testing.assert_allclose(se[:, :8], se[:, 8:], rtol=1e-6, atol=1e-12)
+    assert json.loads((out / "run_summary.json").read_text())["estimator"] == "gp"
+
+
+def test_without_the_option_out_csv_is_clarifys_and_an_exact_budget_has_zero_errors(tmp_path):
+    code, out = _run(tmp_path / "a", estimator="gp")
+    assert code == 0
+    assert (out / "explanations_shap" / "out.csv").read_text().splitlines()[0] == ",".join(VALUES)
+    code, out = _run(tmp_path / "b", estimator="gp", save_local_shap_stderr=True, num_samples=254)
+    assert code == 0
+    values = np.loadtxt(out / "explanations_shap" / "out.csv", delimiter=",", skiprows=1)
+    assert not values[:, len(VALUES) :].any()  # every coalition: exact values, no error
+
+
+def test_out_jsonl_gets_a_stderr_beside_each_attribution(tmp_path):
+    (tmp_path / "model.py").write_text(WORDS)
+    (tmp_path / "reviews.csv").write_text('"not good, not bad. I love it!"\n"Bad. Good? Not really good."\n')
+    config = {
+        "dataset_type": "text/csv",
+        "headers": ["Review Text"],
+        "predictor": {"model_name": "m", "instance_type": "ml.m5.xlarge", "initial_instance_count": 1},
+        "methods": {"shap": {"baseline": [["<UNK>"]], "num_samples": 40, "seed": 1, "save_local_shap_values": True,
+                             "estimator": "gp", "save_local_shap_stderr": True,
+                             "text_config": {"granularity": "token", "language": "english"}}},
+    }  # fmt: skip
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    args = ["analyze", "--config", str(tmp_path / "cfg.json"), "--data", str(tmp_path / "reviews.csv"),
+            "--output", str(tmp_path / "out"), "--model", f"{tmp_path / 'model.py'}:score", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    for line in (tmp_path / "out" / "explanations_shap" / "out.jsonl").read_text().splitlines():
+        (feature,) = json.loads(line)["explanations"]
+        for a in feature["attributions"]:
+            assert list(a) == ["attribution", "stderr", "description"]
+            assert len(a["stderr"]) == len(a["attribution"]) == 1 and a["stderr"][0] >= 0
+
+
+def test_the_config_names_the_estimators_and_what_the_standard_errors_need(tmp_path, capsys):
+    with pytest.raises(ConfigError) as info:
+        parse_analysis_config(_config(estimator="leverage"))
+    assert any(p == "methods.shap.estimator" and "kernel" in m and "gp" in m for p, m in info.value.errors)
+    with pytest.raises(ConfigError) as info:
+        parse_analysis_config(_config(save_local_shap_stderr=True))
+    assert any(p == "methods.shap.save_local_shap_stderr" and 'needs estimator "gp"' in m
+               for p, m in info.value.errors)  # fmt: skip
+    assert parse_analysis_config(_config()).methods.shap.estimator == "kernel"
+    code, _ = _run(tmp_path / "c", save_local_shap_stderr=True)
+    assert code == EXIT_CONFIG and "save_local_shap_stderr" in capsys.readouterr().err
