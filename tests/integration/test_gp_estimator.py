@@ -112,3 +112,51 @@ def test_the_config_names_the_estimators_and_what_the_standard_errors_need(tmp_p
     assert parse_analysis_config(_config()).methods.shap.estimator == "kernel"
     code, _ = _run(tmp_path / "c", save_local_shap_stderr=True)
     assert code == EXIT_CONFIG and "save_local_shap_stderr" in capsys.readouterr().err
+
+
+def test_the_report_reads_the_errors_back_and_draws_whiskers(tmp_path):
+    from openclarify.outputs import RecordSelection, read_output_folder
+    from openclarify.report._charts import WHISKER, BarChart
+
+    code, out = _run(tmp_path, estimator="gp", save_local_shap_stderr=True)
+    assert code == 0
+    values = np.loadtxt(out / "explanations_shap" / "out.csv", delimiter=",", skiprows=1)
+    (record,) = read_output_folder(out, RecordSelection.rows([3])).records
+    for j, feature in enumerate(record.features):
+        (unit,) = feature.units
+        assert unit.attribution == (values[3, j], values[3, 8 + j])
+        assert unit.stderr == (values[3, 16 + j], values[3, 24 + j])
+    chart = BarChart("r", ("a", "b", "c"), (1.0, -0.5, 0.0), errors=(0.1, 0.2, 0.0))
+    plain = BarChart("r", ("a", "b", "c"), (1.0, -0.5, 0.0))
+    # three strokes per whisker (the span and two caps), none for a zero error
+    assert chart.svg().count("<line") - plain.svg().count("<line") == 6
+    assert chart.rows() == [("a", 1.0, 0.1), ("b", -0.5, 0.2), ("c", 0.0, 0.0)] and WHISKER == 1.96
+    figure = chart.figure()
+    errorbars = [c for c in figure.axes[0].containers if type(c).__name__ == "ErrorbarContainer"]
+    assert len(errorbars[0].lines[2][0].get_segments()) == 3  # one span per bar
+
+
+def test_a_join_source_column_and_the_error_columns_read_together(tmp_path):
+    from openclarify.outputs import RecordSelection, read_output_folder
+
+    folder = tmp_path / "j"
+    folder.mkdir()
+    abalone_classifier(folder)
+    import pandas as pd
+
+    frame = pd.read_csv(folder / "test.csv")
+    frame.insert(0, "id", [f"r{i}" for i in range(len(frame))])
+    frame.to_csv(folder / "test.csv", index=False)
+    config = _config(baseline=[["M", 0.5, 0.4, 0.14, 0.8, 0.35, 0.18, 0.24]], estimator="gp",
+                     save_local_shap_stderr=True, num_samples=40)  # fmt: skip
+    config["joinsource_name_or_index"] = "id"
+    config["methods"]["report"] = {"name": "report"}
+    (folder / "cfg.json").write_text(json.dumps(config))
+    code = main(["analyze", "--config", str(folder / "cfg.json"), "--data", str(folder / "test.csv"), "--model",
+                 str(folder / "model.joblib"), "--output", str(folder / "out"), "--quiet"])  # fmt: skip
+    assert code == 0
+    header = (folder / "out" / "explanations_shap" / "out.csv").read_text().splitlines()[0].split(",")
+    assert header[0] == "id" and header[1:] == VALUES + [f"{c}_se" for c in VALUES]
+    (record,) = read_output_folder(folder / "out", RecordSelection.rows([5])).records
+    assert record.join_source_value == "r5" and record.features[0].units[0].stderr is not None
+    assert "± standard error" in (folder / "out" / "report.html").read_text()

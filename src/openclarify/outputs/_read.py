@@ -70,6 +70,7 @@ class ExplainedUnit:
     attribution: tuple[float, ...]  # one value per label
     partial_text: str | None = None
     start_idx: int | None = None
+    stderr: tuple[float, ...] | None = None  # each value's standard error, when the analysis wrote them
 
 
 @dataclass(frozen=True, slots=True)
@@ -681,11 +682,19 @@ def _jsonl_records(
                             )
                         desc = a.get("description") or {}
                         start = desc.get("start_idx")
+                        errors = a.get("stderr")
+                        stderr = tuple(_float(v) for v in errors) if errors is not None else None
+                        if stderr is not None and len(stderr) != n_labels:
+                            raise ReportError(
+                                f"{where}: a stderr has {len(stderr)} values but analysis.json has {n_labels} "
+                                "labels. Give the out.jsonl and analysis.json of the same job."
+                            )
                         units.append(
                             ExplainedUnit(
                                 values,
                                 desc.get("partial_text"),
                                 int(start) if start is not None else None,
+                                stderr,
                             )
                         )
                     features.append(
@@ -713,7 +722,8 @@ def _csv_records(
         if header is None:
             return
         expected = [f"{f}_{label}" for label in labels for f in features]
-        join = len(header) == len(expected) + 1 and header[1:] == expected
+        errors = [f"{c}_se" for c in expected]  # openclarify's standard errors, after Clarify's columns
+        join = len(header) in (len(expected) + 1, 2 * len(expected) + 1) and header[1 : 1 + len(expected)] == expected
         columns = header[1:] if join else header
         if columns != expected:
             # a folder from another tool may order columns differently: look each one up by name
@@ -725,6 +735,7 @@ def _csv_records(
                     "same job."
                 )
         index = {c: i for i, c in enumerate(columns)}
+        has_errors = all(c in index for c in errors)
         offset = 1 if join else 0
         for row, cells in enumerate(reader):
             if not keep(row):
@@ -732,6 +743,7 @@ def _csv_records(
                 continue
             try:
                 values = [_float(cells[offset + index[c]]) for c in expected]
+                se = [_float(cells[offset + index[c]]) for c in errors] if has_errors else None
             except (IndexError, ValueError) as exc:
                 raise ReportError(
                     f"'{path}' line {row + 2}: expected {len(header)} numeric cells; got {cells[:6]!r}. "
@@ -742,7 +754,12 @@ def _csv_records(
                 ExplainedFeature(
                     f,
                     "",
-                    (ExplainedUnit(tuple(values[k * n_feat + j] for k in range(len(labels)))),),
+                    (
+                        ExplainedUnit(
+                            tuple(values[k * n_feat + j] for k in range(len(labels))),
+                            stderr=tuple(se[k * n_feat + j] for k in range(len(labels))) if se is not None else None,
+                        ),
+                    ),
                 )
                 for j, f in enumerate(features)
             )

@@ -53,6 +53,10 @@ _P_MIN_CATEGORY = 36  # width a category's name gets at least (every few names a
 _P_TURNED = 110  # length of a category's name turned upright, at most; the data table has the whole name
 
 
+#: Whiskers span the value ± this many standard errors (a 95% interval).
+WHISKER = 1.96
+
+
 @dataclass(frozen=True, slots=True)
 class BarChart:
     """A bar chart of attributions.
@@ -67,9 +71,23 @@ class BarChart:
     values: tuple[float, ...]
     xlabel: str = "SHAP value"
     orientation: Literal["h", "v"] = "h"
+    #: each value's standard error: drawn as whiskers over the 95% interval (value ± 1.96 errors)
+    errors: tuple[float, ...] | None = None
 
     def pairs(self) -> list[tuple[str, float]]:
         return list(zip(self.names, self.values, strict=True))
+
+    def rows(self) -> list[tuple[str, float, float | None]]:
+        """``(name, value, standard error or None)`` per bar."""
+        errors = self.errors if self.errors is not None else (None,) * len(self.values)
+        return list(zip(self.names, self.values, errors, strict=True))
+
+    def _extent(self) -> tuple[float, ...]:
+        """Every value the axis must show: the values, and the ends of their whiskers."""
+        if self.errors is None:
+            return self.values
+        ends = [v + s * WHISKER for v, e in zip(self.values, self.errors, strict=True) for s in (-e, e)]
+        return (*self.values, *(x for x in ends if math.isfinite(x)))
 
     def wide_px(self) -> int:
         """A chart of units in text order: its width in CSS pixels, shown in a horizontally scrolling
@@ -101,7 +119,8 @@ class BarChart:
             if self.orientation == "h":
                 fig = Figure(figsize=(_H_WIDTH / 96, (_H_PITCH * max(1, len(names)) + 70) / 96), layout="constrained")
                 ax = fig.add_subplot()
-                ax.barh(range(len(names)), self.values, color=colors, height=0.7)
+                xerr = [WHISKER * e for e in self.errors] if self.errors is not None else None
+                ax.barh(range(len(names)), self.values, color=colors, height=0.7, xerr=xerr, ecolor=_INK, capsize=2)
                 ax.set_yticks(range(len(names)), names)
                 ax.invert_yaxis()
                 ax.set_xlabel(self.xlabel)
@@ -109,7 +128,8 @@ class BarChart:
             else:
                 fig = Figure(figsize=(self.wide_px() / 96, 3.2), layout="constrained")
                 ax = fig.add_subplot()
-                ax.bar(range(len(names)), self.values, color=colors, width=0.8)
+                yerr = [WHISKER * e for e in self.errors] if self.errors is not None else None
+                ax.bar(range(len(names)), self.values, color=colors, width=0.8, yerr=yerr, ecolor=_INK, capsize=2)
                 ticks = list(range(0, len(names), _v_tick_step(len(names))))
                 ax.set_xticks(ticks, [names[i] for i in ticks], rotation=90, fontsize=7)
                 ax.set_ylabel(self.xlabel)
@@ -386,7 +406,7 @@ def _draw_h(chart: BarChart) -> str:
     left = max(36.0, longest + 12.0)
     height = top + _H_PITCH * n + bottom
     plot_bottom = top + _H_PITCH * n
-    lo, hi, ticks, decimals = _axis(chart.values, 5)
+    lo, hi, ticks, decimals = _axis(chart._extent(), 5)
     scale = (width - left - right) / (hi - lo)
 
     def x_of(v: float) -> float:
@@ -400,6 +420,13 @@ def _draw_h(chart: BarChart) -> str:
             y = top + _H_PITCH * i + 0.15 * _H_PITCH
             out.append(_rect(x0, y, x1 - x0, 0.7 * _H_PITCH, v))
     out.append("</g>")
+    for i, (v, e) in enumerate(zip(chart.values, chart.errors or (), strict=False)):
+        if math.isfinite(v) and math.isfinite(e) and e > 0.0:
+            y = top + _H_PITCH * (i + 0.5)
+            a, b = x_of(v - WHISKER * e), x_of(v + WHISKER * e)
+            out.append(_line(a, y, b, y, _INK))
+            out.append(_line(a, y - 3.0, a, y + 3.0, _INK))
+            out.append(_line(b, y - 3.0, b, y + 3.0, _INK))
     out.append(_line(x_of(0.0), top, x_of(0.0), plot_bottom, _AXIS))
     out.append(_line(left, top, left, plot_bottom, _INK))
     out.append(_line(left, plot_bottom, width - right, plot_bottom, _INK))
@@ -429,7 +456,7 @@ def _draw_v(chart: BarChart) -> str:
     longest = max((_text_width(names[i], _UNIT_PX) for i in shown), default=0.0)
     plot_bottom = top + _V_PLOT
     height = plot_bottom + min(240.0, longest + 10.0) + 6.0
-    lo, hi, ticks, decimals = _axis(chart.values, 4)
+    lo, hi, ticks, decimals = _axis(chart._extent(), 4)
     scale = _V_PLOT / (hi - lo)
 
     def y_of(v: float) -> float:
@@ -442,6 +469,13 @@ def _draw_v(chart: BarChart) -> str:
             y0, y1 = sorted((y_of(0.0), y_of(v)))
             out.append(_rect(left + pitch * (i + 0.1), y0, 0.8 * pitch, y1 - y0, v))
     out.append("</g>")
+    for i, (v, e) in enumerate(zip(chart.values, chart.errors or (), strict=False)):
+        if math.isfinite(v) and math.isfinite(e) and e > 0.0:
+            x = left + pitch * (i + 0.5)
+            a, b = y_of(v - WHISKER * e), y_of(v + WHISKER * e)
+            out.append(_line(x, a, x, b, _INK))
+            out.append(_line(x - 2.0, a, x + 2.0, a, _INK))
+            out.append(_line(x - 2.0, b, x + 2.0, b, _INK))
     out.append(_line(left, y_of(0.0), width - right, y_of(0.0), _AXIS))
     out.append(_line(left, top, left, plot_bottom, _INK))
     out.append(_line(left, plot_bottom, width - right, plot_bottom, _INK))

@@ -442,6 +442,7 @@ def _record_view(
     tabular: list[tuple[str, float]] = []
     chart_names: list[str] = []
     chart_values: list[float] = []
+    chart_errors: list[float] = []  # kept while every unit has a standard error
     n_text = sum(1 for f in record.features if f.data_type == "free_text")
     all_values = [u.attribution[k] for f in record.features if f.data_type == "free_text" for u in f.units]
     scaled_all = iter(scale_attributions(all_values))
@@ -460,13 +461,18 @@ def _record_view(
                 units.append(UnitView(text, gap, u.attribution[k], scaled, attribution_color(scaled), u.start_idx))
                 chart_names.append(f"{feature.feature_name}: {text}" if n_text > 1 else text)
                 chart_values.append(u.attribution[k])
+                chart_errors.append(u.stderr[k] if u.stderr is not None else math.nan)
             text_features.append(TextFeatureView(feature.feature_name, tuple(units)))
         else:
             value = feature.total(k)
             tabular.append((feature.feature_name, value))
             chart_names.append(feature.feature_name)
             chart_values.append(value)
+            # a feature's error: its units' errors added in quadrature (a tabular feature has one unit)
+            unit_errors = [u.stderr[k] if u.stderr is not None else math.nan for u in feature.units]
+            chart_errors.append(math.sqrt(math.fsum(e * e for e in unit_errors)))
     chart: BarChart | None = None
+    errors = tuple(chart_errors) if chart_errors and all(math.isfinite(e) for e in chart_errors) else None
     if record.error is None and chart_names:
         if text_features:
             chart = BarChart(
@@ -474,6 +480,7 @@ def _record_view(
                 tuple(chart_names),
                 tuple(chart_values),
                 orientation="v",
+                errors=errors,
             )
         else:
             order = sorted(range(len(chart_names)), key=lambda i: -abs(chart_values[i]))
@@ -481,6 +488,7 @@ def _record_view(
                 f"Record {record.row}: feature attributions to {shown}",
                 tuple(chart_names[i] for i in order),
                 tuple(chart_values[i] for i in order),
+                errors=tuple(errors[i] for i in order) if errors is not None else None,
             )
     return RecordView(
         row=record.row,
