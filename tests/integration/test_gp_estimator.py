@@ -160,3 +160,33 @@ def test_a_join_source_column_and_the_error_columns_read_together(tmp_path):
     (record,) = read_output_folder(folder / "out", RecordSelection.rows([5])).records
     assert record.join_source_value == "r5" and record.features[0].units[0].stderr is not None
     assert "± standard error" in (folder / "out" / "report.html").read_text()
+
+
+def test_target_error_from_the_config_or_the_flag_and_what_the_summary_says(tmp_path, capsys):
+    code, out = _run(tmp_path / "cfg", estimator="gp", target_error=0.002, num_samples=200)
+    assert code == 0
+    summary = json.loads((out / "run_summary.json").read_text())["target_error"]
+    assert summary["target"] == 0.002 and summary["records_met"] + summary["records_not_met"]["count"] == 200
+    assert 0 < summary["mean_num_samples"] <= 200
+    # the flag sets it (and the estimator) in the job's own copy of the config
+    folder = tmp_path / "flag"
+    folder.mkdir()
+    abalone_classifier(folder)
+    config = _config(baseline=[["M", 0.5, 0.4, 0.14, 0.8, 0.35, 0.18, 0.24]], num_samples=200)
+    (folder / "cfg.json").write_text(json.dumps(config))
+    args = ["analyze", "--config", str(folder / "cfg.json"), "--data", str(folder / "test.csv"), "--model",
+            str(folder / "model.joblib"), "--output", str(folder / "out"), "--quiet",
+            "--target-error", "0.002"]  # fmt: skip
+    assert main(args) == 0
+    copied = json.loads((folder / "out" / "analysis_config.json").read_text())["methods"]["shap"]
+    assert copied["estimator"] == "gp" and copied["target_error"] == 0.002
+    assert json.loads((folder / "out" / "run_summary.json").read_text())["target_error"] == summary
+    with pytest.raises(ConfigError) as info:
+        parse_analysis_config(_config(target_error=0.01))
+    assert any(p == "methods.shap.target_error" and 'needs estimator "gp"' in m for p, m in info.value.errors)
+    with pytest.raises(ConfigError) as info:
+        parse_analysis_config(_config(estimator="gp", target_error=-1))
+    assert any(p == "methods.shap.target_error" and "must be a number > 0" in m for p, m in info.value.errors)
+    text = _config(estimator="gp", target_error=0.01, text_config={"granularity": "token", "language": "english"})
+    with pytest.raises(ConfigError, match="not supported with text_config yet"):
+        parse_analysis_config(text)

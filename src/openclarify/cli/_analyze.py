@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import click
 import numpy as np
 
 from .._pipeline import AnalysisResult, ModelFactory, model_needed, run_analysis
-from ..config import load_analysis_config
+from ..config import AnalysisConfig, load_analysis_config
 from ..data import DatasetSchema
 from ..models import EndpointModelSpec, EndpointPredictor, FileModelSpec, Predictor, load_model
 from ._model_options import model_run_options, to_model_options
@@ -157,6 +158,14 @@ def _model_path(spec: str) -> Path | str:
     "token of its own; a sentence keeps the whitespace before it); 'trim' drops whitespace-only units.",
 )
 @click.option(
+    "--target-error",
+    "target_error",
+    default=None,
+    type=click.FloatRange(0, min_open=True),
+    help="Sample in rounds until every standard error of a record is at most this, or num_samples is spent "
+    '(sets methods.shap.target_error and estimator "gp"; tabular records).',
+)
+@click.option(
     "--bias-ci",
     "bias_ci",
     default=None,
@@ -228,6 +237,7 @@ def analyze(
     scheduler: str | None,
     text_columns: str | None,
     text_whitespace: str,
+    target_error: float | None,
     bias_ci: float | None,
     bias_bootstrap: int,
     bias_seed: int,
@@ -269,6 +279,8 @@ def analyze(
         )
         threads = workers
     config = load_analysis_config(config_path)
+    if target_error is not None:
+        config = _with_target_error(config, target_error)
     # relative paths inside the config are relative to its folder (a URL's prefix for a config on S3)
     config_dir: str | Path = config_path.rsplit("/", 1)[0] if "://" in config_path else Path(config_path).parent
     selection = parse_records(report_records, "--report-records")
@@ -409,3 +421,23 @@ def analyze(
         for feature, units in result.top_text[0].items() if result.top_text else ():
             shown = ", ".join(f"{u!r}={v:.4g}" for u, v in list(units.items())[:8])
             echo(f"top units of {feature!r} ({result.labels[0]}): {shown}")
+
+
+def _with_target_error(config: AnalysisConfig, target: float) -> AnalysisConfig:
+    """``config`` with ``methods.shap.target_error`` (and the ``gp`` estimator it needs) set from the flag,
+    validated again, so that the job's fingerprint and its copy of the config say so."""
+    from ..config import parse_analysis_config
+
+    document = json.loads(json.dumps(config.source, default=_plain))
+    shap = document.get("methods", {}).get("shap")
+    if not isinstance(shap, dict):
+        raise click.UsageError("--target-error: the config has no methods.shap to explain with.")
+    shap.update(estimator="gp", target_error=float(target))
+    return parse_analysis_config(document)
+
+
+def _plain(value: object) -> object:
+    """A read-only mapping of the config's source as a dict (tuples are lists to json already)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")

@@ -259,6 +259,13 @@ def _number(minimum: float | None = None, maximum: float | None = None) -> _Vali
     return validate
 
 
+def _positive(value: Any, path: str, errors: _Errors) -> Any:
+    """A finite number > 0 (stored as float)."""
+    if not (_is_number(value) and math.isfinite(value) and value > 0):
+        return errors.add(path, f"must be a number > 0; got {_show(value)}.")
+    return float(value)
+
+
 def _boolean(value: Any, path: str, errors: _Errors) -> Any:
     if not isinstance(value, bool):
         return errors.add(path, f"must be true or false; got {_show(value)}.")
@@ -467,6 +474,18 @@ def _check_shap(values: dict[str, Any], raw: Mapping[str, Any], path: str, error
             f"must be at most {MAX_NUM_SAMPLES} (2**20: every coalition of 20 features; larger budgets do not "
             f"finish in memory); got {num_samples}.",
         )
+    if "target_error" in values and values.get("estimator", "kernel") != "gp":
+        errors.add(
+            _key(path, "target_error"),
+            'needs estimator "gp" (it stops on the standard errors gp gives); got estimator '
+            f'{_show(raw.get("estimator", "kernel"))}. Add "estimator": "gp" or remove target_error.',
+        )
+    elif "target_error" in values and "text_config" in raw:
+        errors.add(
+            _key(path, "target_error"),
+            "is not supported with text_config yet (rounds are for tabular records); got "
+            f"{_show(raw['target_error'])}. Remove target_error, or give num_samples.",
+        )
     if values.get("save_local_shap_stderr") and values.get("estimator", "kernel") != "gp":
         errors.add(
             _key(path, "save_local_shap_stderr"),
@@ -631,6 +650,7 @@ _SHAP = _Spec(
         "features_to_explain": _list(_name_or_index, "column names or indices", non_empty=True, unique=True),
         "estimator": _choice(ESTIMATOR_NAMES),
         "save_local_shap_stderr": _boolean,
+        "target_error": _positive,
     },
     check=_check_shap,
 )

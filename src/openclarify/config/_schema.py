@@ -93,7 +93,8 @@ class ShapConfig:
     openclarify's extensions: ``estimator`` (``"kernel"``, Kernel SHAP's regression, or ``"gp"``, see
     ``shapley/_gp.py``) and ``save_local_shap_stderr`` (the standard error of every local value next to it:
     ``<feature>_<label>_se`` columns in ``out.csv``, ``stderr`` beside each ``attribution`` in ``out.jsonl``;
-    needs ``estimator: "gp"``).
+    needs ``estimator: "gp"``); ``target_error`` (sample in rounds until every standard error of a record
+    is at most this, or ``num_samples`` is spent; tabular records, ``estimator: "gp"``).
     """
 
     baseline: str | tuple[BaselineRow, ...] | tuple[Mapping[str, Any], ...] | Mapping[str, Any] | None = None
@@ -108,6 +109,7 @@ class ShapConfig:
     features_to_explain: tuple[int | str, ...] | None = None
     estimator: Estimator = "kernel"
     save_local_shap_stderr: bool = False
+    target_error: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
-from .._typing import ESTIMATOR_NAMES, Estimator, FloatArray, SizeAllocation
+from .._typing import ESTIMATOR_NAMES, BoolArray, Estimator, FloatArray, IntArray, SizeAllocation
 from ..backends import get_executor
 from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import CallablePredictor, Predictor, as_predictor
 from ._coalitions import CoalitionCache, default_num_samples, plan_coalitions, sample_coalitions
 from ._game import TabularGame, blame_data
 from ._play import Unit, logit, play, play_on
+from ._rounds import play_rounds
 
 __all__ = [
     "ESTIMATORS",
@@ -67,6 +68,10 @@ class ShapResult:
     #: like ``phi``: the standard error of each value (``estimator="gp"``; zeros when ``exact``), else None
     stderr: FloatArray | None = None
     estimator: str = "kernel"
+    #: with ``target_error``: the coalitions each record used, and whether its largest standard error is
+    #: at most the target (False: the budget ran out first); else None
+    record_num_samples: IntArray | None = None
+    target_met: BoolArray | None = None
 
 
 def _as_frame(data: Any, columns: Sequence[str] | None, what: str) -> pd.DataFrame:
@@ -152,6 +157,7 @@ def kernel_shap(
     fold_records: bool = False,
     coalition_cache: CoalitionCache | None = None,
     estimator: Estimator = "kernel",
+    target_error: float | None = None,
 ) -> ShapResult:
     """Kernel SHAP values of ``X`` against a (multi-row) ``baseline``.
 
@@ -208,6 +214,11 @@ def kernel_shap(
         Gaussian-process regression on the odd part of the game (see ``_gp.py``), with a standard error
         for every value (``ShapResult.stderr``); every record shares one design up to a relabelling of
         its players drawn from its record number. Both are exact when the budget covers every coalition.
+    target_error
+        With ``estimator="gp"``: sample in rounds (``_rounds.py``) until every standard error of a record is
+        at most this, or ``num_samples`` is spent; ``ShapResult.record_num_samples`` and ``target_met``
+        say how far each record went. Rows are then explained one group after another (``n_jobs`` is not
+        used) and ``coalition_cache`` / ``fold_records`` do not apply.
 
     Returns
     -------
@@ -242,6 +253,16 @@ def kernel_shap(
         raise ConfigError(f"must be >= 1; got {n_jobs!r}.", path="n_jobs")
     if estimator not in ESTIMATORS:
         raise ConfigError(f"must be one of {', '.join(ESTIMATORS)}; got {estimator!r}.", path="estimator")
+    if target_error is not None:
+        if isinstance(target_error, bool) or not isinstance(target_error, int | float) or not target_error > 0:
+            raise ConfigError(f"must be a number > 0; got {target_error!r}.", path="target_error")
+        if not np.isfinite(target_error):
+            raise ConfigError(f"must be a finite number; got {target_error!r}.", path="target_error")
+        if estimator != "gp":
+            raise ConfigError(
+                f"needs estimator 'gp' (the standard errors it stops on); got estimator {estimator!r}.",
+                path="target_error",
+            )
     check_seed_and_budget(
         seed,
         num_samples,
@@ -297,7 +318,8 @@ def kernel_shap(
     # rows solved together: about 4 model calls' worth of masked records, at most _UNIT_RECORDS
     rows_per_unit = max(1, min(_UNIT_RECORDS, 4 * max_batch_rows) // max(1, n_coal * len(base)))
     folded = fold_records and f_x is None and not use_logit and n_jobs == 1 and 0 < n_rows <= rows_per_unit
-    folded = folded and n_coal > 0
+    rounds = target_error is not None and n_coal > 0
+    folded = folded and n_coal > 0 and not rounds
     if f_x is not None:
         f_x_all = np.asarray(f_x, dtype=np.float64)
         if f_x_all.ndim != 2 or f_x_all.shape[0] != n_rows:
@@ -341,7 +363,19 @@ def kernel_shap(
     )
     phi = np.zeros((n_rows, n_players, base_value.shape[0]))
     stderr: FloatArray | None = None
-    if n_jobs > 1 and n_rows > rows_per_unit:
+    used: IntArray | None = None
+    met: BoolArray | None = None
+    if rounds:
+        assert target_error is not None  # noqa: S101 - rounds need it
+        used, met = np.zeros(n_rows, dtype=np.int64), np.zeros(n_rows, dtype=bool)
+        played = []
+        for unit in units:
+            went = play_rounds(game, unit, seed, use_logit, float(target_error))
+            used[unit.first : unit.first + len(unit.rows)] = went.used
+            met[unit.first : unit.first + len(unit.rows)] = went.met
+            played.append(unit)
+        solved: Iterable[Unit] = played
+    elif n_jobs > 1 and n_rows > rows_per_unit:
         solved = play_on(get_executor("threads", n_jobs), game, units, seed, use_logit)
     else:
         solved = play(game, units, seed, use_logit)
@@ -368,4 +402,6 @@ def kernel_shap(
         seconds=time.perf_counter() - started,
         stderr=stderr,
         estimator=estimator,
+        record_num_samples=used,
+        target_met=met,
     )

@@ -115,3 +115,37 @@ def test_a_budget_too_large_for_the_solve_is_refused_unless_it_covers_every_coal
         kernel_shap(f, X[:1], B, num_samples=9000, estimator="gp")
     exact = kernel_shap(f, X[:1], B[:, :14], num_samples=2**14 - 2, seed=0, estimator="gp")
     assert exact.exact and not exact.stderr.any()
+
+
+def test_target_error_samples_in_rounds_until_every_error_is_below_it():
+    f, X, B = _game(12, 2)
+    X = np.repeat(X, 3, axis=0) + np.arange(18)[:, None] * 0.05
+    res = kernel_shap(f, X, B, num_samples=3000, seed=4, estimator="gp", target_error=0.01)
+    assert res.record_num_samples is not None and res.target_met is not None
+    assert res.target_met.all() and (res.stderr.reshape(18, -1).max(axis=1) <= 0.01).all()
+    assert set(res.record_num_samples) <= {64, 128, 256, 512, 1024, 2048, 2998}
+    assert len(set(res.record_num_samples)) > 1  # records stop at different rounds
+    np.testing.assert_allclose(res.phi.sum(axis=1), res.f_x - res.base_value, rtol=0, atol=1e-9)
+    # a record's rounds depend on its own scores only: the same bits in any split
+    parts = [kernel_shap(f, X[a:b], B, num_samples=3000, seed=4, estimator="gp", target_error=0.01, first_row=a)
+             for a, b in ((0, 5), (5, 18))]  # fmt: skip
+    assert np.array_equal(res.phi, np.concatenate([p.phi for p in parts]))
+    assert np.array_equal(res.record_num_samples, np.concatenate([p.record_num_samples for p in parts]))
+    # fewer model rows than the fixed budget the slowest record needed
+    fixed = kernel_shap(f, X, B, num_samples=int(res.record_num_samples.max()), seed=4, estimator="gp")
+    assert res.model_rows < fixed.model_rows
+
+
+def test_a_target_the_budget_cannot_reach_is_reported_and_an_exact_budget_ends_with_no_error():
+    f, X, B = _game(9, 6)
+    short = kernel_shap(f, X, B, num_samples=100, seed=0, estimator="gp", target_error=1e-9)
+    assert not short.target_met.any() and (short.record_num_samples == 100).all()
+    full = kernel_shap(f, X, B, num_samples=2**9 - 2, seed=0, estimator="gp", target_error=1e-12)
+    reached_all = full.record_num_samples == 2**9 - 2
+    assert reached_all.any() and not full.stderr[reached_all].any()
+    for i in np.flatnonzero(reached_all):
+        np.testing.assert_allclose(full.phi[i], brute_force_shapley(f, X[i], B), rtol=1e-9, atol=1e-10)
+    with pytest.raises(ConfigError, match="target_error: needs estimator 'gp'"):
+        kernel_shap(f, X, B, target_error=0.1)
+    with pytest.raises(ConfigError, match="target_error: must be a number > 0"):
+        kernel_shap(f, X, B, estimator="gp", target_error=0)

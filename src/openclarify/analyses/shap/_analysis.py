@@ -99,6 +99,9 @@ class ShapPart:
     join_source: list[Any] | None = None
     text: Any = None  # the TextShapResult of a text partition
     stderr: FloatArray | None = None  # like totals: each local value's standard error (estimator "gp"; tabular)
+    # with target_error: records whose errors stayed above it (global numbers), and the coalitions used
+    not_met: list[int] = field(default_factory=list)
+    used: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,7 @@ def run_tabular(
         fold_records=fold_records,
         coalition_cache=plan.coalition_cache,
         estimator=shap.estimator,
+        target_error=shap.target_error,
     )
     phi = res.phi[:, : len(plan.feature_names), :]
     ok = ~_failed(phi, res.f_x)
@@ -185,6 +189,8 @@ def run_tabular(
         stderr=np.where(ok[:, None, None], res.stderr[:, : len(plan.feature_names), :], np.nan)
         if res.stderr is not None
         else None,
+        not_met=(chunk.start_row + np.flatnonzero(~res.target_met)).tolist() if res.target_met is not None else [],
+        used=int(res.record_num_samples.sum()) if res.record_num_samples is not None else 0,
     )
 
 
@@ -305,6 +311,8 @@ class _Driver:
     first_fx: FloatArray = field(default_factory=lambda: np.zeros(0))
     failed_rows: list[int] = field(default_factory=list)
     empty_rows: list[int] = field(default_factory=list)
+    not_met: list[int] = field(default_factory=list)
+    used: int = 0
 
     def close(self) -> None:
         for f in (self.csv, self.jsonl, self.predictions):
@@ -444,6 +452,8 @@ class ShapAnalysis:
             model_seconds=a.model_seconds + b.model_seconds,
             num_samples=max(a.num_samples, b.num_samples),
             exact=a.exact and b.exact,
+            not_met=a.not_met + b.not_met,
+            used=a.used + b.used,
         )
 
     # the driver ---------------------------------------------------------------------------------
@@ -465,6 +475,8 @@ class ShapAnalysis:
         if part.n:
             d.num_samples = max(d.num_samples, part.num_samples) if plan.text_columns else part.num_samples
             d.exact = d.exact and part.exact
+        d.not_met.extend(part.not_met)
+        d.used += part.used
 
     def _write_tabular(self, plan: ShapPlan, part: ShapPart, job: Job) -> None:
         d = self._driver
@@ -607,4 +619,12 @@ class ShapAnalysis:
             "text_columns": list(plan.text_columns),
             "text_whitespace": plan.text_whitespace,
         }
+        if plan.shap.target_error is not None:
+            # which records reached the target (numbered from 0) and what they cost
+            summary["target_error"] = {
+                "target": plan.shap.target_error,
+                "records_met": d.n_rows - len(d.not_met),
+                "records_not_met": {"count": len(d.not_met), "rows": d.not_met[:_MAX_LISTED]},
+                "mean_num_samples": round(d.used / d.n_rows, 3) if d.n_rows else 0.0,
+            }
         return Finished("kernel_shap", section, extra, summary, result)
