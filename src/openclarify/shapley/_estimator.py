@@ -370,7 +370,7 @@ def kernel_shap(
         used, met = np.zeros(n_rows, dtype=np.int64), np.zeros(n_rows, dtype=bool)
         played = []
         for unit in units:
-            went = play_rounds(game, unit, seed, use_logit, float(target_error))
+            went = play_rounds(game, unit, seed, use_logit, float(target_error), allocation)
             used[unit.first : unit.first + len(unit.rows)] = went.used
             met[unit.first : unit.first + len(unit.rows)] = went.met
             played.append(unit)

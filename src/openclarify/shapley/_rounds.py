@@ -2,10 +2,11 @@
 
 The ``gp`` estimator gives each value a standard error, so a record can stop as soon as its errors are
 small enough. A record's coalitions are the first ``h_r`` halves of one design drawn for the whole budget
-(and their complements), relabelled per record as :mod:`._gp` does: the singletons first (every player
-identified from the first round on), then the other halves in an order drawn from the seed. Round ``r``
-scores the halves a record does not have yet, for the records still going, and solves with the design's
-first ``h_r`` halves; ``h_r`` doubles from round to round up to the budget. A record's rounds, values and
+(and their complements), relabelled per record as :mod:`._gp` does. The design is ordered so that each
+round's share is itself a stratified design (of each size, as many halves as the plan of the round's
+budget gives it) holding the rounds before it. Round ``r`` scores the halves a record does not have yet,
+for the records still going, and solves with the design's first ``h_r`` halves; the budget doubles from
+round to round up to ``num_samples``. A record's rounds, values and
 errors depend only on the seed, its number and its own scores, so the bits do not depend on the others.
 """
 
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._typing import BoolArray, FloatArray, IntArray
-from ._coalitions import CoalitionPlan, sample_coalitions
+from .._typing import BoolArray, FloatArray, IntArray, SizeAllocation
+from ._coalitions import CoalitionPlan, plan_coalitions, sample_coalitions
 from ._gp import permutations, solve_gp
 from ._play import Game, Unit, logit
 from ._random import RowRandom
@@ -28,25 +29,48 @@ _DESIGN_ROW = np.array([2**64 - 1], dtype=np.uint64)
 _ORDER_STREAM = (0x6A7B, 0x524F554E)
 
 
-def round_schedule(n_players: int, halves: int) -> tuple[int, ...]:
-    """The number of halves each round ends with: from ``max(32, 2n)`` (at least the singletons and as many
-    others), doubling, to ``halves``."""
-    first = min(halves, max(32, 2 * n_players))
+def round_schedule(n_players: int, budget: int) -> tuple[int, ...]:
+    """The budget (coalitions) each round ends with: from ``max(64, 4n)``, doubling, to ``budget``."""
+    first = min(budget, max(64, 4 * n_players))
     out = [first]
-    while out[-1] < halves:
-        out.append(min(halves, 2 * out[-1]))
+    while out[-1] < budget:
+        out.append(min(budget, 2 * out[-1]))
     return tuple(out)
 
 
-def _ordered(plan: CoalitionPlan, seed: int, fused: bool) -> BoolArray:
-    """The design's halves for rounds: the singletons, then the rest in an order drawn from the seed."""
+def _nested(
+    plan: CoalitionPlan, seed: int, fused: bool, allocation: SizeAllocation
+) -> tuple[BoolArray, tuple[int, ...]]:
+    """The design's halves for rounds, and how many of them each round holds: round ``r`` has, of each
+    size stratum, as many halves as the plan of its budget gives that stratum (the first of the stratum's
+    halves in an order drawn from the seed), so every round is a stratified design holding the rounds
+    before it."""
     shared = sample_coalitions(plan, _DESIGN_ROW, seed, fused=fused)[0]
     halves = shared[: shared.shape[0] // 2]
-    single = halves.sum(axis=1) == 1
-    rest = np.flatnonzero(~single)
-    keys = RowRandom(seed, _DESIGN_ROW).uniform(_ORDER_STREAM, len(rest))[0]
-    order = np.concatenate([np.flatnonzero(single), rest[np.argsort(keys, kind="stable")]])
-    return np.ascontiguousarray(halves[order])
+    random = RowRandom(seed, _DESIGN_ROW)
+    groups, offset = [], 0
+    for k, st in enumerate(plan.strata):
+        group = halves[offset : offset + st.n_pairs]
+        offset += st.n_pairs
+        keys = random.uniform((*_ORDER_STREAM, k), len(group))[0]
+        groups.append(group[np.argsort(keys, kind="stable")])
+    taken = [0] * len(groups)
+    blocks: list[BoolArray] = []
+    ends: list[int] = []
+    for r, budget in enumerate(round_schedule(plan.n_players, plan.n_coalitions)):
+        counts = [s.n_pairs for s in plan_coalitions(plan.n_players, budget, allocation).strata]
+        new = []
+        for k, group in enumerate(groups):
+            want = min(max(taken[k], counts[k]), len(group))
+            new.append(group[taken[k] : want])
+            taken[k] = want
+        block = np.concatenate(new)
+        if not len(block):
+            continue
+        keys = random.uniform((*_ORDER_STREAM, -1 - r), len(block))[0]  # mixed: the first ones are scored
+        blocks.append(block[np.argsort(keys, kind="stable")])
+        ends.append((ends[-1] if ends else 0) + len(block))
+    return np.ascontiguousarray(np.concatenate(blocks)), tuple(ends)
 
 
 def _exact(halves: BoolArray, perm: IntArray, odd: FloatArray, delta: FloatArray, plan: CoalitionPlan) -> FloatArray:
@@ -80,15 +104,16 @@ class Rounds:
     met: BoolArray  # (n_rows,)
 
 
-def play_rounds(game: Game, unit: Unit, seed: int, use_logit: bool, target: float) -> Rounds:
+def play_rounds(
+    game: Game, unit: Unit, seed: int, use_logit: bool, target: float, allocation: SizeAllocation = "leverage"
+) -> Rounds:
     """Explain ``unit`` (a tabular unit: its base value known) in rounds; sets ``unit.phi`` and
     ``unit.stderr`` and returns how far each record went."""
     plan = unit.plan
     n, n_rows = plan.n_players, len(unit.rows)
     assert unit.base_value is not None  # noqa: S101 - rounds are for tabular units
     base = unit.base_value
-    halves = _ordered(plan, seed, game.fused)
-    schedule = round_schedule(n, len(halves))
+    halves, schedule = _nested(plan, seed, game.fused, allocation)
     perm = permutations(seed, unit.rows, n)
     n_out = unit.f_x.shape[1]
     odd = np.zeros((n_rows, len(halves), n_out))

@@ -118,16 +118,16 @@ def test_a_budget_too_large_for_the_solve_is_refused_unless_it_covers_every_coal
 
 
 def test_target_error_samples_in_rounds_until_every_error_is_below_it():
-    f, X, B = _game(12, 2)
-    X = np.repeat(X, 3, axis=0) + np.arange(18)[:, None] * 0.05
-    res = kernel_shap(f, X, B, num_samples=3000, seed=4, estimator="gp", target_error=0.01)
+    f, X, B = _game(10, 2)
+    X = np.repeat(X, 3, axis=0) * np.linspace(0.1, 1.5, 18)[:, None]  # small records are easier
+    res = kernel_shap(f, X, B, num_samples=1000, seed=4, estimator="gp", target_error=0.01)
     assert res.record_num_samples is not None and res.target_met is not None
     assert res.target_met.all() and (res.stderr.reshape(18, -1).max(axis=1) <= 0.01).all()
-    assert set(res.record_num_samples) <= {64, 128, 256, 512, 1024, 2048, 2998}
+    assert set(res.record_num_samples) <= {64, 128, 256, 512, 1000}
     assert len(set(res.record_num_samples)) > 1  # records stop at different rounds
     np.testing.assert_allclose(res.phi.sum(axis=1), res.f_x - res.base_value, rtol=0, atol=1e-9)
     # a record's rounds depend on its own scores only: the same bits in any split
-    parts = [kernel_shap(f, X[a:b], B, num_samples=3000, seed=4, estimator="gp", target_error=0.01, first_row=a)
+    parts = [kernel_shap(f, X[a:b], B, num_samples=1000, seed=4, estimator="gp", target_error=0.01, first_row=a)
              for a, b in ((0, 5), (5, 18))]  # fmt: skip
     assert np.array_equal(res.phi, np.concatenate([p.phi for p in parts]))
     assert np.array_equal(res.record_num_samples, np.concatenate([p.record_num_samples for p in parts]))
