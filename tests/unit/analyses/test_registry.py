@@ -101,7 +101,8 @@ def _bits(value) -> bytes:
         return b"".join(k.encode() + _bits(v) for k, v in sorted(value.items()))
     if dataclasses.is_dataclass(value):
         # model calls depend on how records are grouped into calls; the results do not
-        skip = {"model_seconds", "model_rows", "model_calls", "text", "label", "join_source", "totals", "f_x", "ok"}
+        skip = {"model_seconds", "model_rows", "model_calls", "text", "label", "join_source", "totals", "f_x", "ok",
+                "stderr"}  # fmt: skip
         return b"".join(
             f.name.encode() + _bits(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name not in skip
         )

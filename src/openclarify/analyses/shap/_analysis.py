@@ -454,6 +454,7 @@ class ShapAnalysis:
             exact=a.exact and b.exact,
             not_met=a.not_met + b.not_met,
             used=a.used + b.used,
+            stderr=b.stderr[:0] if b.stderr is not None else None,
         )
 
     # the driver ---------------------------------------------------------------------------------
