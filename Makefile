@@ -1,10 +1,11 @@
 # The two README commands: `make demo` and `make test`. Both set up .venv first.
 PYTHON ?= python3
+PY312 ?= python3.12
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench bench-estimators lint clean
 
 install: $(STAMP)
 
@@ -36,6 +37,14 @@ bench: install
 	$(BIN)/python bench/bias.py
 	$(BIN)/python bench/hf_sentences.py
 	$(BIN)/python bench/dask_backend.py
+	$(BIN)/python bench/estimator_cost.py
+	$(BIN)/python bench/target_error.py
+
+# Shapley estimators against shapiq 1.8 (which needs Python >= 3.12) in a venv of its own: PY312 names it
+bench-estimators:
+	test -x .venv312/bin/python || $(PY312) -m venv .venv312
+	.venv312/bin/python -m pip install --quiet -e . 'shapiq>=1.8' 'shap>=0.46' xgboost lightgbm
+	.venv312/bin/python bench/estimators.py
 
 lint: install
 	$(BIN)/ruff check src tests examples bench

@@ -43,7 +43,7 @@ import numpy as np
 from .._typing import BoolArray, FloatArray, IntArray
 from ._random import RowRandom
 
-__all__ = ["PRIORS", "SCORED", "GPDesign", "Prior", "design_for", "permutations", "shuffled", "solve_gp"]
+__all__ = ["DESIGN_ROW", "PRIORS", "SCORED", "GPDesign", "Prior", "design_for", "permutations", "shuffled", "solve_gp"]
 
 
 class Prior(NamedTuple):
@@ -66,6 +66,8 @@ _JITTER = 1e-10
 # A stream of the record-keyed random numbers no coalition sampler uses: the relabelling of the players.
 _PERMUTATION_STREAM = (0x6A7B, 0x5045524D)
 _ORDER_STREAM = (0x6A7B, 0x4F524452)
+#: The record number the shared design is drawn for (no dataset reaches it): a design is keyed on the seed.
+DESIGN_ROW: Final = np.array([2**64 - 1], dtype=np.uint64)
 
 
 @lru_cache(maxsize=256)
@@ -174,7 +176,7 @@ def design_for(halves: BoolArray, prior: Prior, scored: int = SCORED) -> GPDesig
 
 def shuffled(halves: BoolArray, seed: int) -> BoolArray:
     """The design's halves in an order drawn from the seed: the first :data:`SCORED` are a random subset."""
-    keys = RowRandom(seed, np.array([2**64 - 1], dtype=np.uint64)).uniform(_ORDER_STREAM, len(halves))[0]
+    keys = RowRandom(seed, DESIGN_ROW).uniform(_ORDER_STREAM, len(halves))[0]
     return halves[np.argsort(keys, kind="stable")]
 
 

@@ -26,7 +26,7 @@ from .._typing import BoolArray, FloatArray, IntArray
 from ..backends import Executor
 from ..errors import ModelError
 from ._coalitions import CoalitionPlan, sample_coalitions
-from ._gp import permutations, shuffled, solve_gp
+from ._gp import DESIGN_ROW, permutations, shuffled, solve_gp
 from ._solve import solve
 
 __all__ = ["Game", "ModelCalls", "Unit", "logit", "play", "play_on"]
@@ -128,15 +128,11 @@ def _solve_context(game: Game, n_players: int) -> contextlib.AbstractContextMana
     return cast("contextlib.AbstractContextManager[Any]", _controller.limit(limits=1, user_api="blas"))
 
 
-# The record number the shared design of the "gp" estimator is drawn for (no dataset reaches it).
-_DESIGN_ROW = np.array([2**64 - 1], dtype=np.uint64)
-
-
 def _sample(game: Game, unit: Unit, seed: int) -> None:
     if unit.z is None and unit.estimator == "gp" and not unit.plan.exact:
         # one design per seed and plan, its players relabelled per record (see _gp.py)
         n = unit.plan.n_players
-        shared = (sample_coalitions(unit.plan, _DESIGN_ROW, seed, fused=game.fused)[0] if unit.plan.n_coalitions
+        shared = (sample_coalitions(unit.plan, DESIGN_ROW, seed, fused=game.fused)[0] if unit.plan.n_coalitions
                   else np.zeros((0, n), dtype=bool))  # fmt: skip
         unit.perm = permutations(seed, unit.rows, n)
         unit.design = shuffled(shared[: shared.shape[0] // 2], seed)

@@ -18,14 +18,13 @@ import numpy as np
 
 from .._typing import BoolArray, FloatArray, IntArray, SizeAllocation
 from ._coalitions import CoalitionPlan, plan_coalitions, sample_coalitions
-from ._gp import permutations, solve_gp
+from ._gp import DESIGN_ROW, permutations, solve_gp
 from ._play import Game, Unit, logit
 from ._random import RowRandom
 from ._solve import solve
 
 __all__ = ["Rounds", "play_rounds", "round_schedule"]
 
-_DESIGN_ROW = np.array([2**64 - 1], dtype=np.uint64)
 _ORDER_STREAM = (0x6A7B, 0x524F554E)
 
 
@@ -45,9 +44,9 @@ def _nested(
     size stratum, as many halves as the plan of its budget gives that stratum (the first of the stratum's
     halves in an order drawn from the seed), so every round is a stratified design holding the rounds
     before it."""
-    shared = sample_coalitions(plan, _DESIGN_ROW, seed, fused=fused)[0]
+    shared = sample_coalitions(plan, DESIGN_ROW, seed, fused=fused)[0]
     halves = shared[: shared.shape[0] // 2]
-    random = RowRandom(seed, _DESIGN_ROW)
+    random = RowRandom(seed, DESIGN_ROW)
     groups, offset = [], 0
     for k, st in enumerate(plan.strata):
         group = halves[offset : offset + st.n_pairs]
