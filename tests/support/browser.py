@@ -85,7 +85,7 @@ class PageResult:
 class HeadlessChromium:
     """A headless Chromium process and one CDP connection to its page; use as a context manager."""
 
-    def __init__(self, path: str | None = None, *, startup_timeout: float = 20.0) -> None:
+    def __init__(self, path: str | None = None, *, startup_timeout: float = 90.0) -> None:
         """``path``: the browser (default ``require_chromium()``); started on ``__enter__`` or ``start()``."""
         self.path = path or require_chromium()
         self.startup_timeout = startup_timeout
