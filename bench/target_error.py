@@ -127,8 +127,8 @@ def main() -> None:
         f"{', '.join(map(str, BUDGETS))}. Target = a share of the game's largest |phi|. Single-threaded BLAS, "
         f"{env['cpu_count']} CPUs; {document['seconds']} s.",
         "",
-        "| game | target (share of max abs phi) | rounds: model rows | met | mean coalitions | RMS error | within 1.96 SE |"
-        " smallest fixed budget that achieves it | its model rows | its RMS error | rounds / fixed |",
+        "| game | target (share of max abs phi) | rounds: model rows | met | mean coalitions | RMS error "
+        "| within 1.96 SE | smallest fixed budget that achieves it | its model rows | its RMS error | rounds / fixed |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, group in itertools.groupby(cells, key=lambda c: (c["game"], c["target_share"])):
