@@ -79,7 +79,6 @@ REF_SEED0 = 10_000  # reference seeds are disjoint from the method seeds 0, 1, .
 SLOW_CAP_S = 1.0  # a method predicted above this many seconds per row at the next budget is not run there ...
 SLOW_CAP_BEST_S = 5.0  # ... or above this for ours and the KEEP_BEST most accurate shapiq methods at this budget
 KEEP_BEST = 3
-SHAP_ROWS_MAX = None  # every method sees every row
 
 # targets for a new openclarify estimator (judged on every cell)
 TARGET_VS_SHAP = 0.5

@@ -63,6 +63,9 @@ PRIORS: Final[tuple[Prior, ...]] = (
 )  # fmt: skip
 # Relative jitter on K's diagonal: the game is observed without noise, but K is nearly singular for small rho.
 _JITTER = 1e-10
+# Smallest pivot (relative to the prior variance) of the observations the marginal likelihood does not see
+# for a prior to be used: below it, K is singular but for its jitter there, and the values would be noise.
+_USABLE_PIVOT = 1e-6
 # A stream of the record-keyed random numbers no coalition sampler uses: the relabelling of the players.
 _PERMUTATION_STREAM = (0x6A7B, 0x5045524D)
 _ORDER_STREAM = (0x6A7B, 0x4F524452)
@@ -109,6 +112,9 @@ class GPDesign:
     inverse: FloatArray  # (q, q), lower
     logdet: float
     variance: FloatArray  # (n,)
+    #: False when the prior explains every observation only through K's jitter (a pivot of L is at the
+    #: jitter's scale) while the marginal likelihood sees only the first q: its values could not be trusted
+    usable: bool = True
 
     @property
     def nbytes(self) -> int:
@@ -143,7 +149,10 @@ def _design(halves: BoolArray, prior: Prior, scored: int) -> GPDesign:
     # the leading block of L is the Cholesky factor of the leading block of K
     inverse = np.asarray(solve_triangular(chol[:q, :q], np.eye(q), lower=True, check_finite=False))
     logdet = float(2.0 * np.log(np.diag(chol)[:q]).sum())
-    return GPDesign(prior, gain, inverse, logdet, variance)
+    # a prior with (almost) nothing above some order has fewer terms than a large design has observations
+    smallest = float((np.diag(chol)[q:] ** 2).min(initial=np.inf)) / profile[0]
+    usable = smallest > _USABLE_PIVOT
+    return GPDesign(prior, gain, inverse, logdet, variance, usable)
 
 
 _cache_lock = threading.Lock()
@@ -225,8 +234,9 @@ def solve_gp(
     blocks = np.ascontiguousarray(obs.reshape(m + 1, n_blocks, width).transpose(1, 0, 2))
     # Bayesian model averaging over the priors: each weighted by its marginal likelihood (scale profiled)
     scores, means, variances = [], [], []
-    for prior in PRIORS if priors is None else priors:
-        design = design_for(halves, prior)
+    designs = [design_for(halves, prior) for prior in (PRIORS if priors is None else priors)]
+    usable = [d for d in designs if d.usable] or designs
+    for design in usable:
         q = len(design.inverse)
         half = np.matmul(design.inverse, blocks[:, :q, :])  # (blocks, q, width): L_q^-1 o_q
         s2 = np.maximum((half * half).sum(axis=1), 1e-300) / q  # (blocks, width)
