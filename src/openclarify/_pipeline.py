@@ -23,9 +23,10 @@ import numpy as np
 from ._typing import FloatArray
 from ._version import __version__
 from .analyses import ANALYSES, Analysis, Job, JobOptions, MethodKey, Needs, load_analysis
-from .analyses._common import plain, resolve
+from .analyses._common import resolve
 from .backends import BackendName, ModelSpec, get_executor, loaded, worker_model
 from .config import AnalysisConfig
+from .config._schema import plain
 from .data import DataChunk, DatasetSchema, open_dataset
 from .errors import ConfigError, DataError, ModelError, OpenClarifyWarning
 from .models import Predictor

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -25,7 +25,6 @@ __all__ = [
     "feature_columns",
     "json_value",
     "output_labels",
-    "plain",
     "resolve",
     "text_columns",
 ]
@@ -54,15 +53,6 @@ def output_labels(config: AnalysisConfig, n_outputs: int, model_names: Sequence[
         f"Give {n_outputs} label headers or leave label_headers out.",
         path="predictor.label_headers",
     )
-
-
-def plain(value: object) -> object:
-    """Read-only config values (mapping proxies, tuples) back to plain JSON values (dict, list)."""
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def text_columns(dataset: Dataset, requested: Sequence[str] | None, *, one_feature_is_text: bool = True) -> list[str]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -427,17 +426,12 @@ def _with_target_error(config: AnalysisConfig, target: float) -> AnalysisConfig:
     """``config`` with ``methods.shap.target_error`` (and the ``gp`` estimator it needs) set from the flag,
     validated again, so that the job's fingerprint and its copy of the config say so."""
     from ..config import parse_analysis_config
+    from ..config._schema import plain
 
-    document = json.loads(json.dumps(config.source, default=_plain))
-    shap = document.get("methods", {}).get("shap")
-    if not isinstance(shap, dict):
+    document = plain(config.source)
+    methods = document.get("methods") if isinstance(document, dict) else None
+    shap = methods.get("shap") if isinstance(methods, dict) else None
+    if not isinstance(document, dict) or not isinstance(shap, dict):
         raise click.UsageError("--target-error: the config has no methods.shap to explain with.")
     shap.update(estimator="gp", target_error=float(target))
     return parse_analysis_config(document)
-
-
-def _plain(value: object) -> object:
-    """A read-only mapping of the config's source as a dict (tuples are lists to json already)."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"not JSON: {type(value).__name__}")

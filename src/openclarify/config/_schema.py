@@ -198,3 +198,12 @@ class AnalysisConfig:
     methods: MethodsConfig
     predictor: PredictorConfig | None = None
     source: Mapping[str, Any] = field(default_factory=_empty_mapping, compare=False, repr=False)
+
+
+def plain(value: object) -> object:
+    """Read-only config values (mapping proxies, tuples) back to plain JSON values (dict, list)."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value

@@ -61,6 +61,8 @@ PRIORS: Final[tuple[Prior, ...]] = (
     # nothing above order 3 (a tree ensemble of depth 4 has no odd part beyond it): exact once m > n + C(n, 3)
     Prior(1e-2, 0.0), Prior(0.1, 0.0), Prior(1.0, 0.0),
 )  # fmt: skip
+# Columns per matrix product: one record pays for this many, and every product has the same shape.
+_WIDTH = 4
 # Relative jitter on K's diagonal: the game is observed without noise, but K is nearly singular for small rho.
 _JITTER = 1e-10
 # Smallest pivot (relative to the prior variance) of the observations the marginal likelihood does not see
@@ -226,7 +228,7 @@ def solve_gp(
     # one column per (record, output), in blocks of a fixed width: a matrix product of one shape computes
     # each column with the same operations wherever it sits, so a record's bits do not depend on the others
     columns = n_rows * n_out
-    width = _block_width(m + 1)
+    width = _WIDTH
     n_blocks = -(-columns // width)
     obs = np.zeros((m + 1, n_blocks * width))
     obs[0, :columns] = (delta / 2.0).reshape(-1)
@@ -263,9 +265,3 @@ def solve_gp(
     se_r = stderr.reshape(n, n_rows, n_out).transpose(1, 0, 2)
     index = perm[:, :, None]
     return np.take_along_axis(phi_r, index, axis=1), np.take_along_axis(se_r, index, axis=1)
-
-
-def _block_width(m: int) -> int:
-    """Columns per matrix product (a constant: one record pays for this many columns)."""
-    del m
-    return 4

@@ -9,9 +9,10 @@ from typing import Any
 import pandas as pd
 
 from ...config import AnalysisConfig, ShapConfig
+from ...config._schema import plain
 from ...data import Dataset, DatasetSchema, read_baseline
 from ...shapley import summarize_baseline
-from .._common import feature_columns, plain, resolve
+from .._common import feature_columns, resolve
 
 __all__ = ["baseline", "players", "text_baseline"]
 
