@@ -187,6 +187,28 @@ def test_target_error_from_the_config_or_the_flag_and_what_the_summary_says(tmp_
     with pytest.raises(ConfigError) as info:
         parse_analysis_config(_config(estimator="gp", target_error=-1))
     assert any(p == "methods.shap.target_error" and "must be a number > 0" in m for p, m in info.value.errors)
-    text = _config(estimator="gp", target_error=0.01, text_config={"granularity": "token", "language": "english"})
-    with pytest.raises(ConfigError, match="not supported with text_config yet"):
-        parse_analysis_config(text)
+
+
+def test_target_error_for_records_with_text(tmp_path):
+    (tmp_path / "model.py").write_text(WORDS)
+    reviews = ['"not good, not bad. I love it, it is good!"', '"Bad."', '"Good? Not really good, I love bad."']
+    (tmp_path / "reviews.csv").write_text("\n".join(reviews) + "\n")
+    config = {
+        "dataset_type": "text/csv",
+        "headers": ["Review Text"],
+        "predictor": {"model_name": "m", "instance_type": "ml.m5.xlarge", "initial_instance_count": 1},
+        "methods": {"shap": {"baseline": [["<UNK>"]], "num_samples": 1000, "seed": 1, "save_local_shap_values": True,
+                             "estimator": "gp", "save_local_shap_stderr": True, "target_error": 0.003,
+                             "text_config": {"granularity": "token", "language": "english"}}},
+    }  # fmt: skip
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    args = ["analyze", "--config", str(tmp_path / "cfg.json"), "--data", str(tmp_path / "reviews.csv"),
+            "--output", str(tmp_path / "out"), "--model", f"{tmp_path / 'model.py'}:score", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())["target_error"]
+    assert summary["target"] == 0.003 and summary["records_met"] == 3 and summary["records_not_met"]["count"] == 0
+    # the long reviews stop before 1000 coalitions; "Bad." (2 tokens) is exact with its 2
+    assert 2 < summary["mean_num_samples"] < (1000 + 2 + 1000) / 3
+    lines = (tmp_path / "out" / "explanations_shap" / "out.jsonl").read_text().splitlines()
+    stderrs = [a["stderr"][0] for line in lines for f in json.loads(line)["explanations"] for a in f["attributions"]]
+    assert stderrs and max(stderrs) <= 0.003

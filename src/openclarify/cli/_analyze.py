@@ -162,7 +162,7 @@ def _model_path(spec: str) -> Path | str:
     default=None,
     type=click.FloatRange(0, min_open=True),
     help="Sample in rounds until every standard error of a record is at most this, or num_samples is spent "
-    '(sets methods.shap.target_error and estimator "gp"; tabular records).',
+    '(sets methods.shap.target_error and estimator "gp").',
 )
 @click.option(
     "--bias-ci",

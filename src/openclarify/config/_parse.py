@@ -480,12 +480,6 @@ def _check_shap(values: dict[str, Any], raw: Mapping[str, Any], path: str, error
             'needs estimator "gp" (it stops on the standard errors gp gives); got estimator '
             f'{_show(raw.get("estimator", "kernel"))}. Add "estimator": "gp" or remove target_error.',
         )
-    elif "target_error" in values and "text_config" in raw:
-        errors.add(
-            _key(path, "target_error"),
-            "is not supported with text_config yet (rounds are for tabular records); got "
-            f"{_show(raw['target_error'])}. Remove target_error, or give num_samples.",
-        )
     if values.get("save_local_shap_stderr") and values.get("estimator", "kernel") != "gp":
         errors.add(
             _key(path, "save_local_shap_stderr"),

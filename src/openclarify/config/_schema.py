@@ -94,7 +94,7 @@ class ShapConfig:
     ``shapley/_gp.py``) and ``save_local_shap_stderr`` (the standard error of every local value next to it:
     ``<feature>_<label>_se`` columns in ``out.csv``, ``stderr`` beside each ``attribution`` in ``out.jsonl``;
     needs ``estimator: "gp"``); ``target_error`` (sample in rounds until every standard error of a record
-    is at most this, or ``num_samples`` is spent; tabular records, ``estimator: "gp"``).
+    is at most this, or ``num_samples`` is spent; ``estimator: "gp"``).
     """
 
     baseline: str | tuple[BaselineRow, ...] | tuple[Mapping[str, Any], ...] | Mapping[str, Any] | None = None

@@ -116,6 +116,21 @@ class BaseValue:
     model_seconds: float
 
 
+def check_target_error(target_error: object, estimator: str) -> None:
+    """``target_error``: None, or a finite number > 0 with the ``gp`` estimator (whose errors it stops on)."""
+    if target_error is None:
+        return
+    if isinstance(target_error, bool) or not isinstance(target_error, int | float) or not target_error > 0:
+        raise ConfigError(f"must be a number > 0; got {target_error!r}.", path="target_error")
+    if not np.isfinite(target_error):
+        raise ConfigError(f"must be a finite number; got {target_error!r}.", path="target_error")
+    if estimator != "gp":
+        raise ConfigError(
+            f"needs estimator 'gp' (the standard errors it stops on); got estimator {estimator!r}.",
+            path="target_error",
+        )
+
+
 def base_value(
     model: Predictor, baseline: pd.DataFrame, *, use_logit: bool = False, max_batch_rows: int = 16384
 ) -> BaseValue:
@@ -253,16 +268,7 @@ def kernel_shap(
         raise ConfigError(f"must be >= 1; got {n_jobs!r}.", path="n_jobs")
     if estimator not in ESTIMATORS:
         raise ConfigError(f"must be one of {', '.join(ESTIMATORS)}; got {estimator!r}.", path="estimator")
-    if target_error is not None:
-        if isinstance(target_error, bool) or not isinstance(target_error, int | float) or not target_error > 0:
-            raise ConfigError(f"must be a number > 0; got {target_error!r}.", path="target_error")
-        if not np.isfinite(target_error):
-            raise ConfigError(f"must be a finite number; got {target_error!r}.", path="target_error")
-        if estimator != "gp":
-            raise ConfigError(
-                f"needs estimator 'gp' (the standard errors it stops on); got estimator {estimator!r}.",
-                path="target_error",
-            )
+    check_target_error(target_error, estimator)
     check_seed_and_budget(
         seed,
         num_samples,
@@ -369,8 +375,7 @@ def kernel_shap(
         assert target_error is not None  # noqa: S101 - rounds need it
         used, met = np.zeros(n_rows, dtype=np.int64), np.zeros(n_rows, dtype=bool)
         played = []
-        for unit in units:
-            went = play_rounds(game, unit, seed, use_logit, float(target_error), allocation)
+        for unit, went in play_rounds(game, units, seed, use_logit, float(target_error), allocation):
             used[unit.first : unit.first + len(unit.rows)] = went.used
             met[unit.first : unit.first + len(unit.rows)] = went.met
             played.append(unit)

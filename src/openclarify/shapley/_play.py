@@ -15,6 +15,7 @@ of the game, so independent units can run on any executor (:func:`play_on`).
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ _LOGIT_EPS = 1e-12
 # Below this many players a regression is too small for BLAS threads to pay; they only cost wake-ups,
 # and much more than that when another process keeps the cores busy.
 THREADED_SOLVE_PLAYERS = 512
-_controller: Any = None
+_controller: tuple[Any, bool] | None = None  # (threadpoolctl's controller, made with scipy loaded)
 
 
 def logit(p: FloatArray, what: str) -> FloatArray:
@@ -87,6 +88,7 @@ class Unit:
     stderr: FloatArray | None = None  # like phi: the standard error of each value ("gp"; 0 when exact)
     design: BoolArray | None = None  # "gp": the shared design's halves, (m, n_players)
     perm: IntArray | None = None  # "gp": each record's relabelling of the design, (n_rows, n_players)
+    final: bool = True  # the unit's last scoring: the game may free what it builds the masked records from
 
 
 class Game(Protocol):
@@ -121,11 +123,13 @@ def _solve_context(game: Game, n_players: int) -> contextlib.AbstractContextMana
     global _controller
     if not game.one_blas_thread or n_players >= THREADED_SOLVE_PLAYERS:
         return contextlib.nullcontext()
-    if _controller is None:
+    if _controller is None or (not _controller[1] and "scipy.linalg" in sys.modules):
+        # scipy ships a BLAS of its own (the gp estimator's solves); a controller made before it was
+        # loaded would not limit it, so it is made again once scipy.linalg is there
         from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController()
-    return cast("contextlib.AbstractContextManager[Any]", _controller.limit(limits=1, user_api="blas"))
+        _controller = (ThreadpoolController(), "scipy.linalg" in sys.modules)
+    return cast("contextlib.AbstractContextManager[Any]", _controller[0].limit(limits=1, user_api="blas"))
 
 
 def _sample(game: Game, unit: Unit, seed: int) -> None:

@@ -8,10 +8,15 @@ budget gives it) holding the rounds before it. Round ``r`` scores the halves a r
 for the records still going, and solves with the design's first ``h_r`` halves; the budget doubles from
 round to round up to ``num_samples``. A record's rounds, values and
 errors depend only on the seed, its number and its own scores, so the bits do not depend on the others.
+
+A record with text is a unit of its own (its players are its units) without a known base value: it
+scores its empty coalition with its first round. Several units play their rounds side by side, so that
+their masked records share model calls.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +24,7 @@ import numpy as np
 from .._typing import BoolArray, FloatArray, IntArray, SizeAllocation
 from ._coalitions import CoalitionPlan, plan_coalitions, sample_coalitions
 from ._gp import DESIGN_ROW, permutations, solve_gp
-from ._play import Game, Unit, logit
+from ._play import Game, Unit, _solve_context, logit, play
 from ._random import RowRandom
 from ._solve import solve
 
@@ -103,63 +108,163 @@ class Rounds:
     met: BoolArray  # (n_rows,)
 
 
-def play_rounds(
-    game: Game, unit: Unit, seed: int, use_logit: bool, target: float, allocation: SizeAllocation = "leverage"
-) -> Rounds:
-    """Explain ``unit`` (a tabular unit: its base value known) in rounds; sets ``unit.phi`` and
-    ``unit.stderr`` and returns how far each record went."""
-    plan = unit.plan
-    n, n_rows = plan.n_players, len(unit.rows)
-    assert unit.base_value is not None  # noqa: S101 - rounds are for tabular units
-    base = unit.base_value
-    halves, schedule = _nested(plan, seed, game.fused, allocation)
-    perm = permutations(seed, unit.rows, n)
-    n_out = unit.f_x.shape[1]
-    odd = np.zeros((n_rows, len(halves), n_out))
-    phi = np.zeros((n_rows, n, n_out))
-    stderr = np.zeros((n_rows, n, n_out))
-    used = np.zeros(n_rows, dtype=np.int64)
-    met = np.zeros(n_rows, dtype=bool)
-    active = np.arange(n_rows)
-    done = 0
-    for h in schedule:
-        new = halves[done:h]
-        # each active record's new halves and their complements, in its own labels
-        z_half = new[:, perm[active]].transpose(1, 0, 2)
-        z = np.ascontiguousarray(np.concatenate([z_half, ~z_half], axis=1))
-        step = Unit(
-            first=unit.first,
-            rows=unit.rows[active],
-            plan=plan,
-            weights=unit.weights,
-            f_x=unit.f_x[active],
-            base_value=base,
-            data=unit.data.iloc[active],
-            z=z,
-        )
-        game.score(step)
-        if step.values is None:
-            game.flush()
-        values = step.values
-        if values is None:
-            raise RuntimeError("unit: a round's coalitions were not scored.")
-        if use_logit:
-            values = logit(values, "masked records")
-        k = h - done
-        odd[active, done:h] = (values[:, :k] - values[:, k:]) / 2.0
-        unit.f_x[active] = step.f_x  # the records' own scores, when the first call scored them
-        if plan.exact and h == len(halves):  # every coalition: the exact values, with no error
-            p = _exact(halves, perm[active], odd[active], unit.f_x[active] - base[None, :], plan)
-            s = np.zeros_like(p)
-        else:
-            p, s = solve_gp(halves[:h], perm[active], odd[active, :h], unit.f_x[active] - base[None, :])
-        phi[active], stderr[active], used[active] = p, s, 2 * h
-        ok = s.reshape(len(active), -1).max(axis=1, initial=0.0) <= target
-        met[active] = ok
-        active = active[~ok]
-        done = h
-        if not len(active):
-            break
-    unit.phi, unit.stderr, unit.base = phi, stderr, base
+@dataclass(slots=True, eq=False)
+class _Going:
+    """A unit's rounds so far. A unit without a base value (a record with text) scores its empty
+    coalition with its first round."""
+
+    unit: Unit
+    halves: BoolArray
+    schedule: tuple[int, ...]
+    perm: IntArray
+    odd: FloatArray  # (n_rows, n_halves, n_outputs): each record's odd parts scored so far
+    phi: FloatArray
+    stderr: FloatArray
+    used: IntArray
+    met: BoolArray
+    active: IntArray  # the records still going
+    base: FloatArray | None
+    done: int = 0  # halves scored
+    r: int = 0  # the next round
+
+
+def _start(unit: Unit, design: tuple[BoolArray, tuple[int, ...]], seed: int) -> _Going:
+    halves, schedule = design
+    n, n_rows, n_out = unit.plan.n_players, len(unit.rows), unit.f_x.shape[1]
+    return _Going(
+        unit=unit,
+        halves=halves,
+        schedule=schedule,
+        perm=permutations(seed, unit.rows, n),
+        odd=np.zeros((n_rows, len(halves), n_out)),
+        phi=np.zeros((n_rows, n, n_out)),
+        stderr=np.zeros((n_rows, n, n_out)),
+        used=np.zeros(n_rows, dtype=np.int64),
+        met=np.zeros(n_rows, dtype=bool),
+        active=np.arange(n_rows),
+        base=unit.base_value,
+    )
+
+
+def _step(g: _Going) -> Unit | None:
+    """The next round's coalitions of the records still going (None when the unit is done)."""
+    if not len(g.active) or g.r == len(g.schedule):
+        return None
+    unit, active = g.unit, g.active
+    new = g.halves[g.done : g.schedule[g.r]]
+    # each active record's new halves and their complements, in its own labels
+    z_half = new[:, g.perm[active]].transpose(1, 0, 2)
+    parts = [z_half, ~z_half]
+    if g.base is None:  # the record's empty coalition, scored once with its first round
+        parts.append(np.zeros((len(active), 1, new.shape[1]), dtype=bool))
+    return Unit(
+        first=unit.first,
+        rows=unit.rows[active],
+        plan=unit.plan,
+        weights=unit.weights,
+        f_x=unit.f_x[active],
+        base_value=g.base,
+        data=unit.data if unit.base_value is None else unit.data.iloc[active],
+        z=np.ascontiguousarray(np.concatenate(parts, axis=1)),
+        final=False,
+    )
+
+
+def _take(game: Game, g: _Going, step: Unit, use_logit: bool, target: float) -> None:
+    """Solve with the round ``step`` scored; the records whose errors are at most ``target`` stop."""
+    values = step.values
+    if values is None:
+        raise RuntimeError("unit: a round's coalitions were not scored.")
+    if use_logit:
+        values = logit(values, "masked records")
+    h, active, plan = g.schedule[g.r], g.active, g.unit.plan
+    k = h - g.done
+    if g.base is None:
+        g.base, values = values[0, 2 * k].copy(), values[:, : 2 * k]
+    base = g.base
+    g.odd[active, g.done : h] = (values[:, :k] - values[:, k:]) / 2.0
+    g.unit.f_x[active] = step.f_x  # the records' own scores, when the first call scored them
+    delta = g.unit.f_x[active] - base[None, :]
+    if plan.exact and h == len(g.halves):  # every coalition: the exact values, with no error
+        p = _exact(g.halves, g.perm[active], g.odd[active], delta, plan)
+        s = np.zeros_like(p)
+    else:
+        with _solve_context(game, plan.n_players):  # one BLAS thread where the plain loop uses one
+            p, s = solve_gp(g.halves[:h], g.perm[active], g.odd[active, :h], delta)
+    g.phi[active], g.stderr[active], g.used[active] = p, s, 2 * h
+    ok = s.reshape(len(active), -1).max(axis=1, initial=0.0) <= target
+    g.met[active] = ok
+    g.active = active[~ok]
+    g.done, g.r = h, g.r + 1
+
+
+def _finish(g: _Going) -> tuple[Unit, Rounds]:
+    unit = g.unit
+    assert g.base is not None  # noqa: S101 - the first round scored it
+    unit.phi, unit.stderr, unit.base = g.phi, g.stderr, g.base
     unit.z = unit.values = None
-    return Rounds(used, met)
+    return unit, Rounds(g.used, g.met)
+
+
+def play_rounds(
+    game: Game,
+    units: Iterable[Unit],
+    seed: int,
+    use_logit: bool,
+    target: float,
+    allocation: SizeAllocation = "leverage",
+    group: int = 1,
+) -> Iterator[tuple[Unit, Rounds]]:
+    """Explain ``units`` in rounds, ``group`` units at a time (each round of a group's units goes to the
+    model together); sets each unit's ``phi``, ``stderr`` and ``base`` and yields it, in order, with how
+    far each of its records went. A unit with no coalitions to sample (one player) is played as usual."""
+    designs: dict[tuple[int, int], tuple[BoolArray, tuple[int, ...]]] = {}
+    batch: list[Unit] = []
+    for unit in units:
+        batch.append(unit)
+        if len(batch) >= group:
+            yield from _play_group(game, batch, designs, seed, use_logit, target, allocation)
+            batch = []
+    if batch:
+        yield from _play_group(game, batch, designs, seed, use_logit, target, allocation)
+
+
+def _play_group(
+    game: Game,
+    units: list[Unit],
+    designs: dict[tuple[int, int], tuple[BoolArray, tuple[int, ...]]],
+    seed: int,
+    use_logit: bool,
+    target: float,
+    allocation: SizeAllocation,
+) -> Iterator[tuple[Unit, Rounds]]:
+    going: list[_Going | None] = []
+    done: dict[int, tuple[Unit, Rounds]] = {}
+    for i, unit in enumerate(units):
+        plan = unit.plan
+        if not plan.n_coalitions:
+            solved = next(play(game, [unit], seed, use_logit))
+            n_rows = len(unit.rows)
+            done[i] = solved, Rounds(np.zeros(n_rows, dtype=np.int64), np.ones(n_rows, dtype=bool))
+            going.append(None)
+            continue
+        key = (plan.n_players, plan.n_coalitions)
+        if key not in designs:
+            designs[key] = _nested(plan, seed, game.fused, allocation)
+        going.append(_start(unit, designs[key], seed))
+    playing = [g for g in going if g is not None]
+    while True:
+        steps: list[tuple[_Going, Unit]] = []
+        for g in playing:
+            step = _step(g)
+            if step is not None:
+                steps.append((g, step))
+        if not steps:
+            break
+        for _, step in steps:
+            game.score(step)
+        game.flush()
+        for g, step in steps:
+            _take(game, g, step, use_logit, target)
+    for i, maybe in enumerate(going):
+        yield done[i] if maybe is None else _finish(maybe)

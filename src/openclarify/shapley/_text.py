@@ -41,9 +41,10 @@ from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import Predictor, as_predictor
 from ..text import Segmenter, TextMasker
 from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions
-from ._estimator import GP_MAX_NUM_SAMPLES, check_seed_and_budget
+from ._estimator import GP_MAX_NUM_SAMPLES, check_seed_and_budget, check_target_error
 from ._game import blame_data
 from ._play import THREADED_SOLVE_PLAYERS, ModelCalls, Unit, logit, play
+from ._rounds import Rounds, play_rounds
 
 __all__ = ["MAX_TEXT_NUM_SAMPLES", "TextPlayer", "TextShapResult", "kernel_shap_text", "text_value"]
 
@@ -51,6 +52,8 @@ __all__ = ["MAX_TEXT_NUM_SAMPLES", "TextPlayer", "TextShapResult", "kernel_shap_
 # row (2**17 coalitions of a 200-token text take ~3 s per record before the model runs); the config's
 # methods.shap.num_samples has the same bound with text_config.
 MAX_TEXT_NUM_SAMPLES = 1 << 17
+#: With ``target_error``: records whose rounds go to the model together (their masked records share calls).
+ROUND_GROUP = 32
 
 # languages written without spaces between words: a replacement is not padded with spaces there
 _UNSPACED = frozenset({"zh", "ja", "th"})
@@ -93,6 +96,9 @@ class TextShapResult:
     seconds: float
     #: like ``phi``: each value's standard error (``estimator="gp"``; zeros for an exact record), else None
     stderr: tuple[FloatArray, ...] | None = None
+    #: with ``target_error``: whether each record's largest standard error is at most the target (False: the
+    #: budget ran out first; ``num_samples`` then says the coalitions each record used); else None
+    target_met: BoolArray | None = None
 
     def partial_texts(self, i: int) -> list[str | None]:
         """``partial_text`` of each player of record ``i`` (None for a tabular feature)."""
@@ -132,6 +138,7 @@ class _Record:
     partial: np.ndarray | None = None  # (n_base, n_outputs): one coalition scored in slices of baseline rows
     unit: Unit | None = None  # the loop's unit of this record, told when every coalition is scored
     n_outputs: int = 0
+    final: bool = True  # the record's last coalitions (not a round that another may follow)
 
 
 class _Batcher:
@@ -252,8 +259,10 @@ class _Batcher:
             rec.values[c0:c1] = block[:, 0] if nb_all == 1 else block.mean(axis=1)
             rec.done += c1 - c0
             if rec.done == len(rec.z) and rec.unit is not None:
-                # every coalition is scored: the texts are not needed for the regression
-                rec.maskers = {}
+                # every coalition is scored: the texts are not needed for the regression (unless a later
+                # round masks them again)
+                if rec.final:
+                    rec.maskers = {}
                 rec.partial = None
                 rec.unit.values = rec.values[None, :, : rec.n_outputs]
                 rec.unit = None
@@ -475,6 +484,7 @@ class TextGame:
         rec: _Record = unit.data
         assert unit.z is not None  # noqa: S101 - the loop drew them
         rec.z = unit.z[0]
+        rec.done, rec.partial, rec.final = 0, None, unit.final
         rec.values = np.zeros((len(rec.z), max(self.n_outputs, 1)))
         rec.n_outputs = self.n_outputs
         rec.unit = unit
@@ -661,6 +671,7 @@ def kernel_shap_text(
     memory_limit: int | None = None,
     f_x: FloatArray | None = None,
     estimator: Estimator = "kernel",
+    target_error: float | None = None,
 ) -> TextShapResult:
     """Kernel SHAP values of records with one or more text columns.
 
@@ -709,6 +720,11 @@ def kernel_shap_text(
         ``use_logit``); skips the model call on the records themselves.
     estimator
         ``"kernel"`` or ``"gp"`` (with standard errors), as for :func:`~._estimator.kernel_shap`.
+    target_error
+        With ``estimator="gp"``: sample each record in rounds until every standard error of its values is at
+        most this, or its budget is spent (``_rounds.py``); ``TextShapResult.num_samples`` then holds the
+        coalitions each record used and ``target_met`` whether it reached the target. The rounds of
+        :data:`ROUND_GROUP` records at a time go to the model together.
 
     Raises
     ------
@@ -774,6 +790,7 @@ def kernel_shap_text(
             "or estimator 'kernel'.",
             path="num_samples",
         )
+    check_target_error(target_error, estimator)
     predictor = as_predictor(model)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy) & (2**64 - 1)  # type: ignore[arg-type]
@@ -810,14 +827,24 @@ def kernel_shap_text(
     base_values = np.zeros((n_rows, n_out))
     n_samples = np.zeros(n_rows, dtype=np.int64)
     exact = np.zeros(n_rows, dtype=bool)
+    met = np.zeros(n_rows, dtype=bool) if target_error is not None else None
     underdetermined = 0
-    for unit in play(game, game.units(f_x), seed, use_logit):
+    played: Iterator[tuple[Unit, Rounds | None]]
+    if target_error is not None:
+        rounds = play_rounds(game, game.units(f_x), seed, use_logit, float(target_error), allocation, ROUND_GROUP)
+        played = iter(rounds)
+    else:
+        played = ((unit, None) for unit in play(game, game.units(f_x), seed, use_logit))
+    for unit, went in played:
         i, rec = unit.first, unit.data
         assert unit.phi is not None and unit.base is not None  # noqa: S101 - the loop solved it
         m, n_coal = len(rec.players), unit.plan.n_coalitions
         phis[i], base_values[i], players_all[i] = unit.phi[0], unit.base, rec.players
         errors[i] = unit.stderr[0] if unit.stderr is not None else np.zeros_like(unit.phi[0])
         n_samples[i], exact[i] = n_coal, unit.plan.exact
+        if went is not None and met is not None:
+            n_samples[i], met[i] = went.used[0], went.met[0]
+            exact[i] = unit.plan.exact and went.used[0] == n_coal
         if m > 1 and n_coal // 2 < m - 1:
             underdetermined += 1
         if progress is not None:
@@ -849,4 +876,5 @@ def kernel_shap_text(
         model_seconds=calls.seconds,
         seconds=time.perf_counter() - started,
         stderr=tuple(errors) if estimator == "gp" else None,
+        target_met=met,
     )

@@ -138,3 +138,18 @@ def test_text_wrapper_is_the_loop() -> None:
         assert u.phi is not None
         assert u.phi[0].tobytes() == res.phi[u.first].tobytes()
     assert res.model_calls == game.calls().calls
+
+
+def test_one_blas_thread_covers_scipys_blas_when_scipy_came_after_the_controller(monkeypatch) -> None:
+    import scipy.linalg  # noqa: F401 - scipy's own BLAS (the gp estimator's solves)
+    from threadpoolctl import ThreadpoolController, threadpool_info
+
+    from openclarify.shapley import _play
+
+    every = ThreadpoolController()
+    numpy_only = every.select(filepath=[c.filepath for c in every.lib_controllers if "numpy" in c.filepath])
+    monkeypatch.setattr(_play, "_controller", (numpy_only, False))  # as made before scipy was loaded
+    with _play._solve_context(TextGame, 10):
+        blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+        assert len(blas) >= 1 and all(i["num_threads"] == 1 for i in blas)
+    assert _play._controller is not None and _play._controller[1]

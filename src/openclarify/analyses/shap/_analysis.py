@@ -220,6 +220,7 @@ def run_text(plan: ShapPlan, chunk: DataChunk, model: Predictor, f_x: FloatArray
         progress=plan.progress,
         f_x=f_x,
         estimator=shap.estimator,
+        target_error=shap.target_error,
     )
     n, n_out = len(chunk.features), res.f_x.shape[1]
     totals = np.zeros((n, len(plan.feature_names), n_out))
@@ -248,6 +249,8 @@ def run_text(plan: ShapPlan, chunk: DataChunk, model: Predictor, f_x: FloatArray
         label=chunk.label.tolist() if chunk.label is not None else None,
         join_source=chunk.join_source.tolist() if chunk.join_source is not None else None,
         text=res,
+        not_met=(chunk.start_row + np.flatnonzero(~res.target_met)).tolist() if res.target_met is not None else [],
+        used=int(res.num_samples.sum()) if res.target_met is not None else 0,
     )
 
 
