@@ -45,6 +45,7 @@ import time  # noqa: E402
 import types  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -83,6 +84,11 @@ SPEED_BUDGET = 1000
 SPEED_UNITS = (40, 60)  # tokens per abstract in the speed protocol
 ERROR_BUDGETS = (64, 256, 1000)
 SHORT_UNITS = (10, 14)  # tokens per abstract in the error protocol (exact by enumeration)
+LONG_UNITS = (20, 60)  # tokens per abstract in the long error protocol (against a high-budget reference)
+LONG_BINS = ((20, 29), (30, 39), (40, 49), (50, 60))  # as many long abstracts from each
+LONG_BUDGETS = (128, 256, 1000, 2000)
+REFERENCE_BUDGET = 1 << 17  # each of the reference's two runs (ours, estimator "kernel", seeds 10000 and 10001)
+Z95 = 1.96
 OWEN_BUDGET = 100_000  # shap's partition explainer fully expanded: exact Owen values on its tree
 SHAP_BATCH = 100  # tree nodes per model call for shap-partition (2 rows each); shap's own default is 5
 SPEED_REPEATS = 3  # full run; quick run: 1
@@ -267,6 +273,24 @@ def run_ours(
     return [np.asarray(p, dtype=np.float64) for p in res.phi], stats
 
 
+def run_ours_gp(
+    counted: Counted, texts: list[str], budget: int, seed: int
+) -> tuple[list[np.ndarray], dict[str, Any], list[np.ndarray]]:
+    """Ours with estimator "gp": the values, the call's stats and each value's standard error."""
+    frame = pd.DataFrame({COLUMN: texts})
+    baseline = pd.DataFrame({COLUMN: [MASK]})
+    counted.start()
+    res = kernel_shap_text(
+        counted, frame, baseline, text_columns=[COLUMN], segmenter=SEG, num_samples=budget - 2, seed=seed,
+        estimator="gp",
+    )  # fmt: skip
+    stats = counted.stop(len(texts))
+    stats["engine_model_seconds"] = res.model_seconds
+    stats["exact_records"] = int(np.sum(res.exact))
+    assert res.stderr is not None
+    return [np.asarray(p, dtype=np.float64) for p in res.phi], stats, [np.asarray(e) for e in res.stderr]
+
+
 def run_shap(
     counted: Counted, texts: list[str], budget: int, seed: int, *, batch_size: int | str, collapse: bool | str
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
@@ -373,6 +397,18 @@ def game_check(counted: Counted, texts: list[str], rng: np.random.Generator, n_m
 
 
 # ------------------------------------------------------------------------------------------ metrics
+@dataclass
+class Truth:
+    """What an error protocol scores against."""
+
+    protocol: str  # "short" (exact values) or "long" (the high-budget reference)
+    idx: list[int]
+    phi: list[np.ndarray]
+    pred: np.ndarray
+    total: np.ndarray  # (n, n_classes): f(x) - base, what the values add up to
+    ref_error: list[float] | None = None  # long: the reference's own estimated rel L2 (pred class)
+
+
 def rel_l2(est: np.ndarray, exact: np.ndarray) -> float:
     den = float(np.linalg.norm(exact))
     return float(np.linalg.norm(est - exact)) / den if den > 0 else math.nan
@@ -384,6 +420,7 @@ def summarize(errs: list[float]) -> dict[str, float]:
         "mean": float(a.mean()),
         "median": float(np.median(a)),
         "p90": float(np.quantile(a, 0.9)),
+        "max": float(a.max()),
         "sem": float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else math.nan,
         "mean_sq": float((a**2).mean()),
         "n": len(a),
@@ -484,6 +521,8 @@ def run(quick: bool, profile: bool) -> dict[str, Any]:
     started = time.perf_counter()
     n_speed = 10 if quick else 50
     n_short = 6 if quick else 20
+    n_long = 4 if quick else 20
+    ref_budget = REFERENCE_BUDGET // 8 if quick else REFERENCE_BUDGET
     seeds = list(range(2 if quick else 4))
     repeats = 1 if quick else SPEED_REPEATS
     rng = np.random.default_rng(0)
@@ -518,6 +557,9 @@ def run(quick: bool, profile: bool) -> dict[str, Any]:
     speed_texts = [test_x[i] for i in speed_idx]
     warm_texts = [test_x[i] for i in warm_idx]
     short_texts = [test_x[i] for i in short_idx]
+    per_bin = max(1, n_long // len(LONG_BINS))
+    long_idx = [i for lo, hi in LONG_BINS for i in pick(test_x, lo, hi, per_bin)]
+    long_texts = [test_x[i] for i in long_idx]
     speed_pred = probs[speed_idx].argmax(1)
     results["config"] = {
         "mask": MASK,
@@ -531,6 +573,11 @@ def run(quick: bool, profile: bool) -> dict[str, Any]:
         "short_units_range": SHORT_UNITS,
         "short_records": short_idx,
         "short_units": [len(SEG(t)) for t in short_texts],
+        "long_budgets": LONG_BUDGETS,
+        "long_units_range": LONG_UNITS,
+        "long_records": long_idx,
+        "long_units": [len(SEG(t)) for t in long_texts],
+        "reference_budget": ref_budget,
         "seeds": seeds,
         "speed_repeats": repeats,
         "shap_batch_size": SHAP_BATCH,
@@ -631,57 +678,99 @@ def run(quick: bool, profile: bool) -> dict[str, Any]:
         s["cpu_over_ours_cold"] = s["cpu_ms_per_record"] / ours_cold["cpu_ms_per_record"]
     results["speed"] = speed
 
-    # ---------------------------------------------------------------- error vs exact
-    errors: list[dict[str, Any]] = []
+    # ---------------------------------------------------------------- error vs exact, and vs a reference
     per_record: list[dict[str, Any]] = []
-    stats_of: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    stats_of: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
 
-    def score(method: str, budget: int, seed: int, phis: list[np.ndarray], st: dict[str, Any], pred_only: bool) -> None:
+    def score(truth: Truth, method: str, budget: int, seed: int, phis: list[np.ndarray], st: dict[str, Any],
+              pred_only: bool, ses: list[np.ndarray] | None = None) -> None:  # fmt: skip
         for i, est in enumerate(phis):
-            c = int(pred[i])
-            exact = exact_phi[i]
+            c = int(truth.pred[i])
+            exact = truth.phi[i]
             est_c = est if pred_only else est[:, c]
-            per_record.append(
-                {
-                    "method": method,
-                    "B": budget,
-                    "seed": seed,
-                    "record": short_idx[i],
-                    "M": exact.shape[0],
-                    "rel_l2_pred": rel_l2(est_c, exact[:, c]),
-                    "rel_l2_all": math.nan if pred_only else rel_l2(est, exact),
-                    "efficiency_residual_pred": abs(
-                        float(est_c.sum()) - float(truth.f_x[i, c] - truth.base_value[i, c])
-                    ),
-                }
-            )
-        stats_of.setdefault((method, budget), []).append(st)
+            row: dict[str, Any] = {
+                "protocol": truth.protocol,
+                "method": method,
+                "B": budget,
+                "seed": seed,
+                "record": truth.idx[i],
+                "M": exact.shape[0],
+                "rel_l2_pred": rel_l2(est_c, exact[:, c]),
+                "rel_l2_all": math.nan if pred_only else rel_l2(est, exact),
+                "efficiency_residual_pred": abs(float(est_c.sum()) - float(truth.total[i, c])),
+            }
+            if ses is not None:  # nominal 95% intervals: how many values they hold (all classes, and pred)
+                inside = np.abs(est - exact) <= Z95 * ses[i]
+                row["covered"], row["values"] = int(inside.sum()), int(inside.size)
+                row["covered_pred"] = int(inside[:, c].sum())
+            per_record.append(row)
+        stats_of.setdefault((truth.protocol, method, budget), []).append(st)
 
-    for budget in ERROR_BUDGETS:
-        for seed in seeds:
-            phis, st = run_ours(counted, short_texts, budget, seed)
-            score("ours", budget, seed, phis, st, False)
-            phis, st = run_ours(counted, short_texts, budget, seed, "gp")
-            score("ours-gp", budget, seed, phis, st, False)
-            phis, st = run_shap(counted, short_texts, budget, seed, batch_size=SHAP_BATCH, collapse=False)
-            score("shap-partition", budget, seed, phis, st, False)
-            phis, st = run_shap(counted, short_texts, budget, seed, batch_size="auto", collapse=False)
-            score("shap-partition-bs5", budget, seed, phis, st, False)
-            phis, st = run_captum(counted, short_texts, budget, seed, pred, ppe=budget)
-            score("captum-kernelshap", budget, seed, phis, st, True)
-        print(f"  error budget {budget} done ({time.perf_counter() - started:.0f} s)", flush=True)
-    phis, st = run_shap(counted, short_texts, OWEN_BUDGET, 0, batch_size=SHAP_BATCH, collapse=False)
-    score("shap-partition (exact Owen)", OWEN_BUDGET, 0, phis, st, False)
+    def play_all(truth: Truth, texts: list[str], budgets: Sequence[int], exact_owen: bool) -> None:
+        for budget in budgets:
+            for seed in seeds:
+                phis, st = run_ours(counted, texts, budget, seed)
+                score(truth, "ours", budget, seed, phis, st, False)
+                phis, st, ses = run_ours_gp(counted, texts, budget, seed)
+                score(truth, "ours-gp", budget, seed, phis, st, False, ses)
+                phis, st = run_shap(counted, texts, budget, seed, batch_size=SHAP_BATCH, collapse=False)
+                score(truth, "shap-partition", budget, seed, phis, st, False)
+                if truth.protocol == "short":
+                    phis, st = run_shap(counted, texts, budget, seed, batch_size="auto", collapse=False)
+                    score(truth, "shap-partition-bs5", budget, seed, phis, st, False)
+                phis, st = run_captum(counted, texts, budget, seed, truth.pred, ppe=budget)
+                score(truth, "captum-kernelshap", budget, seed, phis, st, True)
+            print(f"  {truth.protocol} error budget {budget} done ({time.perf_counter() - started:.0f} s)", flush=True)
+        if exact_owen:
+            phis, st = run_shap(counted, texts, OWEN_BUDGET, 0, batch_size=SHAP_BATCH, collapse=False)
+            score(truth, "shap-partition (exact Owen)", OWEN_BUDGET, 0, phis, st, False)
 
+    short = Truth("short", short_idx, exact_phi, pred, truth.f_x - truth.base_value)
+    play_all(short, short_texts, ERROR_BUDGETS, exact_owen=True)
+
+    # the long abstracts: a reference of two independent high-budget runs, averaged
+    t0 = time.perf_counter()
+    long_frame = pd.DataFrame({COLUMN: long_texts})
+    runs = [
+        kernel_shap_text(counted, long_frame, baseline, text_columns=[COLUMN], segmenter=SEG,
+                         num_samples=ref_budget, seed=10_000 + k)
+        for k in range(2)
+    ]  # fmt: skip
+    r0 = [np.asarray(p, dtype=np.float64) for p in runs[0].phi]
+    r1 = [np.asarray(p, dtype=np.float64) for p in runs[1].phi]
+    ref = [(a + b) / 2 for a, b in zip(r0, r1, strict=True)]
+    long_pred = runs[0].f_x.argmax(1)
+    # the mean of two independent runs errs by about half their difference
+    ref_err = [
+        float(np.linalg.norm((a[:, c] - b[:, c]) / 2) / np.linalg.norm(m[:, c]))
+        for a, b, m, c in zip(r0, r1, ref, long_pred, strict=True)
+    ]
+    results["reference"] = {
+        "budget_per_run": ref_budget,
+        "runs": 2,
+        "seconds": time.perf_counter() - t0,
+        "model_rows": runs[0].model_rows + runs[1].model_rows,
+        "rel_l2_pred_est": summarize(ref_err),
+        "efficiency_residual_max": max(
+            float(np.abs(ref[i].sum(0) - (runs[0].f_x[i] - runs[0].base_value[i])).max()) for i in range(len(ref))
+        ),
+    }
+    print(f"reference: {results['reference']}", flush=True)
+    long = Truth("long", long_idx, ref, long_pred, runs[0].f_x - runs[0].base_value, ref_err)
+    play_all(long, long_texts, LONG_BUDGETS, exact_owen=False)
+
+    errors: list[dict[str, Any]] = []
     methods = ("ours", "ours-gp", "shap-partition", "shap-partition-bs5", "captum-kernelshap",
                "shap-partition (exact Owen)")  # fmt: skip
-    for method in methods:
-        for budget in sorted({r["B"] for r in per_record if r["method"] == method}):
-            rows = [r for r in per_record if r["method"] == method and r["B"] == budget]
-            sts = stats_of[(method, budget)]
-            all_errs = [r["rel_l2_all"] for r in rows if not math.isnan(r["rel_l2_all"])]
-            errors.append(
-                {
+    for protocol in ("short", "long"):
+        for method in methods:
+            mine = [r for r in per_record if r["method"] == method and r["protocol"] == protocol]
+            for budget in sorted({r["B"] for r in mine}):
+                rows = [r for r in mine if r["B"] == budget]
+                sts = stats_of[(protocol, method, budget)]
+                all_errs = [r["rel_l2_all"] for r in rows if not math.isnan(r["rel_l2_all"])]
+                entry: dict[str, Any] = {
+                    "protocol": protocol,
                     "method": method,
                     "B": budget,
                     "rel_l2_pred": summarize([r["rel_l2_pred"] for r in rows]),
@@ -691,7 +780,10 @@ def run(quick: bool, profile: bool) -> dict[str, Any]:
                     "wall_ms_per_record": float(np.mean([s["wall_ms_per_record"] for s in sts])),
                     "model_ms_per_record": float(np.mean([s["model_ms_per_record"] for s in sts])),
                 }
-            )
+                if "covered" in rows[0]:
+                    entry["coverage"] = sum(r["covered"] for r in rows) / sum(r["values"] for r in rows)
+                    entry["coverage_pred"] = sum(r["covered_pred"] for r in rows) / sum(r["M"] for r in rows)
+                errors.append(entry)
     results["errors"] = errors
     results["errors_per_record"] = per_record
 
@@ -804,20 +896,41 @@ def render_markdown(results: dict[str, Any]) -> str:
         "class only. shap's partition explainer estimates **Owen values** on its token tree, which differ from "
         "Shapley values; its row at B = 100000 (the tree fully expanded) is that structural gap.\n"
     )
-    add(
-        "| method | B | rows/record | mean rel L2 (pred) | median | p90 | SEM | mean rel L2 (all) | "
-        "max efficiency residual (pred) | wall ms/record |"
-    )
-    add("|---|---|---|---|---|---|---|---|---|---|")
-    for e in results["errors"]:
-        a = e["rel_l2_all"]
-        p = e["rel_l2_pred"]
+
+    def table(protocol: str) -> None:
         add(
-            f"| {e['method']} | {e['B']} | {fmt(e['rows_per_record'], 4)} | {fmt(p['mean'])} | {fmt(p['median'])} | "
-            f"{fmt(p['p90'])} | {fmt(p['sem'])} | {fmt(a['mean']) if a else '-'} | "
-            f"{fmt(e['efficiency_residual_pred_max'], 2)} | {fmt(e['wall_ms_per_record'])} |"
+            "| method | B | rows/record | mean rel L2 (pred) | median | p90 | SEM | mean rel L2 (all) | "
+            "max efficiency residual (pred) | 95% coverage (all, pred) | wall ms/record |"
         )
-    add("")
+        add("|---|---|---|---|---|---|---|---|---|---|---|")
+        for e in results["errors"]:
+            if e.get("protocol", "short") != protocol:
+                continue
+            a = e["rel_l2_all"]
+            p = e["rel_l2_pred"]
+            cov = f"{e['coverage']:.1%}, {e['coverage_pred']:.1%}" if "coverage" in e else "-"
+            add(
+                f"| {e['method']} | {e['B']} | {fmt(e['rows_per_record'], 4)} | {fmt(p['mean'])} | "
+                f"{fmt(p['median'])} | {fmt(p['p90'])} | {fmt(p['sem'])} | {fmt(a['mean']) if a else '-'} | "
+                f"{fmt(e['efficiency_residual_pred_max'], 2)} | {cov} | {fmt(e['wall_ms_per_record'])} |"
+            )
+        add("")
+
+    table("short")
+    if "reference" in results:
+        units, ref = cfg["long_units"], results["reference"]
+        add(
+            f"## Error against a high-budget reference: abstracts of {min(units)}-{max(units)} tokens\n\n"
+            f"{len(units)} test abstracts (mean {np.mean(units):.1f} tokens; as many from each of 20-29, 30-39, "
+            f"40-49 and 50-60); seeds {cfg['seeds']}. Reference: the mean of two runs of ours (estimator "
+            f"`kernel`, {ref['budget_per_run']:,} coalitions each, seeds 10000 and 10001; "
+            f"{ref['seconds']:.0f} s); its own error, estimated per record as half the two runs' difference, is "
+            f"{fmt(ref['rel_l2_pred_est']['mean'])} mean rel L2 (max {fmt(ref['rel_l2_pred_est']['max'])}) "
+            f"for the predicted class, which adds (in quadrature) to every error below and to the intervals' "
+            "misses. Columns as above; coverage counts the values within 1.96 standard errors of the "
+            "reference.\n"
+        )
+        table("long")
     g = results["game_check"]
     add(
         f"## Same game check\n\nOn {g['records']} records x {g['masks_per_record']} random coalitions, shap's Text "
@@ -876,12 +989,13 @@ def main() -> None:
             f"{s['model_ms_per_record']:>9.1f} {s['overhead_over_model']:>9.3f} {s['wall_over_ours_cold']:>8.1f} "
             f"{s['cpu_over_ours_cold']:>11.1f}"
         )
-    print(f"{'method':<28} {'B':>6} {'rows/rec':>9} {'relL2 pred':>10} {'relL2 all':>10}")
+    print(f"{'protocol':<8} {'method':<28} {'B':>6} {'rows/rec':>9} {'relL2 pred':>10} {'relL2 all':>10} {'cover':>6}")
     for e in results["errors"]:
         a = e["rel_l2_all"]
         print(
-            f"{e['method']:<28} {e['B']:>6} {e['rows_per_record']:>9.1f} {e['rel_l2_pred']['mean']:>10.4f} "
-            f"{(a['mean'] if a else float('nan')):>10.4f}"
+            f"{e['protocol']:<8} {e['method']:<28} {e['B']:>6} {e['rows_per_record']:>9.1f} "
+            f"{e['rel_l2_pred']['mean']:>10.4f} {(a['mean'] if a else float('nan')):>10.4f} "
+            f"{e.get('coverage', float('nan')):>6.3f}"
         )
     for t in results["targets"]:
         print(f"  {'MET' if t['pass'] else 'NOT MET'}  {t['target']}: {fmt(t['measured'])} ({t['note']})")

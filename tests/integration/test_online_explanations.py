@@ -618,3 +618,94 @@ def test_the_proxy_explains_a_tabular_model_behind_it(abalone, tmp_path):
     assert want[0] == got[0] == 200
     assert got[1]["explanations"] == want[1]["explanations"]
     assert got[1]["predictions"]["data"] == want[1]["predictions"]["data"]
+
+
+ELEMENTWISE = """
+import numpy as np
+
+
+def predict(records):
+    x = np.asarray(records, dtype=float)
+    # column by column, without BLAS: a record's score does not depend on its neighbours in a model call
+    # (a BLAS product, as in LogisticRegression, may round a row differently at the end of a batch)
+    s = 0.8 * x[:, 0] - 0.5 * x[:, 1] + x[:, 2] * x[:, 3] + np.sin(x[:, 4]) * x[:, 0]
+    p = 1 / (1 + np.exp(-s))
+    return np.stack([1 - p, p], axis=1)
+"""
+
+
+def test_the_gp_estimator_online_gives_offlines_values_and_standard_errors_bit_for_bit(client_of, tmp_path):
+    """``serve --shap-estimator gp``: each attribution has its ``stderr`` beside it, both equal to the offline
+    job's out.csv (``save_local_shap_stderr``), and the answer fits the documented schema."""
+    import jsonschema
+    import numpy as np
+
+    (tmp_path / "m.py").write_text(ELEMENTWISE)
+    rows = np.random.default_rng(3).normal(size=(7, 5)).round(3)
+    pd.DataFrame(rows).to_csv(tmp_path / "test.csv", index=False, header=False)
+    baseline = [[0.1, 0.2, -0.3, 0.0, 0.5]]
+    shap = {"baseline": baseline, "num_samples": 20, "seed": 5, "save_local_shap_values": True,
+            "estimator": "gp", "save_local_shap_stderr": True}  # fmt: skip
+    config = {"dataset_type": "text/csv", "headers": list("abcde"), "methods": {"shap": shap}}
+    out = _analyze(tmp_path, config, tmp_path / "test.csv", f"{tmp_path / 'm.py'}:predict")
+    with open(out / "explanations_shap" / "out.csv", newline="") as f:
+        offline = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    explainer = _explainer_file(
+        tmp_path,
+        {"ShapConfig": {"ShapBaselineConfig": {"ShapBaseline": _csv_line(baseline[0])}, "NumberOfSamples": 20,
+                        "Seed": 5}, "InferenceConfig": {"FeatureHeaders": list("abcde")}},
+    )  # fmt: skip
+    client = client_of(model=f"{tmp_path / 'm.py'}:predict", explainer_config=explainer, explainer_estimator="gp")
+    answer = client.post("\n".join(_csv_line(list(r)) for r in rows)).json()
+    for i, entry in enumerate(answer["explanations"]["kernel_shap"]):
+        for feature in entry:
+            name, (values,) = feature["feature_header"], feature["attributions"]
+            assert list(values) == ["attribution", "stderr"]
+            assert values["attribution"] == [offline[i][f"{name}_label0"], offline[i][f"{name}_label1"]]
+            assert values["stderr"] == [offline[i][f"{name}_label0_se"], offline[i][f"{name}_label1_se"]]
+            assert min(values["stderr"]) > 0 or name == "e"  # e does not enter the model
+    schema = client.get("/openapi.json").json()["paths"]["/invocations"]["post"]["responses"]["200"]
+    jsonschema.validate(answer, schema["content"]["application/json"]["schema"])
+    assert client.get("/explainer").json()["estimator"] == "gp"
+
+
+def test_a_target_error_online_is_the_offline_jobs_and_text_units_get_standard_errors(fasttext, client_of, tmp_path):
+    """``--target-error`` on records with text: each record's rounds, values and errors equal the offline
+    job's out.jsonl, with the same key order (attribution, stderr, description)."""
+    short = [text for _, text in review_texts(12, 3)]
+    texts = [" ".join(short[i : i + 3]) for i in range(0, 12, 3)]  # 15-20 tokens: sampled, not exact
+    pd.DataFrame({"text": texts}).to_csv(tmp_path / "texts.csv", index=False, header=False)
+    shap = {"baseline": [["<MASK>"]], "num_samples": 600, "seed": 2, "save_local_shap_values": True,
+            "estimator": "gp", "save_local_shap_stderr": True, "target_error": 0.01,
+            "text_config": {"granularity": "token", "language": "english"}}  # fmt: skip
+    out = _analyze(tmp_path, {"dataset_type": "text/csv", "headers": ["text"], "methods": {"shap": shap}},
+                   tmp_path / "texts.csv", str(fasttext))  # fmt: skip
+    offline = [json.loads(line) for line in (out / "explanations_shap" / "out.jsonl").read_text().splitlines()]
+    summary = json.loads((out / "run_summary.json").read_text())["target_error"]
+    assert summary["records_met"] == len(texts) and summary["mean_num_samples"] < 600
+    explainer = _explainer_file(
+        tmp_path,
+        {"ShapConfig": {"ShapBaselineConfig": {"ShapBaseline": '"<MASK>"'}, "NumberOfSamples": 600, "Seed": 2,
+                        "TextConfig": {"Language": "en", "Granularity": "token"}}},
+    )  # fmt: skip
+    client = client_of(model=str(fasttext), explainer_config=explainer, explainer_target_error=0.01,
+                       explainer_estimator="gp")  # fmt: skip
+    body = "\n".join('"' + t.replace('"', '""') + '"' for t in texts)
+    answer = client.post(body, {"x-openclarify-details": "true"}).json()
+    for i, entry in enumerate(answer["explanations"]["kernel_shap"]):
+        assert entry[0]["attributions"] == offline[i]["explanations"][0]["attributions"], i
+        assert all(list(a) == ["attribution", "stderr", "description"] for a in entry[0]["attributions"])
+        assert max(max(a["stderr"]) for a in entry[0]["attributions"]) <= 0.01
+    used = answer["openclarify"]["num_samples"]
+    assert sum(used) / len(used) == summary["mean_num_samples"] and not any(answer["openclarify"]["exact"])
+
+
+def test_the_command_line_refuses_the_estimator_flags_without_an_explainer(abalone, tmp_path, capsys):
+    assert main(["serve", "--model", str(abalone / "model.joblib"), "--target-error", "0.01"]) == 2
+    err = capsys.readouterr().err
+    assert "--target-error: explains nothing without --explainer-config; got --target-error 0.01." in err
+    path = _explainer_file(tmp_path, {"ShapConfig": {"ShapBaselineConfig": {"ShapBaseline": "M,1,1,1,1,1,1,1"}}})
+    args = ["proxy", "--upstream", "http://127.0.0.1:9", "--explainer-config", path, "--target-error", "0.01",
+            "--shap-estimator", "kernel"]  # fmt: skip
+    assert main(args) == 2
+    assert "--target-error: needs --shap-estimator gp" in capsys.readouterr().err

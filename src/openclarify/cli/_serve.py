@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..errors import ConfigError
 from ._model_options import model_run_options, to_model_options
 
 __all__ = ["proxy", "serve"]
@@ -183,7 +184,22 @@ def _common(fn: Any) -> Any:
 
 
 def _explainer_options(fn: Any) -> Any:
-    """``--explainer-config`` and ``--explanation-cache``, shared by ``serve`` and ``proxy``."""
+    """``--explainer-config``, ``--explanation-cache``, ``--shap-estimator`` and ``--target-error``, shared by
+    ``serve`` and ``proxy``."""
+    fn = click.option(
+        "--target-error",
+        type=click.FloatRange(0, min_open=True),
+        default=None,
+        help="With --explainer-config: sample each explained record in rounds until every standard error of its "
+        "values is at most this, or NumberOfSamples is spent (selects --shap-estimator gp).",
+    )(fn)
+    fn = click.option(
+        "--shap-estimator",
+        type=click.Choice(["kernel", "gp"]),
+        default=None,
+        help="With --explainer-config: how Shapley values are estimated (methods.shap.estimator). 'gp' adds each "
+        "value's standard error, a stderr list beside each attribution.  [default: kernel]",
+    )(fn)
     fn = click.option(
         "--explanation-cache",
         type=click.IntRange(0),
@@ -198,6 +214,27 @@ def _explainer_options(fn: Any) -> Any:
         "SDK's ExplainerConfig): /invocations then answers each record's Kernel SHAP values in Clarify's online "
         "JSON, and / serves a page to explore them. A local path or an s3:// URI.",
     )(fn)
+
+
+def _explainer_extensions(
+    explainer_config: str | None, shap_estimator: str | None, target_error: float | None
+) -> dict[str, Any]:
+    """``--shap-estimator`` and ``--target-error`` as the config's fields; they need an explainer config."""
+    for flag, value in (("--shap-estimator", shap_estimator), ("--target-error", target_error)):
+        if value is not None and explainer_config is None:
+            raise ConfigError(
+                f"explains nothing without --explainer-config; got {flag} {value}. Give --explainer-config, or "
+                f"remove {flag}.",
+                path=flag,
+            )
+    if target_error is not None and shap_estimator == "kernel":
+        raise ConfigError(
+            "needs --shap-estimator gp (it stops on the standard errors gp gives); got --shap-estimator kernel. "
+            "Remove --shap-estimator or give gp.",
+            path="--target-error",
+        )
+    estimator = "gp" if target_error is not None else (shap_estimator or "kernel")
+    return {"explainer_estimator": estimator, "explainer_target_error": target_error}
 
 
 def _explainer_file(explainer_config: str | None) -> str | None:
@@ -250,6 +287,8 @@ def serve(
     positive_only: bool,
     explainer_config: str | None,
     explanation_cache: int,
+    shap_estimator: str | None,
+    target_error: float | None,
     device: str | None,
     runtime: str,
     model_batch_size: int | None,
@@ -292,6 +331,7 @@ def serve(
 
     resolve_model(model)  # fail now, with exit code 4, on a missing file; loading happens in the workers
     to_model_options(device, runtime, model_batch_size)  # and on a bad option
+    extensions = _explainer_extensions(explainer_config, shap_estimator, target_error)
     explainer_config = _explainer_file(explainer_config)
     config = ServeConfig(
         model=model,
@@ -303,6 +343,7 @@ def serve(
         positive_only=positive_only,
         explainer_config=explainer_config,
         explanation_cache=explanation_cache,
+        **extensions,
         **_listen_settings(
             host, port, workers, timeout, (header_timeout, body_timeout, body_chunk_timeout), feature_names,
             text_columns, features, content_types, max_payload_bytes, access_log,
@@ -346,6 +387,8 @@ def proxy(
     k: int | None,
     explainer_config: str | None,
     explanation_cache: int,
+    shap_estimator: str | None,
+    target_error: float | None,
     host: str,
     port: int,
     workers: int | None,
@@ -372,6 +415,7 @@ def proxy(
     """
     from ..serving import ProxyConfig, run_proxy
 
+    extensions = _explainer_extensions(explainer_config, shap_estimator, target_error)
     config = ProxyConfig(
         upstream=upstream,
         to=to,  # type: ignore[arg-type]
@@ -379,6 +423,7 @@ def proxy(
         k=k,
         explainer_config=_explainer_file(explainer_config),
         explanation_cache=explanation_cache,
+        **extensions,
         **_listen_settings(
             host, port, workers, timeout, (header_timeout, body_timeout, body_chunk_timeout), feature_names,
             text_columns, features, content_types, max_payload_bytes, access_log,

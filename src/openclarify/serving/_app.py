@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .._typing import Estimator
 from .._version import __version__
 from ..errors import ConfigError, DataError, ModelError
 from ..models import Device, ModelOptions, Runtime
@@ -404,15 +405,28 @@ def explainer_location(source: str) -> str:
 def load_explainer(config: ServeConfig, model: ServedModel) -> Explainer:
     """The explainer of ``config.explainer_config`` for ``model`` (its baseline read and scored)."""
     return load_explainer_for(
-        config.explainer_config, config.features, model, config.explanation_cache, config.explainer_seed
+        config.explainer_config,
+        config.features,
+        model,
+        config.explanation_cache,
+        config.explainer_seed,
+        config.explainer_estimator,
+        config.explainer_target_error,
     )
 
 
 def load_explainer_for(
-    source: str | None, features_option: str | None, model: ServedModel, cache: int, seed: int | None = None
+    source: str | None,
+    features_option: str | None,
+    model: ServedModel,
+    cache: int,
+    seed: int | None = None,
+    estimator: Estimator = "kernel",
+    target_error: float | None = None,
 ) -> Explainer:
     """The explainer of the config file ``source`` for ``model``; ``features_option`` is ``--features``;
-    ``seed``, the seed when the config gives none."""
+    ``seed``, the seed when the config gives none; ``estimator`` and ``target_error``, openclarify's
+    extensions (as ``methods.shap``'s)."""
     from pathlib import Path
 
     from ..config import load_explainer_config
@@ -439,6 +453,8 @@ def load_explainer_for(
         features=features,
         cache_size=cache,
         seed=seed,
+        estimator=estimator,
+        target_error=target_error,
     )
 
 

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .._typing import Estimator
 from ..wire import MEDIA_TYPES, MediaType
 
 __all__ = [
@@ -133,6 +134,9 @@ class ServeConfig(_ListenConfig):
     explainer_seed
         The seed of explanations when the explainer config gives none: drawn once by :func:`serve` for
         every worker, so that all give the same values.
+    explainer_estimator, explainer_target_error
+        openclarify's extensions of the explainer (``methods.shap``'s ``estimator`` and ``target_error``):
+        ``"gp"`` gives every attribution a ``stderr`` beside it; a target error samples each record in rounds.
     """
 
     model: str = DEFAULT_MODEL_DIR
@@ -145,6 +149,8 @@ class ServeConfig(_ListenConfig):
     explainer_config: str | None = None
     explanation_cache: int = 1024
     explainer_seed: int | None = None
+    explainer_estimator: Estimator = "kernel"
+    explainer_target_error: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,7 +173,7 @@ class ProxyConfig(_ListenConfig):
         As for :class:`ServeConfig`; ``timeout`` bounds each upstream call.
     header_timeout, body_timeout, body_chunk_timeout
         As for :class:`ServeConfig`.
-    explainer_config, explanation_cache, explainer_seed
+    explainer_config, explanation_cache, explainer_seed, explainer_estimator, explainer_target_error
         As for :class:`ServeConfig`: the upstream's answers are explained, its model called over HTTP.
     """
 
@@ -178,3 +184,5 @@ class ProxyConfig(_ListenConfig):
     explainer_config: str | None = None
     explanation_cache: int = 1024
     explainer_seed: int | None = None
+    explainer_estimator: Estimator = "kernel"
+    explainer_target_error: float | None = None

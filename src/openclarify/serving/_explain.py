@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 from jmespath.exceptions import JMESPathError
 
-from .._typing import FloatArray
-from ..analyses.shap import FeatureAttribution, OnlineShap, RecordExplanation
+from .._typing import Estimator, FloatArray
+from ..analyses.shap import FeatureAttribution, OnlineShap, RecordExplanation, UnitAttribution
 from ..config import ExplainerConfig
 from ..errors import ConfigError, DataError, ModelError
 from ..io import is_url, read_bytes
@@ -249,6 +249,8 @@ class Explainer:
             "example": self.example,
             "expected_value": self.shap.base_value.tolist() if self.shap.base_value is not None else None,
             "num_samples": self.config.number_of_samples,
+            "estimator": self.shap.plan.shap.estimator,
+            "target_error": self.shap.plan.shap.target_error,
             "seed": self.seed,
             "enable_explanations": self.expression.text,
             "content_type": "text/csv",
@@ -428,8 +430,7 @@ class Explainer:
         out: dict[str, Any] = {}
         if self.named:
             out["feature_header"] = feature.name
-        assert feature.attribution is not None  # noqa: S101 - a tabular feature has its values
-        out["attributions"] = [{"attribution": feature.attribution.tolist()}]
+        out["attributions"] = [_values(feature)]
         return out
 
     def _text_feature(self, feature: FeatureAttribution) -> dict[str, Any]:
@@ -438,17 +439,28 @@ class Explainer:
             out["feature_header"] = feature.name
         out["feature_type"] = feature.kind
         if feature.kind == "text":
-            out["attributions"] = [
-                {
-                    "attribution": unit.attribution.tolist(),
-                    "description": {"partial_text": unit.partial_text, "start_idx": unit.start_idx},
-                }
-                for unit in feature.units
-            ]
+            out["attributions"] = [_unit(unit) for unit in feature.units]
         else:
-            assert feature.attribution is not None  # noqa: S101 - a tabular feature has its values
-            out["attributions"] = [{"attribution": feature.attribution.tolist()}]
+            out["attributions"] = [_values(feature)]
         return out
+
+
+def _values(feature: FeatureAttribution) -> dict[str, Any]:
+    """A tabular feature's attribution (and, with the gp estimator, its standard errors beside it)."""
+    assert feature.attribution is not None  # noqa: S101 - a tabular feature has its values
+    out: dict[str, Any] = {"attribution": feature.attribution.tolist()}
+    if feature.stderr is not None:
+        out["stderr"] = feature.stderr.tolist()
+    return out
+
+
+def _unit(unit: UnitAttribution) -> dict[str, Any]:
+    """A text unit's attribution, its standard errors (gp) and where it is, in out.jsonl's key order."""
+    out: dict[str, Any] = {"attribution": unit.attribution.tolist()}
+    if unit.stderr is not None:
+        out["stderr"] = unit.stderr.tolist()
+    out["description"] = {"partial_text": unit.partial_text, "start_idx": unit.start_idx}
+    return out
 
 
 # how the estimator and the model adapters name a record: its number in the dataset (from first_row), or
@@ -503,6 +515,8 @@ def build_explainer(
     cache_size: int = DEFAULT_CACHE_SIZE,
     text_whitespace: WhitespaceMode = "keep",
     seed: int | None = None,
+    estimator: Estimator = "kernel",
+    target_error: float | None = None,
 ) -> Explainer:
     """Read the baseline, score it and plan the explanations of ``model`` per ``config``.
 
@@ -599,6 +613,8 @@ def build_explainer(
             text_config=config.text_config,
             max_batch_rows=max_rows,
             text_whitespace=text_whitespace,
+            estimator=estimator,
+            target_error=target_error,
         )
     except DataError as exc:
         raise ModelError(f"model: failed on the baseline ({origin}): {exc}") from None

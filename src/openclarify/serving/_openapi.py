@@ -72,6 +72,11 @@ _ATTRIBUTION = {
     "type": "object",
     "properties": {
         "attribution": {"type": "array", "items": {"type": "number"}, "description": "One value per label."},
+        "stderr": {
+            "type": "array",
+            "items": {"type": "number", "minimum": 0},
+            "description": "openclarify's addition with the gp estimator: each value's standard error.",
+        },
         "description": {
             "type": "object",
             "description": "A text unit: its text and where it starts in the record's text.",

@@ -152,7 +152,8 @@ def create_proxy_app(config: ProxyConfig) -> Starlette:
                 model = ServedModel(predictor, names or (("text",) if text_model else None),
                                     True if text_model else text_columns, labels)  # fmt: skip
                 try:
-                    settings = (config.features, config.explanation_cache, config.explainer_seed)
+                    settings = (config.features, config.explanation_cache, config.explainer_seed,
+                                config.explainer_estimator, config.explainer_target_error)  # fmt: skip
                     explainer = load_explainer_for(config.explainer_config, settings[0], model, *settings[1:])
                     if labels is None and predictor.labels is not None:  # named by the upstream's first answer
                         model = ServedModel(model.predictor, model.feature_names, model.text_columns, predictor.labels)

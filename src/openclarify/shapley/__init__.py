@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from ._baseline import summarize_baseline
 from ._coalitions import CoalitionCache, CoalitionPlan, default_num_samples, plan_coalitions, sample_coalitions
-from ._estimator import ESTIMATORS, BaseValue, ShapResult, base_value, blame_data, kernel_shap
+from ._estimator import (
+    ESTIMATORS,
+    BaseValue,
+    ShapResult,
+    base_value,
+    blame_data,
+    check_target_error,
+    kernel_shap,
+)
 from ._solve import solve
 from ._text import TextPlayer, TextShapResult, kernel_shap_text
 
@@ -18,6 +26,7 @@ __all__ = [
     "TextShapResult",
     "base_value",
     "blame_data",
+    "check_target_error",
     "default_num_samples",
     "kernel_shap",
     "kernel_shap_text",

@@ -173,7 +173,11 @@ def design_for(halves: BoolArray, prior: Prior, scored: int = SCORED) -> GPDesig
         if found is not None:
             _cache.move_to_end(key)
             return found
-    design = _design(halves, prior, scored)
+    from threadpoolctl import threadpool_limits
+
+    # on one BLAS thread: a threaded factorisation may round differently, and every record's bits depend on it
+    with threadpool_limits(limits=1, user_api="blas"):
+        design = _design(halves, prior, scored)
     size = design.nbytes
     with _cache_lock:
         if key not in _cache and size <= _CACHE_MAX_BYTES:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
-from ..._typing import AggMethod, BoolArray, FloatArray
+from ..._typing import AggMethod, BoolArray, FloatArray, IntArray
 from ...config import AnalysisConfig, ShapConfig
 from ...data import DataChunk
 from ...errors import ConfigError, DataError, ModelError, OpenClarifyWarning
@@ -102,6 +102,7 @@ class ShapPart:
     # with target_error: records whose errors stayed above it (global numbers), and the coalitions used
     not_met: list[int] = field(default_factory=list)
     used: int = 0
+    record_num_samples: IntArray | None = None  # with target_error (tabular): the coalitions each record used
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +192,7 @@ def run_tabular(
         else None,
         not_met=(chunk.start_row + np.flatnonzero(~res.target_met)).tolist() if res.target_met is not None else [],
         used=int(res.record_num_samples.sum()) if res.record_num_samples is not None else 0,
+        record_num_samples=res.record_num_samples,
     )
 
 
@@ -316,6 +318,7 @@ class _Driver:
     empty_rows: list[int] = field(default_factory=list)
     not_met: list[int] = field(default_factory=list)
     used: int = 0
+    record_num_samples: IntArray | None = None  # with target_error (tabular): the coalitions each record used
 
     def close(self) -> None:
         for f in (self.csv, self.jsonl, self.predictions):

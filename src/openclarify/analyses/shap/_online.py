@@ -17,12 +17,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..._typing import FloatArray
+from ..._typing import Estimator, FloatArray
 from ...config import ShapConfig, TextConfig
 from ...data import DataChunk
 from ...errors import ConfigError, ModelError
 from ...models import Predictor
-from ...shapley import CoalitionCache, base_value
+from ...shapley import CoalitionCache, base_value, check_target_error
 from ...text import Segmenter, WhitespaceMode
 from ._analysis import ShapPart, ShapPlan, run_tabular, run_text
 
@@ -38,6 +38,7 @@ class UnitAttribution:
     partial_text: str
     start_idx: int
     attribution: FloatArray
+    stderr: FloatArray | None = None  # like attribution: each value's standard error (estimator "gp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class FeatureAttribution:
     kind: FeatureKind
     attribution: FloatArray | None = None
     units: tuple[UnitAttribution, ...] = ()
+    stderr: FloatArray | None = None  # like attribution (estimator "gp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,8 @@ class OnlineShap:
         text_config: TextConfig | None = None,
         max_batch_rows: int = 16384,
         text_whitespace: WhitespaceMode = "keep",
+        estimator: Estimator = "kernel",
+        target_error: float | None = None,
     ) -> None:
         names = tuple(str(c) for c in baseline.columns)
         if len(kinds) != len(names):
@@ -114,7 +118,15 @@ class OnlineShap:
         self.model = model
         self.kinds: tuple[FeatureKind, ...] = tuple(kinds)
         self.feature_names = names
-        shap = ShapConfig(num_samples=num_samples, use_logit=use_logit, seed=seed, text_config=text_config)
+        check_target_error(target_error, estimator)
+        shap = ShapConfig(
+            num_samples=num_samples,
+            use_logit=use_logit,
+            seed=seed,
+            text_config=text_config,
+            estimator=estimator,
+            target_error=target_error,
+        )
         # a tabular plan's base value is the baseline's mean score: that one model call also checks the scores
         base = None if text_cols else base_value(model, baseline, use_logit=use_logit, max_batch_rows=max_batch_rows)
         scores = model.predict(baseline) if base is None else base.value[None, :]
@@ -182,11 +194,14 @@ class OnlineShap:
                 if not part.ok[i]:
                     out.append(None)
                     continue
+                se = part.stderr
                 row = tuple(
-                    FeatureAttribution(name, kind, attribution=part.totals[i, j])
+                    FeatureAttribution(name, kind, part.totals[i, j], stderr=None if se is None else se[i, j])
                     for j, (name, kind) in enumerate(zip(self.feature_names, self.kinds, strict=True))
                 )
-                out.append(RecordExplanation(row, part.f_x[i], self.base_value, part.num_samples, part.exact))
+                used = int(part.record_num_samples[i]) if part.record_num_samples is not None else part.num_samples
+                exact = part.exact and used == part.num_samples
+                out.append(RecordExplanation(row, part.f_x[i], self.base_value, used, exact))
             return out
         res = part.text
         for i in range(part.n):
@@ -194,6 +209,7 @@ class OnlineShap:
                 out.append(None)
                 continue
             phi, players = res.phi[i], res.players[i]
+            se = res.stderr[i] if res.stderr is not None else None
             by_column: dict[int, list[int]] = {}
             for p, player in enumerate(players):
                 by_column.setdefault(player.column, []).append(p)
@@ -203,11 +219,18 @@ class OnlineShap:
                 if kind == "text":
                     text = res.texts[i][j]
                     units = tuple(
-                        UnitAttribution(text[players[p].start : players[p].end], players[p].start, phi[p]) for p in idx
+                        UnitAttribution(
+                            text[players[p].start : players[p].end],
+                            players[p].start,
+                            phi[p],
+                            None if se is None else se[p],
+                        )
+                        for p in idx
                     )
                     features.append(FeatureAttribution(name, kind, units=units))
                 else:
-                    features.append(FeatureAttribution(name, kind, attribution=phi[idx[0]]))
+                    stderr = None if se is None else se[idx[0]]
+                    features.append(FeatureAttribution(name, kind, attribution=phi[idx[0]], stderr=stderr))
             out.append(
                 RecordExplanation(
                     tuple(features), res.f_x[i], res.base_value[i], int(res.num_samples[i]), bool(res.exact[i])
