@@ -79,21 +79,27 @@ def test_without_the_option_out_csv_is_clarifys_and_an_exact_budget_has_zero_err
     assert not values[:, len(VALUES) :].any()  # every coalition: exact values, no error
 
 
-def test_out_jsonl_gets_a_stderr_beside_each_attribution(tmp_path):
+def _reviews_job(tmp_path, reviews, **shap):
+    """The word model's gp job on ``reviews`` (token granularity, ``save_local_shap_stderr``); its exit code."""
     (tmp_path / "model.py").write_text(WORDS)
-    (tmp_path / "reviews.csv").write_text('"not good, not bad. I love it!"\n"Bad. Good? Not really good."\n')
+    (tmp_path / "reviews.csv").write_text("\n".join(reviews) + "\n")
     config = {
         "dataset_type": "text/csv",
         "headers": ["Review Text"],
         "predictor": {"model_name": "m", "instance_type": "ml.m5.xlarge", "initial_instance_count": 1},
-        "methods": {"shap": {"baseline": [["<UNK>"]], "num_samples": 40, "seed": 1, "save_local_shap_values": True,
+        "methods": {"shap": {"baseline": [["<UNK>"]], "seed": 1, "save_local_shap_values": True,
                              "estimator": "gp", "save_local_shap_stderr": True,
-                             "text_config": {"granularity": "token", "language": "english"}}},
+                             "text_config": {"granularity": "token", "language": "english"}, **shap}},
     }  # fmt: skip
     (tmp_path / "cfg.json").write_text(json.dumps(config))
     args = ["analyze", "--config", str(tmp_path / "cfg.json"), "--data", str(tmp_path / "reviews.csv"),
             "--output", str(tmp_path / "out"), "--model", f"{tmp_path / 'model.py'}:score", "--quiet"]  # fmt: skip
-    assert main(args) == 0
+    return main(args)
+
+
+def test_out_jsonl_gets_a_stderr_beside_each_attribution(tmp_path):
+    reviews = ['"not good, not bad. I love it!"', '"Bad. Good? Not really good."']
+    assert _reviews_job(tmp_path, reviews, num_samples=40) == 0
     for line in (tmp_path / "out" / "explanations_shap" / "out.jsonl").read_text().splitlines():
         (feature,) = json.loads(line)["explanations"]
         for a in feature["attributions"]:
@@ -190,21 +196,8 @@ def test_target_error_from_the_config_or_the_flag_and_what_the_summary_says(tmp_
 
 
 def test_target_error_for_records_with_text(tmp_path):
-    (tmp_path / "model.py").write_text(WORDS)
     reviews = ['"not good, not bad. I love it, it is good!"', '"Bad."', '"Good? Not really good, I love bad."']
-    (tmp_path / "reviews.csv").write_text("\n".join(reviews) + "\n")
-    config = {
-        "dataset_type": "text/csv",
-        "headers": ["Review Text"],
-        "predictor": {"model_name": "m", "instance_type": "ml.m5.xlarge", "initial_instance_count": 1},
-        "methods": {"shap": {"baseline": [["<UNK>"]], "num_samples": 1000, "seed": 1, "save_local_shap_values": True,
-                             "estimator": "gp", "save_local_shap_stderr": True, "target_error": 0.003,
-                             "text_config": {"granularity": "token", "language": "english"}}},
-    }  # fmt: skip
-    (tmp_path / "cfg.json").write_text(json.dumps(config))
-    args = ["analyze", "--config", str(tmp_path / "cfg.json"), "--data", str(tmp_path / "reviews.csv"),
-            "--output", str(tmp_path / "out"), "--model", f"{tmp_path / 'model.py'}:score", "--quiet"]  # fmt: skip
-    assert main(args) == 0
+    assert _reviews_job(tmp_path, reviews, num_samples=1000, target_error=0.003) == 0
     summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())["target_error"]
     assert summary["target"] == 0.003 and summary["records_met"] == 3 and summary["records_not_met"]["count"] == 0
     # the long reviews stop before 1000 coalitions; "Bad." (2 tokens) is exact with its 2
