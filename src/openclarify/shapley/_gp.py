@@ -68,6 +68,15 @@ _JITTER = 1e-10
 # Smallest pivot (relative to the prior variance) of the observations the marginal likelihood does not see
 # for a prior to be used: below it, K is singular but for its jitter there, and the values would be noise.
 _USABLE_PIVOT = 1e-6
+# A prior with nothing above order 3 spans n + C(n, 3) parities: past them its pivots are at the jitter's
+# scale. When the marginal likelihood's first observations do not reach that far, the observations after
+# them are checked per record instead: the prior is used only where they are explained within its span.
+# The check takes this many observations past the span, and at most _CHECK_MAX in all.
+_CHECK_EXTRA = 64
+_CHECK_MAX = 1024
+# Observations past the span lie in it when their whitened residuals are this much smaller than those of the
+# observations that make it: a relative misfit e gives about e**2 / jitter, so games within ~1e-6 of the span.
+_CHECK_RATIO = 1e-2
 # A stream of the record-keyed random numbers no coalition sampler uses: the relabelling of the players.
 _PERMUTATION_STREAM = (0x6A7B, 0x5045524D)
 _ORDER_STREAM = (0x6A7B, 0x4F524452)
@@ -117,10 +126,14 @@ class GPDesign:
     #: False when the prior explains every observation only through K's jitter (a pivot of L is at the
     #: jitter's scale) while the marginal likelihood sees only the first q: its values could not be trusted
     usable: bool = True
+    #: a prior of finite rank that is not usable as such: ``L_r^-1`` of the first r observations, which
+    #: reach past its span (from observation ``span`` on its pivots are the jitter's) for a check per record
+    check: FloatArray | None = None
+    span: int = 0
 
     @property
     def nbytes(self) -> int:
-        return int(self.inverse.nbytes + self.gain.nbytes)
+        return int(self.inverse.nbytes + self.gain.nbytes + (self.check.nbytes if self.check is not None else 0))
 
 
 def _design(halves: BoolArray, prior: Prior, scored: int) -> GPDesign:
@@ -151,10 +164,19 @@ def _design(halves: BoolArray, prior: Prior, scored: int) -> GPDesign:
     # the leading block of L is the Cholesky factor of the leading block of K
     inverse = np.asarray(solve_triangular(chol[:q, :q], np.eye(q), lower=True, check_finite=False))
     logdet = float(2.0 * np.log(np.diag(chol)[:q]).sum())
-    # a prior with (almost) nothing above some order has fewer terms than a large design has observations
-    smallest = float((np.diag(chol)[q:] ** 2).min(initial=np.inf)) / profile[0]
-    usable = smallest > _USABLE_PIVOT
-    return GPDesign(prior, gain, inverse, logdet, variance, usable)
+    # a prior with (almost) nothing above some order has fewer terms than a large design has observations:
+    # past them it explains the observations only through the jitter. The marginal likelihood sees whether
+    # the data lie in its span when that happens within its first q observations; otherwise the prior is
+    # left out, or (nothing above order 3) checked per record on observations past its span
+    pivots = np.diag(chol) ** 2 / profile[0]
+    tiny = np.flatnonzero(pivots <= _USABLE_PIVOT)
+    usable = not len(tiny) or tiny[0] < q
+    check, span = None, 0
+    if not usable and prior.tau == 0.0 and tiny[0] + _CHECK_EXTRA <= min(len(chol), _CHECK_MAX):
+        span = int(tiny[0])
+        r = span + _CHECK_EXTRA
+        check = np.asarray(solve_triangular(chol[:r, :r], np.eye(r), lower=True, check_finite=False))
+    return GPDesign(prior, gain, inverse, logdet, variance, usable, check, span)
 
 
 _cache_lock = threading.Lock()
@@ -202,6 +224,18 @@ def permutations(seed: int, rows: IntArray, n_players: int) -> IntArray:
     return np.argsort(keys, axis=1, kind="stable").astype(np.int64)
 
 
+def _fits(design: GPDesign, blocks: FloatArray) -> BoolArray:
+    """Per column of ``blocks``: whether the observations past ``design``'s span are explained within it (their
+    whitened residuals :data:`_CHECK_RATIO` of those of the observations that make the span, or less)."""
+    assert design.check is not None  # noqa: S101 - a checked design has one
+    r, span = len(design.check), design.span
+    z = np.matmul(design.check, blocks[:, :r, :])  # (blocks, r, width): L_r^-1 o_r
+    z2 = z * z
+    regular = z2[:, :span, :].mean(axis=1)
+    past = z2[:, span:, :].mean(axis=1)
+    return np.asarray(past <= _CHECK_RATIO * regular, dtype=bool)
+
+
 def solve_gp(
     halves: BoolArray,
     perm: IntArray,
@@ -241,12 +275,23 @@ def solve_gp(
     # Bayesian model averaging over the priors: each weighted by its marginal likelihood (scale profiled)
     scores, means, variances = [], [], []
     designs = [design_for(halves, prior) for prior in (PRIORS if priors is None else priors)]
-    usable = [d for d in designs if d.usable] or designs
-    for design in usable:
+    usable = [d for d in designs if d.usable]
+    checked = [d for d in designs if not d.usable and d.check is not None]
+    if not usable:
+        usable, checked = designs, []
+    # the priors of finite rank share their span (orders 1 and 3): one check serves them all
+    fits = _fits(checked[0], blocks) if checked else None
+    for design in usable + checked:
         q = len(design.inverse)
         half = np.matmul(design.inverse, blocks[:, :q, :])  # (blocks, q, width): L_q^-1 o_q
         s2 = np.maximum((half * half).sum(axis=1), 1e-300) / q  # (blocks, width)
-        scores.append(0.5 * q * np.log(s2) + 0.5 * design.logdet)
+        score = 0.5 * q * np.log(s2) + 0.5 * design.logdet
+        if fits is not None:
+            # where the observations past the span lie in it, the full marginal likelihood of these priors
+            # (their pivots there are the jitter's) outweighs every other by far: they alone are used; where
+            # they do not, these priors are left out
+            score = np.where(fits, score, np.inf) if not design.usable else np.where(fits, np.inf, score)
+        scores.append(score)
         means.append(np.matmul(design.gain.T, blocks))  # (blocks, n, width)
         variances.append(design.variance[None, :, None] * s2[:, None, :])
     score = np.asarray(scores)  # (C, blocks, width)

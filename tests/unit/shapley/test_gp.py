@@ -149,3 +149,32 @@ def test_a_target_the_budget_cannot_reach_is_reported_and_an_exact_budget_ends_w
         kernel_shap(f, X, B, target_error=0.1)
     with pytest.raises(ConfigError, match="target_error: must be a number > 0"):
         kernel_shap(f, X, B, estimator="gp", target_error=0)
+
+
+def test_a_game_with_nothing_above_order_three_is_recovered_once_the_design_passes_its_span():
+    """n = 12: the priors without terms above order 3 span 12 + C(12, 3) = 232 parities, more than the
+    marginal likelihood's first observations. Past them, each record's observations are checked against
+    that span: a game inside it gets its exact values; a game outside it (tanh) keeps honest errors."""
+    n = 12
+    g = np.random.default_rng(8)
+    w, triples = g.normal(size=n), [tuple(g.choice(n, 3, replace=False)) for _ in range(6)]
+
+    def cubic(X):
+        X = np.asarray(X, dtype=float)
+        out = sum(X[:, j] * w[j] for j in range(n)) + X[:, 0] * X[:, 5]  # an even term, which the values ignore
+        for i, j, k in triples:
+            out = out + 0.7 * X[:, i] * X[:, j] * X[:, k]
+        return out[:, None]
+
+    def tanh(X):
+        return np.tanh(cubic(X) / 2)
+
+    X, B = g.normal(size=(4, n)), g.normal(size=(1, n))
+    for f, inside in ((cubic, True), (tanh, False)):
+        res = kernel_shap(f, X, B, num_samples=700, seed=2, estimator="gp")
+        exact = np.array([brute_force_shapley(f, x, B) for x in X])
+        error = np.abs(res.phi - exact)
+        if inside:
+            assert error.max() < 1e-8 * np.abs(exact).max() and res.stderr.max() < 1e-5 * np.abs(exact).max()
+        else:
+            assert error.max() > 1e-4 and np.mean(error <= 1.96 * res.stderr) > 0.7
