@@ -165,12 +165,14 @@ def _design(halves: BoolArray, prior: Prior, scored: int) -> GPDesign:
     inverse = np.asarray(solve_triangular(chol[:q, :q], np.eye(q), lower=True, check_finite=False))
     logdet = float(2.0 * np.log(np.diag(chol)[:q]).sum())
     # a prior with (almost) nothing above some order has fewer terms than a large design has observations:
-    # past them it explains the observations only through the jitter. The marginal likelihood sees whether
-    # the data lie in its span when that happens within its first q observations; otherwise the prior is
-    # left out, or (nothing above order 3) checked per record on observations past its span
+    # past them it explains the observations only through the jitter (or a variance too small to trust),
+    # and it is left out when the marginal likelihood does not see that. A prior with nothing above order
+    # 3 has a span of finitely many parities: when its first q observations pass the span, the marginal
+    # likelihood sees whether the data lie in it; when they do not, it is checked per record on
+    # observations past its span
     pivots = np.diag(chol) ** 2 / profile[0]
     tiny = np.flatnonzero(pivots <= _USABLE_PIVOT)
-    usable = not len(tiny) or tiny[0] < q
+    usable = not len(tiny) or tiny[-1] < q or (prior.tau == 0.0 and tiny[0] < q)
     check, span = None, 0
     if not usable and prior.tau == 0.0 and tiny[0] + _CHECK_EXTRA <= min(len(chol), _CHECK_MAX):
         span = int(tiny[0])
