@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
 from math import comb
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 import numpy as np
 
@@ -187,6 +188,19 @@ _cache_bytes = 0
 _CACHE_MAX_BYTES = 256 << 20
 
 
+_blas: Any = None  # threadpoolctl's controller of numpy's and scipy's BLAS, made once
+
+
+def _one_blas_thread() -> AbstractContextManager[Any]:
+    global _blas
+    if _blas is None:
+        import scipy.linalg  # noqa: F401 - scipy's own BLAS, which the controller must see
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return cast("AbstractContextManager[Any]", _blas.limit(limits=1, user_api="blas"))
+
+
 def design_for(halves: BoolArray, prior: Prior, scored: int = SCORED) -> GPDesign:
     """:class:`GPDesign` of ``halves`` (the drawn halves, shape ``(m, n)``) under ``prior``, kept in a
     bounded cache: the records of one seed and budget share it."""
@@ -197,10 +211,8 @@ def design_for(halves: BoolArray, prior: Prior, scored: int = SCORED) -> GPDesig
         if found is not None:
             _cache.move_to_end(key)
             return found
-    from threadpoolctl import threadpool_limits
-
     # on one BLAS thread: a threaded factorisation may round differently, and every record's bits depend on it
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         design = _design(halves, prior, scored)
     size = design.nbytes
     with _cache_lock:
