@@ -597,6 +597,8 @@ class TextGame:
             chars += len(texts[j][i]) + longest * len(spans[j])
         chars = max(1, chars)
         budget_m = default_num_samples(m) if num_samples is None else int(num_samples)
+        if num_samples is None and self.estimator == "gp":  # its solve grows with the cube of the budget
+            budget_m = min(budget_m, GP_MAX_NUM_SAMPLES)
         n_coal = _n_coalitions(m, budget_m)
         width = max(_char_bytes(texts[j][i]) for j in text_idx)
         width = max([width] + [_char_bytes(str(base_cols[j][k])) for j in text_idx for k in range(n_base)])
@@ -692,7 +694,8 @@ def kernel_shap_text(
         How text is split: one :class:`~openclarify.text.Segmenter` for every text column or one per
         column; default English tokens.
     num_samples
-        Coalitions evaluated per record; default per record ``min(2M + 2048, 2**M - 2)`` for its M players.
+        Coalitions evaluated per record; default per record ``min(2M + 2048, 2**M - 2)`` for its M players
+        (with ``estimator="gp"``, at most :data:`~._estimator.GP_MAX_NUM_SAMPLES`).
         A record with ``2**M - 2 <= num_samples`` is explained exactly. A record with more players than
         about ``num_samples / 2`` gets a minimum-norm estimate (and an :class:`ApproximationWarning`).
     seed

@@ -94,3 +94,15 @@ def test_a_target_the_budget_cannot_reach_is_reported_per_record():
     with pytest.raises(ConfigError, match="target_error: must be a finite number"):
         kernel_shap_text(model, X, BASE, text_columns=["t"], segmenter=SEG, estimator="gp",
                          target_error=float("inf"))  # fmt: skip
+
+
+def test_the_gp_estimators_default_budget_for_a_long_text_stays_within_its_cap(monkeypatch):
+    """Without num_samples a record gets 2M + 2048 coalitions; with gp, no more than the cap its solve takes
+    (here lowered to 500, so that a 200-token text shows it)."""
+    monkeypatch.setattr(_text, "GP_MAX_NUM_SAMPLES", 500)
+    words = [f"w{i % 40}" for i in range(200)]
+    X = pd.DataFrame({"t": [" ".join(words), "w1 w2 w3"]})
+    res = kernel_shap_text(_model(), X, BASE, text_columns=["t"], segmenter=SEG, seed=0, estimator="gp")
+    assert res.num_samples.tolist() == [500, 6]
+    plain = kernel_shap_text(_model(), X.iloc[:1], BASE, text_columns=["t"], segmenter=SEG, seed=0)
+    assert plain.num_samples.tolist() == [2 * 200 + 2048]
