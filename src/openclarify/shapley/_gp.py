@@ -31,6 +31,7 @@ spread equally). The standard error is the posterior standard deviation of each 
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from contextlib import AbstractContextManager
@@ -188,17 +189,24 @@ _cache_bytes = 0
 _CACHE_MAX_BYTES = 256 << 20
 
 
-_blas: Any = None  # threadpoolctl's controller of numpy's and scipy's BLAS, made once
+_blas: tuple[Any, bool] | None = None  # (threadpoolctl's controller, whether scipy.linalg was loaded then)
 
 
-def _one_blas_thread() -> AbstractContextManager[Any]:
+def one_blas_thread(with_scipy: bool = False) -> AbstractContextManager[Any]:
+    """A context with every loaded BLAS on one thread (``with_scipy``: scipy's own BLAS too, loading it).
+
+    The controller is made once: making one costs about 10 ms. scipy ships a BLAS of its own (this
+    module's factorisations), which a controller made before scipy.linalg was loaded would not limit,
+    so it is made again once scipy.linalg is there.
+    """
     global _blas
-    if _blas is None:
+    if with_scipy:
         import scipy.linalg  # noqa: F401 - scipy's own BLAS, which the controller must see
+    if _blas is None or (not _blas[1] and "scipy.linalg" in sys.modules):
         from threadpoolctl import ThreadpoolController
 
-        _blas = ThreadpoolController()
-    return cast("AbstractContextManager[Any]", _blas.limit(limits=1, user_api="blas"))
+        _blas = (ThreadpoolController(), "scipy.linalg" in sys.modules)
+    return cast("AbstractContextManager[Any]", _blas[0].limit(limits=1, user_api="blas"))
 
 
 def design_for(halves: BoolArray, prior: Prior, scored: int = SCORED) -> GPDesign:
@@ -212,7 +220,7 @@ def design_for(halves: BoolArray, prior: Prior, scored: int = SCORED) -> GPDesig
             _cache.move_to_end(key)
             return found
     # on one BLAS thread: a threaded factorisation may round differently, and every record's bits depend on it
-    with _one_blas_thread():
+    with one_blas_thread(with_scipy=True):
         design = _design(halves, prior, scored)
     size = design.nbytes
     with _cache_lock:

@@ -15,11 +15,10 @@ of the game, so independent units can run on any executor (:func:`play_on`).
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,7 +26,7 @@ from .._typing import BoolArray, FloatArray, IntArray
 from ..backends import Executor
 from ..errors import ModelError
 from ._coalitions import CoalitionPlan, sample_coalitions
-from ._gp import DESIGN_ROW, permutations, shuffled, solve_gp
+from ._gp import DESIGN_ROW, one_blas_thread, permutations, shuffled, solve_gp
 from ._solve import solve
 
 __all__ = ["Game", "ModelCalls", "Unit", "logit", "play", "play_on"]
@@ -36,7 +35,6 @@ _LOGIT_EPS = 1e-12
 # Below this many players a regression is too small for BLAS threads to pay; they only cost wake-ups,
 # and much more than that when another process keeps the cores busy.
 THREADED_SOLVE_PLAYERS = 512
-_controller: tuple[Any, bool] | None = None  # (threadpoolctl's controller, made with scipy loaded)
 
 
 def logit(p: FloatArray, what: str) -> FloatArray:
@@ -120,16 +118,9 @@ class Game(Protocol):
 
 
 def _solve_context(game: Game, n_players: int) -> contextlib.AbstractContextManager[Any]:
-    global _controller
     if not game.one_blas_thread or n_players >= THREADED_SOLVE_PLAYERS:
         return contextlib.nullcontext()
-    if _controller is None or (not _controller[1] and "scipy.linalg" in sys.modules):
-        # scipy ships a BLAS of its own (the gp estimator's solves); a controller made before it was
-        # loaded would not limit it, so it is made again once scipy.linalg is there
-        from threadpoolctl import ThreadpoolController
-
-        _controller = (ThreadpoolController(), "scipy.linalg" in sys.modules)
-    return cast("contextlib.AbstractContextManager[Any]", _controller[0].limit(limits=1, user_api="blas"))
+    return one_blas_thread()
 
 
 def _sample(game: Game, unit: Unit, seed: int) -> None:

@@ -144,12 +144,12 @@ def test_one_blas_thread_covers_scipys_blas_when_scipy_came_after_the_controller
     import scipy.linalg  # noqa: F401 - scipy's own BLAS (the gp estimator's solves)
     from threadpoolctl import ThreadpoolController, threadpool_info
 
-    from openclarify.shapley import _play
+    from openclarify.shapley import _gp, _play
 
     every = ThreadpoolController()
     numpy_only = every.select(filepath=[c.filepath for c in every.lib_controllers if "numpy" in c.filepath])
-    monkeypatch.setattr(_play, "_controller", (numpy_only, False))  # as made before scipy was loaded
+    monkeypatch.setattr(_gp, "_blas", (numpy_only, False))  # as made before scipy was loaded
     with _play._solve_context(TextGame, 10):
         blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
         assert len(blas) >= 1 and all(i["num_threads"] == 1 for i in blas)
-    assert _play._controller is not None and _play._controller[1]
+    assert _gp._blas is not None and _gp._blas[1]
