@@ -834,8 +834,7 @@ def kernel_shap_text(
     underdetermined = 0
     played: Iterator[tuple[Unit, Rounds | None]]
     if target_error is not None:
-        rounds = play_rounds(game, game.units(f_x), seed, use_logit, float(target_error), allocation, ROUND_GROUP)
-        played = iter(rounds)
+        played = play_rounds(game, game.units(f_x), seed, use_logit, float(target_error), allocation, ROUND_GROUP)
     else:
         played = ((unit, None) for unit in play(game, game.units(f_x), seed, use_logit))
     for unit, went in played:

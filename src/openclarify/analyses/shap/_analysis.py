@@ -318,7 +318,6 @@ class _Driver:
     empty_rows: list[int] = field(default_factory=list)
     not_met: list[int] = field(default_factory=list)
     used: int = 0
-    record_num_samples: IntArray | None = None  # with target_error (tabular): the coalitions each record used
 
     def close(self) -> None:
         for f in (self.csv, self.jsonl, self.predictions):
