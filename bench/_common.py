@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: single-threaded numeric libraries, provenance, formatting.
+"""Shared by the benchmark scripts: single-threaded numeric libraries, a timed model, provenance, formatting.
 
 Import this module before numpy (``import _common`` at the top of a script run as ``python bench/x.py``):
 it sets the thread counts of BLAS / OpenMP so that timings are per core.
@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,30 @@ for _var in (
 ):
     os.environ[_var] = "1"
 
+import numpy as np  # noqa: E402 - after the thread counts
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class TimedModel:
+    """One score per record from ``f``; counts the time spent in the model, the rows scored and the calls."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.reset()
+
+    def reset(self) -> None:
+        self.seconds = 0.0
+        self.rows = 0
+        self.calls = 0
+
+    def __call__(self, x: Any) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = np.asarray(self.f(np.asarray(x, dtype=np.float64)), dtype=np.float64).reshape(-1)
+        self.seconds += time.perf_counter() - t0
+        self.rows += len(out)
+        self.calls += 1
+        return out
 
 
 def source_info(watched: Sequence[str], hashed: Iterable[Path]) -> dict[str, Any]:

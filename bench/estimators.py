@@ -66,6 +66,8 @@ from tabular_games import exact_shapley, make_data  # noqa: E402
 
 from openclarify.shapley import kernel_shap  # noqa: E402
 
+TimedModel = _common.TimedModel
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 CACHE = HERE / ".cache" / "estimators"  # git-ignored: finished games of a run, for --resume
@@ -187,27 +189,6 @@ def score_function(est: Any, kind: str, regression: bool) -> tuple[Callable[[np.
     if kind == "gbm_logit":
         return est.decision_function, "log-odds of class 1"
     return (lambda x: est.predict_proba(x)[:, 1]), "P(class 1)"
-
-
-class TimedModel:
-    """One score per record; counts the time spent in the model, the rows scored and the calls."""
-
-    def __init__(self, f: Callable[[np.ndarray], np.ndarray]) -> None:
-        self.f = f
-        self.reset()
-
-    def reset(self) -> None:
-        self.seconds = 0.0
-        self.rows = 0
-        self.calls = 0
-
-    def __call__(self, x: Any) -> np.ndarray:
-        t0 = time.perf_counter()
-        out = np.asarray(self.f(np.asarray(x, dtype=np.float64)), dtype=np.float64).reshape(-1)
-        self.seconds += time.perf_counter() - t0
-        self.rows += len(out)
-        self.calls += 1
-        return out
 
 
 def budgets_for(m: int, requested: list[str]) -> list[int]:
@@ -765,21 +746,27 @@ def render_markdown(res: dict[str, Any]) -> str:
         "ratios table below and the JSON.\n"
     )
 
-    add("## Accuracy per game: mean / p90 rel L2 (lower is better)\n")
     methods = cfg["methods"]
-    for g in res["games"]:
-        add(f"### {g['name']} (M = {g['m']}, {g['model']}, truth: {g['truth']['kind']})\n")
-        add("| method | " + " | ".join(f"B={b}" for b in g["budgets"]) + " |")
-        add("|---|" + "---|" * len(g["budgets"]))
-        for method in methods:
-            vals = []
-            for budget in g["budgets"]:
-                c = idx.get((g["name"], budget, method))
-                vals.append(
-                    f"{fmt(c['rel_l2_mean'])} / {fmt(c['rel_l2_p90'])}" if c else _missing(res, g, budget, method)
-                )
-            add(f"| {method} | " + " | ".join(vals) + " |")
-        add("")
+
+    def per_game(heading: Callable[[dict[str, Any]], str], cell: Callable[[dict[str, Any]], str]) -> None:
+        """One table per game: a row per method, a column per budget."""
+        for g in res["games"]:
+            add(heading(g))
+            add("| method | " + " | ".join(f"B={b}" for b in g["budgets"]) + " |")
+            add("|---|" + "---|" * len(g["budgets"]))
+            for method in methods:
+                vals = []
+                for budget in g["budgets"]:
+                    c = idx.get((g["name"], budget, method))
+                    vals.append(cell(c) if c else _missing(res, g, budget, method))
+                add(f"| {method} | " + " | ".join(vals) + " |")
+            add("")
+
+    add("## Accuracy per game: mean / p90 rel L2 (lower is better)\n")
+    per_game(
+        lambda g: f"### {g['name']} (M = {g['m']}, {g['model']}, truth: {g['truth']['kind']})\n",
+        lambda c: f"{fmt(c['rel_l2_mean'])} / {fmt(c['rel_l2_p90'])}",
+    )
 
     add("## Ratios and paired z per cell\n")
     add(
@@ -822,21 +809,10 @@ def render_markdown(res: dict[str, Any]) -> str:
 
     add("## Cost: wall ms per explained row (model rows per explanation)\n")
     add("Each method's wall time over all rows and seeds of a cell, divided by the explanations made.\n")
-    for g in res["games"]:
-        add(f"### {g['name']}\n")
-        add("| method | " + " | ".join(f"B={b}" for b in g["budgets"]) + " |")
-        add("|---|" + "---|" * len(g["budgets"]))
-        for method in methods:
-            vals = []
-            for budget in g["budgets"]:
-                c = idx.get((g["name"], budget, method))
-                vals.append(
-                    f"{fmt(c['wall_ms_per_row'])} ({fmt(c['model_rows_per_expl'], 5)})"
-                    if c
-                    else _missing(res, g, budget, method)
-                )
-            add(f"| {method} | " + " | ".join(vals) + " |")
-        add("")
+    per_game(
+        lambda g: f"### {g['name']}\n",
+        lambda c: f"{fmt(c['wall_ms_per_row'])} ({fmt(c['model_rows_per_expl'], 5)})",
+    )
 
     if res["failures"] or res["skipped"]:
         add("## Failures and skipped cells\n")

@@ -42,6 +42,8 @@ from sklearn.neural_network import MLPClassifier  # noqa: E402
 
 from openclarify.shapley import kernel_shap  # noqa: E402
 
+TimedModel = _common.TimedModel
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
@@ -95,27 +97,6 @@ def fit_models(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         "lr_proba": LogisticRegression(max_iter=2000).fit(x, y),
         "mlp": MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=500, random_state=0).fit(x, y),
     }
-
-
-class TimedModel:
-    """``f(X) = P(class 1)``; counts the time spent in the model, the rows scored and the calls."""
-
-    def __init__(self, estimator: Any) -> None:
-        self.estimator = estimator
-        self.reset()
-
-    def reset(self) -> None:
-        self.seconds = 0.0
-        self.rows = 0
-        self.calls = 0
-
-    def __call__(self, x: Any) -> np.ndarray:
-        t0 = time.perf_counter()
-        out = self.estimator.predict_proba(np.asarray(x, dtype=np.float64))[:, 1]
-        self.seconds += time.perf_counter() - t0
-        self.rows += len(out)
-        self.calls += 1
-        return out
 
 
 # ------------------------------------------------------------------------------------ ground truth
@@ -331,7 +312,7 @@ def run(quick: bool) -> dict[str, Any]:
             budgets = list(EXTRA_SMALL_BUDGETS) + budgets
         for name in MODELS:
             est = estimators[name]
-            model = TimedModel(est)
+            model = TimedModel(lambda x, est=est: est.predict_proba(x)[:, 1])  # P(class 1)
             acc = float((est.predict(x_test_pool) == y_test).mean())
             model_info.append({"model": name, "M": m, "test_accuracy": acc, "fit_seconds_all_models": fit_s})
 
