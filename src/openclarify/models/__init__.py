@@ -8,12 +8,13 @@ from ._formats import MODEL_FORMATS, ModelFormat, ModelFormatName, find_in_folde
 from ._huggingface import TransformerPredictor, export_onnx
 from ._inprocess import SklearnPredictor
 from ._options import DEVICES, RUNTIMES, Device, ModelOptions, Runtime
-from ._protocol import CallablePredictor, Predictor, as_predictor, check_scores
+from ._protocol import ROW_MULTIPLE, CallablePredictor, Predictor, as_predictor, check_scores
 from ._spec import EndpointModelSpec, FileModelSpec
 
 __all__ = [
     "DEVICES",
     "MODEL_FORMATS",
+    "ROW_MULTIPLE",
     "RUNTIMES",
     "CallablePredictor",
     "Device",

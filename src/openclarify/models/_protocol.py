@@ -8,6 +8,13 @@ through :func:`call_model`, which keeps that code from changing the job behind i
   (:func:`model_frame`, :func:`model_array`): the estimator's masked records, the baseline and the
   explained rows stay as they were, so a model that writes ``df["x"] = 0`` cannot change the
   attributions or ``baseline.csv``.
+* **A record's score does not depend on its batch.** A BLAS rounds the rows at the tail of a matrix
+  product otherwise than the others on some CPUs (a logistic regression's score can move a bit when
+  its row is the 25th of 25 instead of one of 200), so the same record could score differently in
+  another partition, thread group or request. The model is therefore given a multiple of
+  :data:`ROW_MULTIPLE` rows: a batch of another size is filled up with copies of its last record, whose
+  answers are dropped. Calls bounded by characters (records with text, tabular records with huge
+  strings) are sent as they are (:func:`batches_as_given`): 15 copies of a long text would break the bound.
 * **It cannot end the program.** ``sys.exit()`` (``SystemExit``) and ``os._exit()`` inside a model
   call are model errors naming the model (see :class:`_ExitGuard`).
 * **Missing numbers are data.** When a model fails, or returns a non-finite score, on records that
@@ -24,6 +31,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from types import ModuleType
 from typing import Any, NoReturn, Protocol, runtime_checkable
 
@@ -34,9 +42,11 @@ from .._typing import FloatArray
 from ..errors import DataError, ModelError
 
 __all__ = [
+    "ROW_MULTIPLE",
     "CallablePredictor",
     "Predictor",
     "as_predictor",
+    "batches_as_given",
     "call_model",
     "check_scores",
     "first_non_finite",
@@ -50,6 +60,9 @@ _FIX_MISSING = (
     "values (e.g. a pipeline with SimpleImputer)."
 )
 _FIX_EXIT = "Return scores, or raise an exception to report a failure."
+#: A model called through :func:`call_model` gets a multiple of this many rows (see the module's notes).
+ROW_MULTIPLE = 16
+_filling: ContextVar[bool] = ContextVar("openclarify_fill_rows", default=True)
 
 
 @runtime_checkable
@@ -337,15 +350,65 @@ def call_model(fn: Callable[[Any], Any], batch: Any, records: pd.DataFrame, *, s
     DataError
         The model raised on records that hold a missing or infinite number.
     """
+    n = len(records)
+    filled, k = _filled(batch, n)
     try:
         with guard_exits():
-            return fn(batch)
+            raw = fn(filled)
     except _Exited as exc:
         raise ModelError(
             f"{exc.message(f'{source}: ', f' on a batch of {len(records)} records')} {_FIX_EXIT}"
         ) from None
     except Exception as exc:  # noqa: BLE001 - any failure inside user code is a model or data error
         raise _failure(source, what, len(records), records, exc) from exc
+    return raw if k == n else _first_answers(raw, n, k, source)
+
+
+def _filled(batch: Any, n: int) -> tuple[Any, int]:
+    """``batch`` (``n`` rows) filled up to a multiple of :data:`ROW_MULTIPLE` rows with copies of its last
+    row, and the new number of rows; left alone inside :func:`batches_as_given`, or when ``batch`` is not a
+    DataFrame or an array."""
+    k = -(-n // ROW_MULTIPLE) * ROW_MULTIPLE
+    if k == n or not _filling.get() or not isinstance(batch, pd.DataFrame | np.ndarray) or len(batch) != n:
+        return batch, n
+    take = np.concatenate([np.arange(n), np.full(k - n, n - 1)])
+    if isinstance(batch, np.ndarray):
+        return batch[take], k
+    out = batch.iloc[take]
+    out.index = pd.RangeIndex(k)
+    return out, k
+
+
+@contextlib.contextmanager
+def batches_as_given() -> Iterator[None]:
+    """Model calls made inside are not filled up to a multiple of :data:`ROW_MULTIPLE` rows (in this
+    thread): for calls bounded by characters, which copies of a long text would break."""
+    token = _filling.set(False)
+    try:
+        yield
+    finally:
+        _filling.reset(token)
+
+
+def _shape(raw: Any) -> tuple[int, ...]:
+    try:
+        return tuple(np.shape(raw))
+    except ValueError:  # a ragged list
+        return (len(raw),)
+
+
+def _first_answers(raw: Any, n: int, k: int, source: str) -> Any:
+    """The answers to the first ``n`` rows of a filled batch of ``k``: one answer per row is required."""
+    sized = isinstance(raw, pd.DataFrame | pd.Series | list | tuple) or (isinstance(raw, np.ndarray) and raw.ndim)
+    if not sized or len(raw) != k:
+        raise ModelError(
+            f"{source}: expected one score or score vector for each of the {n} records; got an array of shape "
+            f"{_shape(raw) if sized else ()} for a batch of {k} (the {n} records and copies of the last, "
+            "so that a record's score never depends on its batch). Return one score or one score vector per record."
+        )
+    if isinstance(raw, pd.DataFrame | pd.Series):
+        return raw.iloc[:n]
+    return raw[:n]
 
 
 class CallablePredictor:

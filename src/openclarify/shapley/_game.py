@@ -8,6 +8,7 @@ Records of many explained rows are built and scored together in batches of up to
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import pandas as pd
 from .._typing import BoolArray, FloatArray, IntArray
 from ..errors import DataError, ModelError
 from ..models import Predictor
-from ..models._protocol import first_non_finite
+from ..models._protocol import batches_as_given, first_non_finite
 from ._play import ModelCalls, Unit
 
 __all__ = ["TabularGame", "blame_data"]
@@ -191,6 +192,7 @@ class TabularGame:
         per_row = n_coal * n_base
         identity = bool(np.array_equal(self.player_of_feature, np.arange(len(self.player_of_feature))))
         limit = self.max_batch_rows
+        by_chars = False  # calls bounded by characters go as they are (no copies of a huge cell to fill them up)
         if self._numeric:
             x_data: list[np.ndarray] = [x.to_numpy(dtype=np.float64)]
             b_data = [self.baseline.to_numpy(dtype=np.float64)]
@@ -200,7 +202,8 @@ class TabularGame:
             # a masked record holds the longest strings of its columns at worst: calls of about
             # MAX_BATCH_CHARS characters, so one huge cell never makes a call of thousands of its copies
             widest = sum(_longest(xj) for xj in x_data) + self._base_longest
-            limit = max(1, min(limit, MAX_BATCH_CHARS // max(1, widest)))
+            if MAX_BATCH_CHARS // max(1, widest) < limit:
+                limit, by_chars = max(1, MAX_BATCH_CHARS // max(1, widest)), True
         # Slices of (rows, coalitions) whose masked records fill about one model call each; the
         # records are built by broadcasting, without gathering index arrays.
         if per_row <= limit:
@@ -223,10 +226,12 @@ class TabularGame:
                     else:
                         both = pd.concat([self.prefix, records], ignore_index=True)
                     self.prefix = None
-                    scores = self.predict(both)
+                    with batches_as_given() if by_chars else contextlib.nullcontext():
+                        scores = self.predict(both)
                     self.prefix_scores, scores = scores[:n_prefix], scores[n_prefix:]
                 else:
-                    scores = self.predict(records)
+                    with batches_as_given() if by_chars else contextlib.nullcontext():
+                        scores = self.predict(records)
                 if out is None:
                     out = np.empty((n_rows, n_coal, scores.shape[1]))
                 elif scores.shape[1] != out.shape[2]:

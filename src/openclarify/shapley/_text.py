@@ -39,6 +39,7 @@ import pandas as pd
 from .._typing import ESTIMATOR_NAMES, BoolArray, Estimator, FloatArray, IntArray, SizeAllocation
 from ..errors import ApproximationWarning, ConfigError, DataError, ModelError
 from ..models import Predictor, as_predictor
+from ..models._protocol import batches_as_given
 from ..text import Segmenter, TextMasker
 from ._coalitions import CoalitionPlan, default_num_samples, plan_coalitions
 from ._estimator import GP_MAX_NUM_SAMPLES, check_seed_and_budget, check_target_error
@@ -174,7 +175,8 @@ class _Batcher:
 
     def predict(self, frame: pd.DataFrame) -> FloatArray:
         start = time.perf_counter()
-        scores = self.predictor.predict(frame)
+        with batches_as_given():  # bounded by characters: no copies of a long text to fill a batch up
+            scores = self.predictor.predict(frame)
         self.model_seconds += time.perf_counter() - start
         self.model_rows += len(frame)
         self.model_calls += 1

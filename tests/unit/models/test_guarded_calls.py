@@ -33,7 +33,7 @@ def _vandal(df: pd.DataFrame) -> pd.Series:
     df["sex"] = df["sex"].map({"M": 0, "F": 1, "I": 2})
     del df["sex"]
     df.columns = ["x", "y"]
-    df.index = [10, 11, 12]
+    df.index = df.index + 10
     return out
 
 
@@ -321,3 +321,92 @@ def test_a_joblib_file_that_exits_when_loaded(tmp_path):
         f"--model {str(tmp_path / 'm.joblib')!r}: loading it ended the program with sys.exit(); got exit code 5. "
         "Check what the file holds."
     )
+
+
+def _tail_rounding(x: np.ndarray) -> np.ndarray:
+    """a + b, rounded otherwise in the rows after the last whole block of 16 (as a BLAS does on some CPUs)."""
+    out = x.sum(axis=1)
+    out[len(out) // 16 * 16 :] += 1e-12
+    return out
+
+
+@pytest.mark.parametrize("as_numpy", [True, False])
+def test_a_records_score_does_not_depend_on_its_batch(as_numpy):
+    from openclarify.models import ROW_MULTIPLE
+
+    sizes: list[int] = []
+
+    def model(x):
+        sizes.append(len(x))
+        return _tail_rounding(np.asarray(x, dtype=np.float64))
+
+    rng = np.random.default_rng(0)
+    records = pd.DataFrame(rng.standard_normal((40, 2)), columns=["a", "b"])
+    predictor = CallablePredictor(model, name="m", as_numpy=as_numpy)
+    whole = predictor.predict(records)[:, 0]
+    for n in (1, 3, 16, 25, 33):
+        np.testing.assert_array_equal(predictor.predict(records.iloc[:n])[:, 0], whole[:n])
+        np.testing.assert_array_equal(predictor.predict(records.iloc[-n:])[:, 0], whole[-n:])
+    assert ROW_MULTIPLE == 16 and all(s % 16 == 0 for s in sizes)
+    assert whole.tolist() == records.sum(axis=1).tolist()  # no row was in a tail
+
+
+def test_the_filled_rows_are_copies_of_the_last_record_and_their_answers_are_dropped():
+    seen: list[pd.DataFrame] = []
+
+    def model(df):
+        seen.append(df.copy())
+        return (df["a"] * 10).to_numpy()
+
+    out = CallablePredictor(model, name="m").predict(RECORDS)
+    assert out[:, 0].tolist() == [0.0, 10.0, 20.0]
+    (given,) = seen
+    assert len(given) == 16 and given.index.tolist() == list(range(16))
+    assert given.iloc[:3]["a"].tolist() == [0.0, 1.0, 2.0] and set(given.iloc[3:]["sex"]) == {"I"}
+
+
+def test_a_batch_of_text_is_sent_as_it_is():
+    from openclarify.models._protocol import batches_as_given
+    from openclarify.shapley import kernel_shap_text
+
+    seen: list[int] = []
+
+    def model(df):
+        seen.append(len(df))
+        return df["t"].str.len().to_numpy(dtype=np.float64)
+
+    texts = pd.DataFrame({"t": ["a short text", "a longer text of words"]})
+    predictor = CallablePredictor(model, name="m")
+    with batches_as_given():
+        assert predictor.predict(texts)[:, 0].tolist() == [12.0, 22.0]
+    assert seen == [2]
+    assert predictor.predict(texts)[:, 0].tolist() == [12.0, 22.0] and seen[-1] == 16  # filled outside
+    seen.clear()
+    res = kernel_shap_text(predictor, texts, pd.DataFrame({"t": [""]}), text_columns=["t"], num_samples=20, seed=0)
+    assert sum(seen) == res.model_rows and res.model_rows % 16  # the text game's rows, and no copies
+
+
+@pytest.mark.parametrize("answer", [np.zeros(3), [1.0, 2.0], np.float64(1.0), pd.Series([1.0] * 15)])
+def test_a_model_that_does_not_answer_every_row_of_a_filled_batch_is_a_model_error(answer):
+    predictor = CallablePredictor(lambda df: answer, name="m")
+    with pytest.raises(ModelError, match=r"^model 'm': expected one score or score vector for each of the 3 records; "
+                                         r"got an array of shape \(\d*,?\) for a batch of 16"):  # fmt: skip
+        predictor.predict(RECORDS)
+
+
+def test_kernel_shap_gives_the_same_bits_in_any_partition_with_a_model_that_rounds_its_tail_otherwise():
+    from openclarify.shapley import kernel_shap
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((37, 6))
+    b = x.mean(axis=0, keepdims=True)
+
+    def model(a):
+        return _tail_rounding(np.tanh(a) + a[:, :1] * a[:, 1:2])
+
+    predictor = CallablePredictor(model, name="m", as_numpy=True)
+    whole = kernel_shap(predictor, x, b, num_samples=40, seed=3).phi
+    for step in (1, 5, 25):
+        parts = [kernel_shap(predictor, x[i : i + step], b, num_samples=40, seed=3, first_row=i).phi
+                 for i in range(0, len(x), step)]  # fmt: skip
+        np.testing.assert_array_equal(np.concatenate(parts), whole)
