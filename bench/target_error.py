@@ -1,11 +1,14 @@
 #!/usr/bin/env python
 """``target_error``: model calls to reach a standard error, in rounds against the fixed budgets.
 
-For each game (exact Shapley values known) and target ``t`` (a fraction of the game's largest |phi|):
+For each game (exact Shapley values known: tabular games by enumeration, and DBpedia abstracts of 10-14
+tokens explained at token level with the fastText model of bench/_dbpedia.py, exact with every coalition)
+and target ``t`` (a fraction of the game's largest |phi|):
 
-* ``rounds``: ``kernel_shap(estimator="gp", target_error=t, num_samples=4096)``: the model rows it scored,
-  the share of records whose largest standard error reached ``t``, and the actual errors;
-* ``fixed``: ``kernel_shap(estimator="gp", num_samples=B)`` for B in 64, 128, ..., 4096: the smallest B at
+* ``rounds``: ``kernel_shap`` (or ``kernel_shap_text``) with ``estimator="gp", target_error=t,
+  num_samples=4096``: the model rows it scored, the share of records whose largest standard error reached
+  ``t``, and the actual errors;
+* ``fixed``: the same with ``num_samples=B`` for B in 64, 128, ..., 4096 and no target: the smallest B at
   which every record's largest standard error is at most ``t`` ("a fixed budget that achieves it"), and
   its model rows.
 
@@ -17,6 +20,7 @@ Usage::
 
     python bench/target_error.py            # -> bench/results/target_error.{json,md}
     python bench/target_error.py --quick    # fewer rows -> target_error_quick.*
+    python bench/target_error.py --no-text  # the tabular games only (no fastText)
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,49 +73,124 @@ def exact(f: Any, x: np.ndarray, b: np.ndarray) -> np.ndarray:
     return phi
 
 
-def games(rows: int) -> list[tuple[str, Any, np.ndarray, np.ndarray]]:
+@dataclass
+class Run:
+    """One explanation of a game's records: values and standard errors flattened per record."""
+
+    phi: list[np.ndarray]
+    stderr: list[np.ndarray]
+    model_rows: int
+    met: np.ndarray | None  # with a target: whether each record's largest standard error reached it
+    used: np.ndarray  # coalitions each record used
+
+
+@dataclass
+class Game:
+    name: str
+    truth: list[np.ndarray]  # exact values per record, flattened like Run.phi
+    explain: Callable[[int, int, float | None], Run]  # (num_samples, seed, target_error)
+
+
+def tabular_game(name: str, f: Any, X: np.ndarray, b: np.ndarray) -> Game:
+    def explain(num_samples: int, seed: int, target: float | None) -> Run:
+        r = kernel_shap(f, X, b[None], num_samples=num_samples, seed=seed, estimator="gp", target_error=target)
+        assert r.stderr is not None
+        used = r.record_num_samples if r.record_num_samples is not None else np.full(len(X), r.num_samples)
+        return Run(list(r.phi[:, :, 0]), list(r.stderr[:, :, 0]), r.model_rows, r.target_met, np.asarray(used))
+
+    return Game(name, [exact(f, x, b) for x in X], explain)
+
+
+def tabular_games(rows: int) -> list[Game]:
     out = []
     X, y = load_diabetes(return_X_y=True)
     gbm = GradientBoostingRegressor(n_estimators=200, max_depth=4, random_state=0).fit(X[:300], y[:300])
-    out.append(("diabetes10-gbm", gbm.predict, X[300 : 300 + rows], X[:300].mean(axis=0)))
+    out.append(tabular_game("diabetes10-gbm", gbm.predict, X[300 : 300 + rows], X[:300].mean(axis=0)))
     svr = SVR(C=100).fit(X[:300], y[:300])
-    out.append(("diabetes10-svr", svr.predict, X[300 : 300 + rows], X[:300].mean(axis=0)))
+    out.append(tabular_game("diabetes10-svr", svr.predict, X[300 : 300 + rows], X[:300].mean(axis=0)))
     x, yy = make_data(12, 3000, np.random.default_rng(20240611))
     test = make_data(12, rows, np.random.default_rng(7))[0]
     g = GradientBoostingClassifier(n_estimators=200, max_depth=4, random_state=0).fit(x, yy)
-    out.append(("syn12-gbm", lambda a: g.predict_proba(a)[:, 1], test, x.mean(axis=0)))
+    out.append(tabular_game("syn12-gbm", lambda a: g.predict_proba(a)[:, 1], test, x.mean(axis=0)))
     mlp = MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=500, random_state=0).fit(x, yy)
-    out.append(("syn12-mlp", lambda a: mlp.predict_proba(a)[:, 1], test, x.mean(axis=0)))
+    out.append(tabular_game("syn12-mlp", lambda a: mlp.predict_proba(a)[:, 1], test, x.mean(axis=0)))
     return out
+
+
+TEXT_UNITS = (10, 14)  # tokens per abstract: exact values with every coalition (at most 2**14 - 2 each)
+
+
+def text_game(rows: int) -> tuple[Game, dict[str, Any]]:
+    """DBpedia abstracts of 10-14 tokens, the 14 class probabilities of the benchmarks' fastText model,
+    token level against the baseline ``<UNK>``."""
+    import _dbpedia
+    import fasttext
+    import pandas as pd
+
+    from openclarify.models import FastTextPredictor
+    from openclarify.shapley import kernel_shap_text
+    from openclarify.text import Segmenter
+
+    path, info = _dbpedia.cached_model()
+    predictor = FastTextPredictor(fasttext.load_model(str(path)), name="dbpedia", text_normalization="lower-tokenize")
+    seg = Segmenter("token", "en")
+    _, texts = _dbpedia.load_split("test")
+    picked = [t for t in texts if TEXT_UNITS[0] <= len(seg(t)) <= TEXT_UNITS[1]][:rows]
+    frame, baseline = pd.DataFrame({"text": picked}), pd.DataFrame({"text": ["<UNK>"]})
+
+    def run(num_samples: int, seed: int, target: float | None, estimator: str = "gp") -> Any:
+        return kernel_shap_text(
+            predictor, frame, baseline, text_columns=["text"], segmenter=seg, num_samples=num_samples, seed=seed,
+            estimator=estimator, target_error=target,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def explain(num_samples: int, seed: int, target: float | None) -> Run:
+        r = run(num_samples, seed, target)
+        assert r.stderr is not None
+        return Run([p.reshape(-1) for p in r.phi], [e.reshape(-1) for e in r.stderr], r.model_rows, r.target_met,
+                   np.asarray(r.num_samples))  # fmt: skip
+
+    every = run(2 ** TEXT_UNITS[1] - 2, 0, None, "kernel")
+    assert bool(np.all(every.exact)), "every coalition of each abstract is scored"
+    units = [len(p) for p in every.players]
+    meta = {"model": info, "records": len(picked), "units": units, "outputs": int(every.f_x.shape[1])}
+    return Game("dbpedia-fasttext-tokens", [p.reshape(-1) for p in every.phi], explain), meta
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-text", action="store_true", help="leave out the DBpedia fastText game")
     args = parser.parse_args()
     rows, seeds = (6, 1) if args.quick else (16, 3)
     started = time.perf_counter()
     cells = []
-    for name, f, X, b in games(rows):
-        truth = np.array([exact(f, x, b) for x in X])
+    games = tabular_games(rows)
+    text_meta = None
+    if not args.no_text:
+        text, text_meta = text_game(rows)
+        games.append(text)
+    for game in games:
+        truth = np.concatenate(game.truth)
         scale = float(np.abs(truth).max())
         for share, seed in itertools.product(TARGETS, range(seeds)):
             t = share * scale
-            r = kernel_shap(f, X, b[None], num_samples=CAP, seed=seed, estimator="gp", target_error=t)
-            err = r.phi[:, :, 0] - truth
+            r = game.explain(CAP, seed, t)
+            assert r.met is not None
+            err = np.concatenate(r.phi) - truth
             cell: dict[str, Any] = {
-                "game": name, "target_share": share, "target": t, "seed": seed, "rounds_model_rows": r.model_rows,
-                "rounds_met": float(r.target_met.mean()), "rounds_mean_num_samples": float(r.record_num_samples.mean()),
+                "game": game.name, "target_share": share, "target": t, "seed": seed, "rounds_model_rows": r.model_rows,
+                "rounds_met": float(r.met.mean()), "rounds_mean_num_samples": float(r.used.mean()),
                 "rounds_rms_error": float(np.sqrt((err**2).mean())),
                 # an exact value has standard error 0 and an error of rounding: within 1e-9 of the scale counts
-                "rounds_covered": float((np.abs(err) <= 1.96 * r.stderr[:, :, 0] + 1e-9 * scale).mean()),
+                "rounds_covered": float((np.abs(err) <= 1.96 * np.concatenate(r.stderr) + 1e-9 * scale).mean()),
             }  # fmt: skip
             cell["fixed_budget"] = None
             for budget in BUDGETS:
-                fixed = kernel_shap(f, X, b[None], num_samples=budget, seed=seed, estimator="gp")
-                if (fixed.stderr.reshape(len(X), -1).max(axis=1) <= t).all() or budget == BUDGETS[-1]:
-                    achieved = bool((fixed.stderr.reshape(len(X), -1).max(axis=1) <= t).all())
-                    ferr = fixed.phi[:, :, 0] - truth
+                fixed = game.explain(budget, seed, None)
+                achieved = all(float(e.max(initial=0.0)) <= t for e in fixed.stderr)
+                if achieved or budget == BUDGETS[-1]:
+                    ferr = np.concatenate(fixed.phi) - truth
                     cell.update(fixed_budget=budget if achieved else None, fixed_model_rows=fixed.model_rows,
                                 fixed_rms_error=float(np.sqrt((ferr**2).mean())))  # fmt: skip
                     break
@@ -117,9 +198,10 @@ def main() -> None:
             cells.append(cell)
             print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in cell.items()}), flush=True)
     out = HERE / "results" / ("target_error_quick" if args.quick else "target_error")
-    env = _common.environment(["numpy", "scipy", "scikit-learn"], openclarify=_common.version("openclarify"))
-    document = {"environment": env, "rows": rows, "seeds": seeds, "cap": CAP, "budgets": BUDGETS, "cells": cells,
-                "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+    libraries = ["numpy", "scipy", "scikit-learn"] + ([] if args.no_text else ["fasttext", "pandas"])
+    env = _common.environment(libraries, openclarify=_common.version("openclarify"))
+    document = {"environment": env, "rows": rows, "seeds": seeds, "cap": CAP, "budgets": BUDGETS, "text": text_meta,
+                "cells": cells, "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
     out.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
     lines = [
         "# target_error: model rows to reach a standard error (`bench/target_error.py`)",
@@ -128,6 +210,16 @@ def main() -> None:
         f"{', '.join(map(str, BUDGETS))}. Target = a share of the game's largest |phi|. Single-threaded BLAS, "
         f"{env['cpu_count']} CPUs; {document['seconds']} s.",
         "",
+    ]
+    if text_meta is not None:
+        lines += [
+            f"dbpedia-fasttext-tokens: the first {text_meta['records']} test abstracts of {TEXT_UNITS[0]}-"
+            f"{TEXT_UNITS[1]} tokens (units {'/'.join(map(str, text_meta['units']))}), token level against "
+            f"`<UNK>`, all {text_meta['outputs']} class probabilities explained (every value's standard error "
+            "counts); exact values from every coalition.",
+            "",
+        ]
+    lines += [
         "| game | target (share of max abs phi) | rounds: model rows | met | mean coalitions | RMS error "
         "| within 1.96 SE | smallest fixed budget that achieves it | its model rows | its RMS error | rounds / fixed |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
