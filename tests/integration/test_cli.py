@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from openclarify.cli import EXIT_CONFIG, EXIT_DATA, EXIT_MODEL, EXIT_OUTPUT, main
+from openclarify.outputs._staging import LOCK_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 ABALONE = ROOT / "data" / "abalone" / "abalone.csv"
@@ -297,7 +298,8 @@ def test_failure_after_output_dir_exists_leaves_old_files_alone(tmp_path, monkey
     _job(tmp_path, {"baseline": [[0, 0]]}, "a,b,y\n" + "".join(f"{i},{i},0\n" for i in range(100)), "")
     _write(tmp_path, "model.py", "def predict(df):\n    return df['a'] + df['b']\n")
     assert _analyze(capsys, "--quiet")[0] == 0
-    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    # the lock file says who holds the folder (a pid and the second it started): every job rewrites it
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file() and p.name != LOCK_FILE}
     # fails on the second chunk: records are fine for a while, then the model breaks
     model = (
         "def predict(df):\n    if (df['a'] > 50).any():\n        raise RuntimeError('boom')\n"
@@ -306,7 +308,7 @@ def test_failure_after_output_dir_exists_leaves_old_files_alone(tmp_path, monkey
     _write(tmp_path, "model.py", model)
     code, _, err = _analyze(capsys, "--chunk-size", "64")
     assert code == EXIT_MODEL, err
-    after = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    after = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file() and p.name != LOCK_FILE}
     assert after == before  # the earlier job's files, byte for byte, and no staging left
 
 
