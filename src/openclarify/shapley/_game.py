@@ -102,9 +102,12 @@ class TabularGame:
         )
         self._base_longest = sum(_longest(column) for column in self._base_cols)
 
-    def predict(self, records: pd.DataFrame) -> FloatArray:
+    def predict(self, records: pd.DataFrame, *, as_given: bool = False) -> FloatArray:
+        """The model's scores of ``records``, counted (``as_given``: a call bounded by characters, not filled
+        up to a multiple of ROW_MULTIPLE rows)."""
         start = time.perf_counter()
-        scores = self.predictor.predict(records)
+        with batches_as_given() if as_given else contextlib.nullcontext():
+            scores = self.predictor.predict(records)
         self.model_seconds += time.perf_counter() - start
         self.model_rows += len(records)
         self.model_calls += 1
@@ -202,8 +205,9 @@ class TabularGame:
             # a masked record holds the longest strings of its columns at worst: calls of about
             # MAX_BATCH_CHARS characters, so one huge cell never makes a call of thousands of its copies
             widest = sum(_longest(xj) for xj in x_data) + self._base_longest
-            if MAX_BATCH_CHARS // max(1, widest) < limit:
-                limit, by_chars = max(1, MAX_BATCH_CHARS // max(1, widest)), True
+            fit = MAX_BATCH_CHARS // max(1, widest)
+            if fit < limit:
+                limit, by_chars = max(1, fit), True
         # Slices of (rows, coalitions) whose masked records fill about one model call each; the
         # records are built by broadcasting, without gathering index arrays.
         if per_row <= limit:
@@ -226,12 +230,10 @@ class TabularGame:
                     else:
                         both = pd.concat([self.prefix, records], ignore_index=True)
                     self.prefix = None
-                    with batches_as_given() if by_chars else contextlib.nullcontext():
-                        scores = self.predict(both)
+                    scores = self.predict(both, as_given=by_chars)
                     self.prefix_scores, scores = scores[:n_prefix], scores[n_prefix:]
                 else:
-                    with batches_as_given() if by_chars else contextlib.nullcontext():
-                        scores = self.predict(records)
+                    scores = self.predict(records, as_given=by_chars)
                 if out is None:
                     out = np.empty((n_rows, n_coal, scores.shape[1]))
                 elif scores.shape[1] != out.shape[2]:
